@@ -1,0 +1,185 @@
+//! TechAgent's analysis: the prototype's summary plus statistics over the items.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How many of the most frequent strings [`StringStats::top`] keeps.
+pub const TOP_STRINGS: usize = 5;
+
+/// The prototype's summary line, kept to the byte.
+pub fn summary(item_count: usize) -> String {
+    format!("Analyzed {item_count} items")
+}
+
+/// Statistics over a data list; see `AnalysisStats` in the proto for the meaning of each field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisStats {
+    pub item_count: u64,
+    pub types: TypeCounts,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub numbers: Option<NumberStats>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub strings: Option<StringStats>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeCounts {
+    pub nulls: u64,
+    pub booleans: u64,
+    pub numbers: u64,
+    pub strings: u64,
+    pub lists: u64,
+    pub objects: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumberStats {
+    pub count: u64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub sum: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StringStats {
+    pub count: u64,
+    pub distinct: u64,
+    pub top: Vec<ValueCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueCount {
+    pub value: String,
+    pub count: u64,
+}
+
+impl AnalysisStats {
+    /// Computes the statistics of `items` in one pass (plus a sort of the distinct strings).
+    pub fn of(items: &[Value]) -> Self {
+        let mut types = TypeCounts::default();
+        let mut numbers: Option<NumberStats> = None;
+        let mut strings: HashMap<&str, u64> = HashMap::new();
+        for item in items {
+            match item {
+                Value::Null => types.nulls += 1,
+                Value::Bool(_) => types.booleans += 1,
+                Value::Number(n) => {
+                    types.numbers += 1;
+                    // Every JSON number Rift accepts is finite, so `as_f64` only loses precision
+                    // on integers beyond 2^53, which statistics can afford.
+                    let x = n.as_f64().unwrap_or(0.0);
+                    let stats = numbers.get_or_insert(NumberStats {
+                        count: 0,
+                        min: x,
+                        max: x,
+                        mean: 0.0,
+                        sum: 0.0,
+                    });
+                    stats.count += 1;
+                    stats.min = stats.min.min(x);
+                    stats.max = stats.max.max(x);
+                    stats.sum += x;
+                }
+                Value::String(s) => {
+                    types.strings += 1;
+                    *strings.entry(s.as_str()).or_default() += 1;
+                }
+                Value::Array(_) => types.lists += 1,
+                Value::Object(_) => types.objects += 1,
+            }
+        }
+        if let Some(stats) = numbers.as_mut() {
+            stats.mean = stats.sum / stats.count as f64;
+        }
+        let strings = (types.strings > 0).then(|| {
+            let mut ranked: Vec<(&str, u64)> = strings.into_iter().collect();
+            let distinct = ranked.len() as u64;
+            ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            ranked.truncate(TOP_STRINGS);
+            StringStats {
+                count: types.strings,
+                distinct,
+                top: ranked
+                    .into_iter()
+                    .map(|(value, count)| ValueCount {
+                        value: value.to_owned(),
+                        count,
+                    })
+                    .collect(),
+            }
+        });
+        Self {
+            item_count: items.len() as u64,
+            types,
+            numbers,
+            strings,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn summary_is_the_prototypes() {
+        assert_eq!(summary(3), "Analyzed 3 items");
+        assert_eq!(summary(0), "Analyzed 0 items");
+    }
+
+    #[test]
+    fn counts_types_numbers_and_strings() {
+        let items: Vec<Value> = serde_json::from_value(json!([
+            "b", "a", "b", 3, -1.5, null, true, [1], {"k": 1}, "c", 10
+        ]))
+        .expect("literal");
+        let stats = AnalysisStats::of(&items);
+        assert_eq!(stats.item_count, 11);
+        assert_eq!(
+            stats.types,
+            TypeCounts {
+                nulls: 1,
+                booleans: 1,
+                numbers: 3,
+                strings: 4,
+                lists: 1,
+                objects: 1
+            }
+        );
+        let numbers = stats.numbers.expect("numbers");
+        assert_eq!(
+            (numbers.count, numbers.min, numbers.max, numbers.sum),
+            (3, -1.5, 10.0, 11.5)
+        );
+        assert!((numbers.mean - 11.5 / 3.0).abs() < 1e-12);
+        let strings = stats.strings.expect("strings");
+        assert_eq!((strings.count, strings.distinct), (4, 3));
+        let top: Vec<(&str, u64)> = strings
+            .top
+            .iter()
+            .map(|v| (v.value.as_str(), v.count))
+            .collect();
+        assert_eq!(top, [("b", 2), ("a", 1), ("c", 1)]);
+    }
+
+    #[test]
+    fn empty_list_has_no_number_or_string_section() {
+        let stats = AnalysisStats::of(&[]);
+        assert_eq!(stats.item_count, 0);
+        assert!(stats.numbers.is_none() && stats.strings.is_none());
+    }
+
+    #[test]
+    fn top_keeps_only_the_most_frequent() {
+        let items: Vec<Value> = (0..20).map(|i| json!(format!("s{}", i % 7))).collect();
+        let strings = AnalysisStats::of(&items).strings.expect("strings");
+        assert_eq!(strings.distinct, 7);
+        assert_eq!(strings.top.len(), TOP_STRINGS);
+        assert_eq!(strings.top[0].count, 3);
+    }
+}

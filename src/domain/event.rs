@@ -1,0 +1,194 @@
+//! Notifications: what agents announce, and the ids that order and resume them.
+
+use std::{
+    fmt,
+    str::FromStr,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use serde_json::{Map, Value};
+
+use super::{CoreError, TaskId};
+
+/// The position of a notification in the shared history, as a Redis stream id `<ms>-<seq>`.
+///
+/// Ordered; a subscriber resumes strictly after the last id it saw. The in-process memory
+/// mints ids of the same form, so tokens look alike whichever backend serves them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+impl EventId {
+    /// Before every event: resuming after it replays everything retained.
+    pub const ZERO: EventId = EventId { ms: 0, seq: 0 };
+
+    /// The wall-clock time the id was minted at.
+    pub fn time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.ms)
+    }
+
+    /// The smallest id after `self`.
+    pub fn successor(self) -> EventId {
+        match self.seq.checked_add(1) {
+            Some(seq) => EventId { ms: self.ms, seq },
+            None => EventId {
+                ms: self.ms + 1,
+                seq: 0,
+            },
+        }
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// Accepts `<ms>-<seq>` and, as Redis does, a bare `<ms>` (meaning `<ms>-0`).
+impl FromStr for EventId {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
+        let number = |part: &str| {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(());
+            }
+            part.parse::<u64>().map_err(|_| ())
+        };
+        Ok(EventId {
+            ms: number(ms)?,
+            seq: number(seq)?,
+        })
+    }
+}
+
+/// One agent write, announced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub id: EventId,
+    pub task_id: String,
+    pub agent: String,
+    pub action: String,
+    pub payload: Map<String, Value>,
+}
+
+impl Notification {
+    pub fn time(&self) -> SystemTime {
+        self.id.time()
+    }
+}
+
+/// Who announced: the agents, and Rift itself for notices about the stream.
+pub mod agent {
+    pub const TECH: &str = "TechAgent";
+    pub const CONCEPT: &str = "ConceptAgent";
+    pub const TASK: &str = "TaskAgent";
+    pub const RIFT: &str = "Rift";
+}
+
+/// What happened.
+pub mod action {
+    pub const ANALYSIS_STORED: &str = "analysis_stored";
+    pub const NARRATIVE_STORED: &str = "narrative_stored";
+    pub const PROGRESS_COMPLETED: &str = "progress_completed";
+    /// Events the subscriber asked for were trimmed from the history before it could read them.
+    pub const HISTORY_TRUNCATED: &str = "history_truncated";
+}
+
+/// Where a subscription starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Only what happens from now on.
+    Live,
+    /// Every event strictly after this id (`EventId::ZERO`: everything retained), then live.
+    After(EventId),
+}
+
+impl Resume {
+    /// Parses the `after` request field: empty, `0`, or a notification id.
+    pub fn parse(after: &str) -> Result<Self, CoreError> {
+        let after = after.trim();
+        if after.is_empty() {
+            return Ok(Resume::Live);
+        }
+        after.parse().map(Resume::After).map_err(|()| {
+            CoreError::invalid(
+                "after",
+                "must be empty, \"0\", or a notification id such as \"1700000000000-0\"",
+            )
+        })
+    }
+}
+
+/// Which tasks a subscriber follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskFilter {
+    All,
+    One(TaskId),
+}
+
+impl TaskFilter {
+    /// Parses the `task_id` field of a subscription: empty means every task.
+    pub fn parse(task_id: &str) -> Result<Self, CoreError> {
+        if task_id.is_empty() {
+            Ok(TaskFilter::All)
+        } else {
+            TaskId::parse(task_id).map(TaskFilter::One)
+        }
+    }
+
+    pub fn admits(&self, notification: &Notification) -> bool {
+        match self {
+            TaskFilter::All => true,
+            TaskFilter::One(task) => task.as_str() == notification.task_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_print_and_order_like_redis_stream_ids() {
+        let id: EventId = "1700000000000-3".parse().expect("id");
+        assert_eq!(
+            id,
+            EventId {
+                ms: 1_700_000_000_000,
+                seq: 3
+            }
+        );
+        assert_eq!(id.to_string(), "1700000000000-3");
+        assert_eq!("5".parse(), Ok(EventId { ms: 5, seq: 0 }));
+        assert!(EventId { ms: 2, seq: 0 } > EventId { ms: 1, seq: 9 });
+        assert_eq!(
+            id.successor(),
+            EventId {
+                ms: 1_700_000_000_000,
+                seq: 4
+            }
+        );
+        for bad in ["", "-", "1-", "-1", "a-1", "1-2-3", "+1", "1 "] {
+            assert!(bad.parse::<EventId>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn resume_tokens() {
+        assert_eq!(Resume::parse(""), Ok(Resume::Live));
+        assert_eq!(Resume::parse("0"), Ok(Resume::After(EventId::ZERO)));
+        assert_eq!(
+            Resume::parse("12-1"),
+            Ok(Resume::After(EventId { ms: 12, seq: 1 }))
+        );
+        assert!(matches!(
+            Resume::parse("yesterday"),
+            Err(CoreError::InvalidArgument { field, .. }) if field == "after"
+        ));
+    }
+}

@@ -1,0 +1,276 @@
+//! The embedded memory: the same contract as Redis, held in this process.
+//!
+//! Used when no Redis URL is given, and as the reference the contract tests hold Redis to.
+//! Nothing survives a restart and nothing is shared between processes.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+use super::{
+    AnalysisStored, AnalysisWrite, History, Memory, NarrativeStored, NarrativeWrite,
+    ProgressObserved, Tail, TaskState,
+};
+use crate::domain::{
+    EventId, MemoryError, Notification, TaskId,
+    event::{action, agent},
+    records,
+};
+
+/// How long a tail read waits before returning empty, like a bounded `XREAD BLOCK`.
+const TAIL_WAIT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone)]
+pub struct InProcessMemory {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// The newest event id; tails wait on it instead of polling.
+    newest: watch::Sender<EventId>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    tasks: HashMap<TaskId, TaskRecord>,
+    events: VecDeque<Notification>,
+    max_events: usize,
+    last: EventId,
+    max_deleted: EventId,
+}
+
+#[derive(Debug, Default)]
+struct TaskRecord {
+    analysis: Option<String>,
+    analysis_version: u64,
+    narrative: Option<String>,
+    narrative_analysis_version: u64,
+    progress: Option<String>,
+}
+
+impl InProcessMemory {
+    /// Keeps at most `max_events` notifications, like the Redis stream's `MAXLEN`.
+    pub fn new(max_events: usize) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    max_events: max_events.max(1),
+                    ..State::default()
+                }),
+                newest: watch::Sender::new(EventId::ZERO),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave State half-written in a way later readers
+        // would misread (every write finishes before announcing), so poisoning is ignored.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn announce(&self, id: EventId) {
+        self.shared.newest.send_replace(id);
+    }
+}
+
+impl State {
+    fn append(&mut self, task: &TaskId, agent: &str, action: &str, payload: Value) -> EventId {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        // Ids keep increasing even if the wall clock steps back, as Redis stream ids do.
+        let id = if now_ms > self.last.ms {
+            EventId { ms: now_ms, seq: 0 }
+        } else {
+            self.last.successor()
+        };
+        let payload = match payload {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        self.events.push_back(Notification {
+            id,
+            task_id: task.to_string(),
+            agent: agent.to_owned(),
+            action: action.to_owned(),
+            payload,
+        });
+        self.last = id;
+        while self.events.len() > self.max_events {
+            if let Some(trimmed) = self.events.pop_front() {
+                self.max_deleted = trimmed.id;
+            }
+        }
+        id
+    }
+
+    fn after(&self, after: EventId, limit: usize) -> Vec<Notification> {
+        let start = self.events.partition_point(|n| n.id <= after);
+        self.events.range(start..).take(limit).cloned().collect()
+    }
+}
+
+#[async_trait]
+impl Memory for InProcessMemory {
+    fn backend(&self) -> &'static str {
+        "in-process"
+    }
+
+    async fn store_analysis(
+        &self,
+        write: AnalysisWrite<'_>,
+    ) -> Result<AnalysisStored, MemoryError> {
+        let mut state = self.state();
+        let record = state.tasks.entry(write.task.clone()).or_default();
+        record.analysis = Some(write.record_json.to_owned());
+        record.analysis_version += 1;
+        record.progress = None;
+        let version = record.analysis_version;
+        let event = state.append(
+            write.task,
+            agent::TECH,
+            action::ANALYSIS_STORED,
+            json!({"task_id": write.task.as_str(), "summary": write.summary, "version": version}),
+        );
+        drop(state);
+        self.announce(event);
+        Ok(AnalysisStored { version, event })
+    }
+
+    async fn store_narrative(
+        &self,
+        write: NarrativeWrite<'_>,
+    ) -> Result<Option<NarrativeStored>, MemoryError> {
+        let mut state = self.state();
+        let Some(record) = state.tasks.get_mut(write.task) else {
+            return Ok(None);
+        };
+        let Some(analysis) = record.analysis.as_deref() else {
+            return Ok(None);
+        };
+        let summary = records::summary_of(analysis).ok_or_else(|| {
+            MemoryError::Corrupt(format!("analysis of {} has no summary", write.task))
+        })?;
+        let narrative = format!("{}{summary}{}", write.prefix, write.suffix);
+        let analysis_version = record.analysis_version;
+        record.narrative = Some(narrative.clone());
+        record.narrative_analysis_version = analysis_version;
+        let event = state.append(
+            write.task,
+            agent::CONCEPT,
+            action::NARRATIVE_STORED,
+            json!({
+                "task_id": write.task.as_str(),
+                "narrative": narrative,
+                "analysis_version": analysis_version,
+            }),
+        );
+        drop(state);
+        self.announce(event);
+        Ok(Some(NarrativeStored {
+            narrative,
+            analysis_version,
+            event,
+        }))
+    }
+
+    async fn observe_progress(
+        &self,
+        task: &TaskId,
+        completed_record: &str,
+    ) -> Result<ProgressObserved, MemoryError> {
+        let mut state = self.state();
+        let Some(record) = state.tasks.get_mut(task) else {
+            return Ok(ProgressObserved {
+                state: TaskState::default(),
+                recorded: None,
+            });
+        };
+        let task_state = TaskState {
+            has_analysis: record.analysis.is_some(),
+            analysis_version: record.analysis_version,
+            has_narrative: record.narrative.is_some(),
+            narrative_analysis_version: record.narrative_analysis_version,
+        };
+        let mut recorded = None;
+        if task_state.is_completed() && record.progress.as_deref() != Some(completed_record) {
+            record.progress = Some(completed_record.to_owned());
+            let id = state.append(
+                task,
+                agent::TASK,
+                action::PROGRESS_COMPLETED,
+                json!({
+                    "task_id": task.as_str(),
+                    "status": "completed",
+                    "analysis_version": task_state.analysis_version,
+                }),
+            );
+            recorded = Some(id);
+        }
+        drop(state);
+        if let Some(id) = recorded {
+            self.announce(id);
+        }
+        Ok(ProgressObserved {
+            state: task_state,
+            recorded,
+        })
+    }
+
+    async fn events_after(
+        &self,
+        after: EventId,
+        limit: usize,
+    ) -> Result<Vec<Notification>, MemoryError> {
+        Ok(self.state().after(after, limit))
+    }
+
+    async fn history(&self) -> Result<History, MemoryError> {
+        let state = self.state();
+        Ok(History {
+            last: state.last,
+            max_deleted: state.max_deleted,
+        })
+    }
+
+    fn open_tail(&self) -> Box<dyn Tail> {
+        Box::new(InProcessTail {
+            memory: self.clone(),
+            newest: self.shared.newest.subscribe(),
+        })
+    }
+
+    async fn ping(&self) -> Result<(), MemoryError> {
+        Ok(())
+    }
+}
+
+struct InProcessTail {
+    memory: InProcessMemory,
+    newest: watch::Receiver<EventId>,
+}
+
+#[async_trait]
+impl Tail for InProcessTail {
+    async fn next_batch(
+        &mut self,
+        after: EventId,
+        limit: usize,
+    ) -> Result<Vec<Notification>, MemoryError> {
+        // Timing out is the normal "nothing new" answer; the sender lives as long as the memory.
+        let _ =
+            tokio::time::timeout(TAIL_WAIT, self.newest.wait_for(|newest| *newest > after)).await;
+        Ok(self.memory.state().after(after, limit))
+    }
+}

@@ -1,0 +1,142 @@
+//! The memory layer: where agents keep what they write, and the history of notifications.
+//!
+//! [`Memory`] is the contract; [`RedisMemory`] is the product, [`InProcessMemory`] the embedded
+//! default so `rift serve` runs on a machine without Redis. One contract test suite
+//! (`tests/memory_contract.rs`) runs against both.
+//!
+//! Every write is one atomic step that stores the agent's keys, updates the shared context and
+//! appends the notification, so no reader ever sees a write without its notification or the
+//! reverse. On Redis that step is one Lua script: one round trip.
+
+mod in_process;
+mod redis;
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+
+pub use self::{in_process::InProcessMemory, redis::RedisConfig, redis::RedisMemory};
+use super::{EventId, MemoryError, Notification, TaskId};
+
+/// TechAgent's write: the analysis record replaces the previous one and gets the next version.
+///
+/// Notification payload: `{"task_id", "summary", "version"}`.
+#[derive(Debug, Clone, Copy)]
+pub struct AnalysisWrite<'a> {
+    pub task: &'a TaskId,
+    /// The JSON stored under `TechAgent:analysis:<id>` and in the context hash.
+    pub record_json: &'a str,
+    pub summary: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalysisStored {
+    pub version: u64,
+    pub event: EventId,
+}
+
+/// ConceptAgent's write. The narrative is `prefix + summary + suffix`, composed inside the same
+/// atomic step that reads the latest analysis, so it always names the version it was built on.
+///
+/// Notification payload: `{"task_id", "narrative", "analysis_version"}`.
+#[derive(Debug, Clone, Copy)]
+pub struct NarrativeWrite<'a> {
+    pub task: &'a TaskId,
+    pub prefix: &'a str,
+    pub suffix: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NarrativeStored {
+    pub narrative: String,
+    pub analysis_version: u64,
+    pub event: EventId,
+}
+
+/// What memory holds about a task's progress.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskState {
+    pub has_analysis: bool,
+    /// 0 when there is no analysis, or one the prototype wrote without a version.
+    pub analysis_version: u64,
+    pub has_narrative: bool,
+    pub narrative_analysis_version: u64,
+}
+
+impl TaskState {
+    /// Completed: the narrative is built on the latest analysis. The Redis progress script
+    /// mirrors this rule; keep them together.
+    pub fn is_completed(&self) -> bool {
+        self.has_analysis
+            && self.has_narrative
+            && self.narrative_analysis_version >= self.analysis_version
+    }
+}
+
+/// The result of TaskAgent's look: the state, and the notification id if this look was the
+/// one that recorded completion (`TaskAgent:progress:<id>`).
+///
+/// Notification payload when recorded: `{"task_id", "status": "completed", "analysis_version"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressObserved {
+    pub state: TaskState,
+    pub recorded: Option<EventId>,
+}
+
+/// Where the retained notification history stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct History {
+    /// The newest id ever minted (kept even when trimmed), or `ZERO`.
+    pub last: EventId,
+    /// The newest id trimmed away, or `ZERO`: every id up to it is gone.
+    pub max_deleted: EventId,
+}
+
+#[async_trait]
+pub trait Memory: Send + Sync + Debug + 'static {
+    /// `redis` or `in-process`, for logs.
+    fn backend(&self) -> &'static str;
+
+    async fn store_analysis(&self, write: AnalysisWrite<'_>)
+    -> Result<AnalysisStored, MemoryError>;
+
+    /// `None` when the task has no analysis to narrate.
+    async fn store_narrative(
+        &self,
+        write: NarrativeWrite<'_>,
+    ) -> Result<Option<NarrativeStored>, MemoryError>;
+
+    /// Reads the task's state; when it is completed and not yet recorded, stores
+    /// `completed_record` under `TaskAgent:progress:<id>` and announces it, atomically.
+    async fn observe_progress(
+        &self,
+        task: &TaskId,
+        completed_record: &str,
+    ) -> Result<ProgressObserved, MemoryError>;
+
+    /// Up to `limit` retained notifications with ids strictly after `after`, oldest first.
+    async fn events_after(
+        &self,
+        after: EventId,
+        limit: usize,
+    ) -> Result<Vec<Notification>, MemoryError>;
+
+    async fn history(&self) -> Result<History, MemoryError>;
+
+    /// A reader that waits for new notifications; the notifier runs one per process.
+    fn open_tail(&self) -> Box<dyn Tail>;
+
+    /// Cheap liveness check for health reporting.
+    async fn ping(&self) -> Result<(), MemoryError>;
+}
+
+/// Blocking reads of new notifications, on a connection of its own.
+#[async_trait]
+pub trait Tail: Send {
+    /// Waits a bounded time for notifications after `after`; may return none.
+    async fn next_batch(
+        &mut self,
+        after: EventId,
+        limit: usize,
+    ) -> Result<Vec<Notification>, MemoryError>;
+}

@@ -1,0 +1,372 @@
+//! The Redis memory: the prototype's key layout, one Lua script per agent write.
+//!
+//! Two kinds of connection, on purpose:
+//! - a [`ConnectionManager`] for request traffic: multiplexed, reconnecting by itself, every
+//!   call bounded by `op_timeout` so a Redis that went away answers `UNAVAILABLE` quickly;
+//! - one connection per [`Tail`] for `XREAD BLOCK`, whose response timeout is longer than the
+//!   block, because a blocking read would otherwise trip the short timeout and, on a shared
+//!   connection, stall every command queued behind it.
+
+use std::{collections::HashMap, future::Future, time::Duration};
+
+use async_trait::async_trait;
+use redis::{
+    AsyncCommands, AsyncConnectionConfig, Client, RedisError, Script, Value,
+    aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
+    streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply},
+};
+use serde_json::Map;
+
+use super::{
+    AnalysisStored, AnalysisWrite, History, Memory, NarrativeStored, NarrativeWrite,
+    ProgressObserved, Tail, TaskState,
+};
+use crate::domain::{EventId, MemoryError, Notification, TaskId, records::keys};
+
+/// How to reach Redis and how to behave when it does not answer.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `redis://host:port/db`, `rediss://…`, or `unix:///path/to/socket`.
+    pub url: String,
+    /// Approximate cap on the notification stream (`XADD MAXLEN ~`).
+    pub max_events: usize,
+    /// Upper bound on any one request-path call, reconnect included.
+    pub op_timeout: Duration,
+    /// How long one tail read blocks (`XREAD BLOCK`).
+    pub tail_block: Duration,
+}
+
+impl RedisConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_events: 100_000,
+            op_timeout: Duration::from_millis(800),
+            tail_block: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The scripts, hashed once; `invoke_async` sends `EVALSHA` and loads the script only after a
+/// `NOSCRIPT` (a fresh or restarted Redis).
+#[derive(Debug)]
+struct Scripts {
+    analyze: Script,
+    narrate: Script,
+    progress: Script,
+    history: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let prelude = include_str!("scripts/notify.lua");
+        let write = |body: &str| Script::new(&format!("{prelude}\n{body}"));
+        Self {
+            analyze: write(include_str!("scripts/analyze.lua")),
+            narrate: write(include_str!("scripts/narrate.lua")),
+            progress: write(include_str!("scripts/progress.lua")),
+            history: Script::new(include_str!("scripts/history.lua")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisMemory {
+    client: Client,
+    connection: ConnectionManager,
+    config: RedisConfig,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+impl RedisMemory {
+    /// Prepares the connection without waiting for Redis: Rift starts (and reports
+    /// NOT_SERVING) while Redis is down, and connects as soon as it is up.
+    pub fn open(config: RedisConfig) -> Result<Self, MemoryError> {
+        let client = Client::open(config.url.as_str())
+            .map_err(|e| MemoryError::Unavailable(format!("invalid Redis URL: {e}")))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.op_timeout))
+            .set_response_timeout(Some(config.op_timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(250));
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
+            .map_err(|e| MemoryError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            client,
+            connection,
+            config,
+            scripts: std::sync::Arc::new(Scripts::new()),
+        })
+    }
+
+    /// Runs one request-path call within `op_timeout`.
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, MemoryError> {
+        match tokio::time::timeout(self.config.op_timeout, call).await {
+            Ok(result) => result.map_err(classify),
+            Err(_) => Err(MemoryError::Unavailable(format!(
+                "no answer from Redis within {:?}",
+                self.config.op_timeout
+            ))),
+        }
+    }
+
+    fn max_events(&self) -> String {
+        self.config.max_events.max(1).to_string()
+    }
+}
+
+/// Connection trouble is `Unavailable` (retry later); anything else means Redis holds data Rift
+/// does not understand.
+fn classify(error: RedisError) -> MemoryError {
+    let transient = error.is_io_error()
+        || error.is_timeout()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_unrecoverable_error()
+        || matches!(
+            error.code(),
+            Some("LOADING" | "BUSY" | "TRYAGAIN" | "MASTERDOWN" | "READONLY")
+        );
+    if transient {
+        MemoryError::Unavailable(error.to_string())
+    } else {
+        MemoryError::Corrupt(error.to_string())
+    }
+}
+
+#[async_trait]
+impl Memory for RedisMemory {
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn store_analysis(
+        &self,
+        write: AnalysisWrite<'_>,
+    ) -> Result<AnalysisStored, MemoryError> {
+        let task = write.task;
+        let mut connection = self.connection.clone();
+        let mut call = self.scripts.analyze.prepare_invoke();
+        call.key(keys::analysis(task))
+            .key(keys::context(task))
+            .key(keys::progress(task))
+            .key(keys::NOTIFICATIONS)
+            .key(keys::updates_channel(task))
+            .arg(task.as_str())
+            .arg(write.record_json)
+            .arg(write.summary)
+            .arg(self.max_events());
+        let invocation = call.invoke_async::<(u64, String)>(&mut connection);
+        let (version, id) = self.bounded(invocation).await?;
+        Ok(AnalysisStored {
+            version,
+            event: parse_id(&id)?,
+        })
+    }
+
+    async fn store_narrative(
+        &self,
+        write: NarrativeWrite<'_>,
+    ) -> Result<Option<NarrativeStored>, MemoryError> {
+        let task = write.task;
+        let mut connection = self.connection.clone();
+        let mut call = self.scripts.narrate.prepare_invoke();
+        call.key(keys::narrative(task))
+            .key(keys::context(task))
+            .key(keys::NOTIFICATIONS)
+            .key(keys::updates_channel(task))
+            .arg(task.as_str())
+            .arg(write.prefix)
+            .arg(write.suffix)
+            .arg(self.max_events());
+        let invocation = call.invoke_async::<Option<(String, u64, String)>>(&mut connection);
+        let Some((narrative, analysis_version, id)) = self.bounded(invocation).await? else {
+            return Ok(None);
+        };
+        Ok(Some(NarrativeStored {
+            narrative,
+            analysis_version,
+            event: parse_id(&id)?,
+        }))
+    }
+
+    async fn observe_progress(
+        &self,
+        task: &TaskId,
+        completed_record: &str,
+    ) -> Result<ProgressObserved, MemoryError> {
+        let mut connection = self.connection.clone();
+        let mut call = self.scripts.progress.prepare_invoke();
+        call.key(keys::progress(task))
+            .key(keys::context(task))
+            .key(keys::NOTIFICATIONS)
+            .key(keys::updates_channel(task))
+            .arg(task.as_str())
+            .arg(completed_record)
+            .arg(self.max_events());
+        let invocation = call.invoke_async::<(u8, u64, u8, u64, String)>(&mut connection);
+        let (has_analysis, analysis_version, has_narrative, narrative_version, recorded) =
+            self.bounded(invocation).await?;
+        let recorded = if recorded.is_empty() {
+            None
+        } else {
+            Some(parse_id(&recorded)?)
+        };
+        Ok(ProgressObserved {
+            state: TaskState {
+                has_analysis: has_analysis == 1,
+                analysis_version,
+                has_narrative: has_narrative == 1,
+                narrative_analysis_version: narrative_version,
+            },
+            recorded,
+        })
+    }
+
+    async fn events_after(
+        &self,
+        after: EventId,
+        limit: usize,
+    ) -> Result<Vec<Notification>, MemoryError> {
+        let mut connection = self.connection.clone();
+        // `(` makes the start exclusive (Redis 6.2+): strictly after the resume id.
+        let range = connection.xrange_count::<_, _, _, _, StreamRangeReply>(
+            keys::NOTIFICATIONS,
+            format!("({after}"),
+            "+",
+            limit,
+        );
+        let reply = self.bounded(range).await?;
+        reply.ids.into_iter().map(notification_from_entry).collect()
+    }
+
+    async fn history(&self) -> Result<History, MemoryError> {
+        let mut connection = self.connection.clone();
+        let mut call = self.scripts.history.prepare_invoke();
+        call.key(keys::NOTIFICATIONS);
+        let invocation = call.invoke_async::<(String, String)>(&mut connection);
+        let (last, max_deleted) = self.bounded(invocation).await?;
+        Ok(History {
+            last: parse_id(&last)?,
+            max_deleted: parse_id(&max_deleted)?,
+        })
+    }
+
+    fn open_tail(&self) -> Box<dyn Tail> {
+        Box::new(RedisTail {
+            client: self.client.clone(),
+            connection: None,
+            block: self.config.tail_block,
+            connect_timeout: self.config.op_timeout,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), MemoryError> {
+        let mut connection = self.connection.clone();
+        let ping = redis::cmd("PING");
+        self.bounded(ping.query_async::<String>(&mut connection))
+            .await
+            .map(drop)
+    }
+}
+
+/// The notifier's reader: its own connection, reopened after any failure.
+struct RedisTail {
+    client: Client,
+    connection: Option<MultiplexedConnection>,
+    block: Duration,
+    connect_timeout: Duration,
+}
+
+#[async_trait]
+impl Tail for RedisTail {
+    async fn next_batch(
+        &mut self,
+        after: EventId,
+        limit: usize,
+    ) -> Result<Vec<Notification>, MemoryError> {
+        let connection = match self.connection.as_mut() {
+            Some(connection) => connection,
+            None => {
+                // Longer than the block, so a healthy blocking read never times out, yet a
+                // half-open connection is still noticed.
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(self.connect_timeout))
+                    .set_response_timeout(Some(self.block + Duration::from_secs(2)));
+                let connection = self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(classify)?;
+                self.connection.insert(connection)
+            }
+        };
+        let options = StreamReadOptions::default()
+            .block(self.block.as_millis() as usize)
+            .count(limit);
+        let reply = connection
+            .xread_options::<_, _, Option<StreamReadReply>>(
+                &[keys::NOTIFICATIONS],
+                &[after.to_string()],
+                &options,
+            )
+            .await;
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(error) => {
+                self.connection = None;
+                return Err(classify(error));
+            }
+        };
+        reply
+            .into_iter()
+            .flat_map(|reply| reply.keys)
+            .flat_map(|key| key.ids)
+            .map(notification_from_entry)
+            .collect()
+    }
+}
+
+fn parse_id(raw: &str) -> Result<EventId, MemoryError> {
+    raw.parse()
+        .map_err(|()| MemoryError::Corrupt(format!("not a stream id: {raw:?}")))
+}
+
+fn notification_from_entry(entry: StreamId) -> Result<Notification, MemoryError> {
+    let id = parse_id(&entry.id)?;
+    let mut fields: HashMap<String, Value> = entry.map;
+    let mut text = |name: &str| -> Result<String, MemoryError> {
+        match fields.remove(name) {
+            Some(value) => redis::from_redis_value::<String>(value)
+                .map_err(|e| MemoryError::Corrupt(format!("notification {id} field {name}: {e}"))),
+            None => Err(MemoryError::Corrupt(format!(
+                "notification {id} has no {name}"
+            ))),
+        }
+    };
+    let task_id = text("task_id")?;
+    let agent = text("agent")?;
+    let action = text("action")?;
+    let payload = text("payload")?;
+    // cjson encodes an empty table as `{}`; anything that is not an object becomes empty.
+    let payload = match serde_json::from_str(&payload) {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(_) => Map::new(),
+        Err(e) => {
+            return Err(MemoryError::Corrupt(format!(
+                "notification {id} payload: {e}"
+            )));
+        }
+    };
+    Ok(Notification {
+        id,
+        task_id,
+        agent,
+        action,
+        payload,
+    })
+}

@@ -1,0 +1,17 @@
+-- TaskAgent's look. KEYS: progress, context, stream, channel.
+-- ARGV: task_id, completed record, maxlen.
+-- Returns {has analysis, analysis version, has narrative, narrative's analysis version,
+-- notification id or ''}.
+local f = redis.call('HMGET', KEYS[2], 'TechAgent_analysis', 'rift_analysis_version',
+  'ConceptAgent_narrative', 'rift_narrative_analysis_version')
+local analysis_version = tonumber(f[2] or '0')
+local narrative_version = tonumber(f[4] or '0')
+local recorded = ''
+-- Completed: the narrative is built on the latest analysis (TaskState::is_completed).
+if f[1] and f[3] and narrative_version >= analysis_version
+    and redis.call('GET', KEYS[1]) ~= ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  recorded = notify(KEYS[3], KEYS[4], ARGV[3], ARGV[1], 'TaskAgent', 'progress_completed',
+    {task_id = ARGV[1], status = 'completed', analysis_version = analysis_version})
+end
+return {f[1] and 1 or 0, analysis_version, f[3] and 1 or 0, narrative_version, recorded}

@@ -1,0 +1,22 @@
+//! The domain: agents, the memory layer and notifications. No transport lives here.
+//!
+//! Adapters (`crate::grpc`, `crate::ws`) call [`Agents`] and map [`CoreError`] at their edge;
+//! nothing in this module imports tonic or axum.
+
+mod agents;
+pub mod analysis;
+mod error;
+pub mod event;
+pub mod memory;
+mod notifier;
+pub mod records;
+mod task;
+
+pub use self::{
+    agents::{Agents, Analysis, CoreConfig, Limits, Narrative, Progress, TaskStatus},
+    analysis::AnalysisStats,
+    error::{CoreError, MemoryError, reason},
+    event::{EventId, Notification, Resume, TaskFilter},
+    notifier::{NotifierConfig, Subscription},
+    task::{MAX_TASK_ID_LEN, TaskId},
+};

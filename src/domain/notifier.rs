@@ -1,0 +1,320 @@
+//! Fan-out of notifications to subscribers, gap-free from replay into live.
+//!
+//! One tail loop per process reads new notifications from memory (on Redis, `XREAD BLOCK` on a
+//! connection of its own) and broadcasts them to this process's subscribers. Each subscriber
+//! task:
+//!
+//! 1. joins the broadcast *before* reading history, so nothing appended meanwhile is missed;
+//! 2. replays from memory strictly after its resume id;
+//! 3. forwards live events, dropping any id it already delivered.
+//!
+//! The broadcast buffer is bounded and shared: a subscriber that falls behind is not waited
+//! for. It gets `Lagged` instead and catches up from memory (`XRANGE`), which still holds what
+//! it missed, unless trimming took it, in which case it is told (`history_truncated`).
+//! Writers never wait for subscribers.
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures::Stream;
+use serde_json::{Map, Value};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    CoreError, EventId, Notification, Resume, TaskFilter,
+    event::{action, agent},
+    memory::Memory,
+};
+
+/// Buffer sizes of the fan-out.
+#[derive(Debug, Clone, Copy)]
+pub struct NotifierConfig {
+    /// Events the shared broadcast holds for the slowest subscriber before it must catch up.
+    pub live_buffer: usize,
+    /// Events queued per subscriber between its task and its transport.
+    pub subscriber_buffer: usize,
+    /// Events read from memory per replay page.
+    pub replay_page: usize,
+}
+
+impl Default for NotifierConfig {
+    fn default() -> Self {
+        Self {
+            live_buffer: 4096,
+            subscriber_buffer: 256,
+            replay_page: 512,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Notifier {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    memory: Arc<dyn Memory>,
+    live: broadcast::Sender<Arc<Notification>>,
+    config: NotifierConfig,
+    shutdown: CancellationToken,
+}
+
+/// Why a subscriber task stopped early.
+enum Stop {
+    /// The subscriber went away or the server is shutting down: nothing to report.
+    Quietly,
+    /// Reported to the subscriber as the stream's last item.
+    Failed(CoreError),
+}
+
+impl From<CoreError> for Stop {
+    fn from(error: CoreError) -> Self {
+        Stop::Failed(error)
+    }
+}
+
+impl Notifier {
+    /// Starts the tail loop; it and every subscription end when `shutdown` is cancelled.
+    pub(crate) fn start(
+        memory: Arc<dyn Memory>,
+        config: NotifierConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let (live, _) = broadcast::channel(config.live_buffer.max(1));
+        let shared = Arc::new(Shared {
+            memory,
+            live,
+            config,
+            shutdown,
+        });
+        tokio::spawn(tail_loop(shared.clone()));
+        Self { shared }
+    }
+
+    /// Notifications for `filter` from `resume` on. The stream ends at shutdown, or after an
+    /// error item (memory unavailable during replay): resume from the last id seen.
+    pub(crate) fn subscribe(&self, filter: TaskFilter, resume: Resume) -> Subscription {
+        let (sender, receiver) = mpsc::channel(self.shared.config.subscriber_buffer.max(1));
+        // Joined here, not in the task, so events appended once `subscribe` returns are covered.
+        let live = self.shared.live.subscribe();
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let feed = Feed {
+                shared: &shared,
+                filter,
+                sender: &sender,
+            };
+            if let Err(Stop::Failed(error)) = feed.run(resume, live).await {
+                let _ = sender.send(Err(error)).await;
+            }
+        });
+        Subscription { receiver }
+    }
+
+    /// Subscribers in this process (those whose task is still running).
+    pub(crate) fn subscriber_count(&self) -> usize {
+        self.shared.live.receiver_count()
+    }
+}
+
+/// A subscriber's stream of notifications.
+#[derive(Debug)]
+pub struct Subscription {
+    receiver: mpsc::Receiver<Result<Notification, CoreError>>,
+}
+
+impl Stream for Subscription {
+    type Item = Result<Notification, CoreError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.receiver.poll_recv(cx)
+    }
+}
+
+struct Feed<'a> {
+    shared: &'a Shared,
+    filter: TaskFilter,
+    sender: &'a mpsc::Sender<Result<Notification, CoreError>>,
+}
+
+impl Feed<'_> {
+    async fn run(
+        &self,
+        resume: Resume,
+        mut live: broadcast::Receiver<Arc<Notification>>,
+    ) -> Result<(), Stop> {
+        let memory = &self.shared.memory;
+        let mut cursor = match resume {
+            Resume::Live => memory.history().await.map_err(CoreError::from)?.last,
+            // "0" asks for everything retained: nothing it asked for can have been trimmed.
+            Resume::After(EventId::ZERO) => EventId::ZERO,
+            Resume::After(after) => self.warn_if_truncated(after).await?,
+        };
+        cursor = self.replay(cursor).await?;
+        loop {
+            let received = tokio::select! {
+                () = self.shared.shutdown.cancelled() => return Err(Stop::Quietly),
+                () = self.sender.closed() => return Err(Stop::Quietly),
+                received = live.recv() => received,
+            };
+            match received {
+                Ok(notification) => {
+                    if notification.id <= cursor {
+                        continue;
+                    }
+                    cursor = notification.id;
+                    if self.filter.admits(&notification) {
+                        self.deliver(Notification::clone(&notification)).await?;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, %cursor, "subscriber lagged; catching up from memory");
+                    cursor = self.warn_if_truncated(cursor).await?;
+                    cursor = self.replay(cursor).await?;
+                }
+                Err(broadcast::error::RecvError::Closed) => return Err(Stop::Quietly),
+            }
+        }
+    }
+
+    /// Delivers every retained event after `cursor`; returns the new cursor.
+    async fn replay(&self, mut cursor: EventId) -> Result<EventId, Stop> {
+        let page = self.shared.config.replay_page.max(1);
+        loop {
+            let batch = self
+                .shared
+                .memory
+                .events_after(cursor, page)
+                .await
+                .map_err(CoreError::from)?;
+            let complete = batch.len() < page;
+            for notification in batch {
+                cursor = notification.id;
+                if self.filter.admits(&notification) {
+                    self.deliver(notification).await?;
+                }
+            }
+            if complete {
+                return Ok(cursor);
+            }
+        }
+    }
+
+    /// If events after `cursor` were trimmed, says so and returns the id to go on from.
+    async fn warn_if_truncated(&self, cursor: EventId) -> Result<EventId, Stop> {
+        let history = self
+            .shared
+            .memory
+            .history()
+            .await
+            .map_err(CoreError::from)?;
+        if history.max_deleted <= cursor {
+            return Ok(cursor);
+        }
+        let mut payload = Map::new();
+        payload.insert("requested_after".into(), Value::String(cursor.to_string()));
+        payload.insert(
+            "resumed_after".into(),
+            Value::String(history.max_deleted.to_string()),
+        );
+        let task_id = match &self.filter {
+            TaskFilter::All => String::new(),
+            TaskFilter::One(task) => task.to_string(),
+        };
+        self.deliver(Notification {
+            // Resuming from the notice goes on with the oldest event still retained.
+            id: history.max_deleted,
+            task_id,
+            agent: agent::RIFT.to_owned(),
+            action: action::HISTORY_TRUNCATED.to_owned(),
+            payload,
+        })
+        .await?;
+        Ok(history.max_deleted)
+    }
+
+    async fn deliver(&self, notification: Notification) -> Result<(), Stop> {
+        tokio::select! {
+            () = self.shared.shutdown.cancelled() => Err(Stop::Quietly),
+            sent = self.sender.send(Ok(notification)) => sent.map_err(|_| Stop::Quietly),
+        }
+    }
+}
+
+/// Reads new notifications from memory and broadcasts them, until shutdown.
+async fn tail_loop(shared: Arc<Shared>) {
+    const PAGE: usize = 512;
+    let mut tail = shared.memory.open_tail();
+    let mut backoff = Backoff::default();
+    let mut cursor = loop {
+        match shared.memory.history().await {
+            Ok(history) => break history.last,
+            Err(error) => {
+                tracing::warn!(%error, "notifier cannot read history yet; retrying");
+                if !backoff.wait(&shared.shutdown).await {
+                    return;
+                }
+            }
+        }
+    };
+    tracing::debug!(%cursor, "notifier tail started");
+    loop {
+        let batch = tokio::select! {
+            () = shared.shutdown.cancelled() => return,
+            batch = tail.next_batch(cursor, PAGE) => batch,
+        };
+        match batch {
+            Ok(batch) => {
+                backoff.reset();
+                for notification in batch {
+                    cursor = notification.id;
+                    // No receivers is fine: nobody is subscribed right now.
+                    let _ = shared.live.send(Arc::new(notification));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, %cursor, "notifier tail read failed; retrying");
+                if !backoff.wait(&shared.shutdown).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Exponential backoff between retries, 50 ms doubling to 2 s.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next: Self::FIRST }
+    }
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(50);
+    const MAX: Duration = Duration::from_secs(2);
+
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+
+    /// Sleeps; `false` if shutdown came first.
+    async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        tokio::select! {
+            () = shutdown.cancelled() => false,
+            () = tokio::time::sleep(delay) => true,
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The bytes Rift writes into shared memory, kept compatible with the Python prototype.
+//!
+//! The prototype wrote its JSON with `json.dumps` defaults (`", "` and `": "` separators, non-ASCII
+//! escaped as `\uXXXX`), so a Rift and a prototype sharing one Redis write identical values for
+//! identical input. Both memory backends take their values from here.
+
+use std::io;
+
+use serde::Serialize;
+
+use super::{analysis::AnalysisStats, task::TaskId};
+
+/// Key names and hash fields, exactly as the prototype spelled them.
+pub mod keys {
+    use crate::domain::TaskId;
+
+    /// TechAgent's analysis (JSON).
+    pub fn analysis(task: &TaskId) -> String {
+        format!("TechAgent:analysis:{task}")
+    }
+    /// ConceptAgent's narrative (text).
+    pub fn narrative(task: &TaskId) -> String {
+        format!("ConceptAgent:narrative:{task}")
+    }
+    /// TaskAgent's progress record (JSON), written once the task is completed.
+    pub fn progress(task: &TaskId) -> String {
+        format!("TaskAgent:progress:{task}")
+    }
+    /// The hash the agents share per task.
+    pub fn context(task: &TaskId) -> String {
+        format!("shared:task_context:{task}")
+    }
+    /// The prototype's pub/sub channel per task.
+    pub fn updates_channel(task: &TaskId) -> String {
+        format!("task_updates:{task}")
+    }
+    /// The notification stream every Rift process tails.
+    pub const NOTIFICATIONS: &str = "shared:notifications";
+
+    /// Context field holding the analysis JSON (prototype).
+    pub const FIELD_ANALYSIS: &str = "TechAgent_analysis";
+    /// Context field holding the narrative text (prototype).
+    pub const FIELD_NARRATIVE: &str = "ConceptAgent_narrative";
+    /// Context field counting analyses (Rift's bookkeeping; the prototype ignores it).
+    pub const FIELD_ANALYSIS_VERSION: &str = "rift_analysis_version";
+    /// Context field naming the analysis version the narrative was built on (Rift's bookkeeping).
+    pub const FIELD_NARRATIVE_VERSION: &str = "rift_narrative_analysis_version";
+}
+
+/// The analysis as stored under `TechAgent:analysis:<id>` and in the context hash.
+#[derive(Serialize)]
+struct AnalysisRecord<'a> {
+    task_id: &'a str,
+    summary: &'a str,
+    stats: &'a AnalysisStats,
+}
+
+/// `{"task_id": "101", "summary": "Analyzed 3 items", "stats": {...}}`: the prototype's two keys
+/// first, byte for byte, then Rift's statistics.
+pub fn analysis_json(task: &TaskId, summary: &str, stats: &AnalysisStats) -> String {
+    python_json(&AnalysisRecord {
+        task_id: task.as_str(),
+        summary,
+        stats,
+    })
+}
+
+/// `{"task_id": "101", "status": "completed"}`, as the prototype's TaskAgent wrote it.
+pub fn progress_completed_json(task: &TaskId) -> String {
+    #[derive(Serialize)]
+    struct ProgressRecord<'a> {
+        task_id: &'a str,
+        status: &'a str,
+    }
+    python_json(&ProgressRecord {
+        task_id: task.as_str(),
+        status: "completed",
+    })
+}
+
+/// The summary inside a stored analysis, whoever wrote it (Rift or the prototype).
+pub fn summary_of(analysis_json: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Summary {
+        summary: String,
+    }
+    serde_json::from_str::<Summary>(analysis_json)
+        .ok()
+        .map(|s| s.summary)
+}
+
+/// Serialises like Python's `json.dumps(value)` with default arguments.
+pub fn python_json(value: &impl Serialize) -> String {
+    let mut out = Vec::with_capacity(128);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
+    // Serialising these plain structs into a Vec cannot fail.
+    if value.serialize(&mut serializer).is_err() {
+        return String::new();
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `json.dumps` layout: `", "` between items, `": "` after keys, ASCII only.
+struct PythonFormatter;
+
+impl serde_json::ser::Formatter for PythonFormatter {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        if fragment.is_ascii() {
+            return w.write_all(fragment.as_bytes());
+        }
+        let mut units = [0u16; 2];
+        for c in fragment.chars() {
+            if c.is_ascii() {
+                w.write_all(&[c as u8])?;
+            } else {
+                for unit in c.encode_utf16(&mut units) {
+                    write!(w, "\\u{unit:04x}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn task(id: &str) -> TaskId {
+        TaskId::parse(id).expect("valid id")
+    }
+
+    #[test]
+    fn analysis_starts_with_the_prototypes_bytes() {
+        let items: Vec<serde_json::Value> = vec![json!("data1"), json!("data2"), json!("data3")];
+        let stored = analysis_json(&task("101"), "Analyzed 3 items", &AnalysisStats::of(&items));
+        assert!(
+            stored.starts_with(r#"{"task_id": "101", "summary": "Analyzed 3 items", "stats": {"#),
+            "{stored}"
+        );
+        assert_eq!(summary_of(&stored).as_deref(), Some("Analyzed 3 items"));
+    }
+
+    #[test]
+    fn progress_is_the_prototypes_bytes() {
+        assert_eq!(
+            progress_completed_json(&task("101")),
+            r#"{"task_id": "101", "status": "completed"}"#
+        );
+    }
+
+    #[test]
+    fn python_layout_escapes_non_ascii_like_json_dumps() {
+        // json.dumps(["é", "😀", {"a": [1, 2]}])
+        assert_eq!(
+            python_json(&json!(["é", "😀", {"a": [1, 2]}])),
+            r#"["\u00e9", "\ud83d\ude00", {"a": [1, 2]}]"#
+        );
+    }
+
+    #[test]
+    fn reads_a_prototype_analysis() {
+        assert_eq!(
+            summary_of(r#"{"task_id": "7", "summary": "Analyzed 2 items"}"#).as_deref(),
+            Some("Analyzed 2 items")
+        );
+        assert_eq!(summary_of("not json"), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! Rift: agents that collaborate on tasks through shared memory, served over gRPC and
+//! WebSocket.
+//!
+//! # Layout
+//!
+//! - [`domain`]: the agents ([`domain::Agents`]), the memory layer ([`domain::memory`]: Redis
+//!   or in-process) and the notification fan-out. Knows no transport.
+//! - [`grpc`]: the tonic adapter: the `rift.v1.Rift` service, error mapping to `Status`
+//!   with details, reflection and health.
+//! - [`server`]: wiring: builds the domain from a [`server::Config`] and serves every adapter
+//!   on already-bound listeners until a shutdown token fires.
+//! - [`pb`]: code generated from `proto/rift/v1/rift.proto`.
+
+pub mod domain;
+pub mod grpc;
+pub mod server;
+
+/// Code generated from `proto/`, and the descriptor set served by reflection.
+pub mod pb {
+    #![allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
+    tonic::include_proto!("rift.v1");
+
+    /// Encoded `FileDescriptorSet` of Rift's protos, for gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/rift_descriptor.bin"));
+}
