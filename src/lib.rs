@@ -7,6 +7,8 @@
 //!   or in-process) and the notification fan-out. Knows no transport.
 //! - [`grpc`]: the tonic adapter: the `rift.v1.Rift` service, error mapping to `Status`
 //!   with details, reflection and health.
+//! - [`ws`]: the axum WebSocket adapter: natural-language commands and typed JSON frames
+//!   onto the same [`domain::Agents`].
 //! - [`server`]: wiring: builds the domain from a [`server::Config`] and serves every adapter
 //!   on already-bound listeners until a shutdown token fires.
 //! - [`pb`]: code generated from `proto/rift/v1/rift.proto`.
@@ -14,6 +16,7 @@
 pub mod domain;
 pub mod grpc;
 pub mod server;
+pub mod ws;
 
 /// Code generated from `proto/`, and the descriptor set served by reflection.
 pub mod pb {

@@ -1,1 +1,159 @@
-fn main() {}
+//! The `rift` binary: parses the command line once, sets up logging, hands over to the library.
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use rift::{
+    domain::{CoreConfig, Limits, NotifierConfig, memory::RedisConfig},
+    grpc::GrpcConfig,
+    server::{self, Config, Listeners, MemoryConfig},
+    ws::WsConfig,
+};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rift",
+    version,
+    about = "Agents collaborating on tasks through shared memory"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, env = "RIFT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve gRPC and WebSocket. Memory is in-process unless a Redis URL is given.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// gRPC listen address (Analyze, Narrate, Progress, Subscribe, reflection, health).
+    #[arg(long, env = "RIFT_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    grpc_addr: SocketAddr,
+    /// HTTP listen address (WebSocket at /ws, /healthz).
+    #[arg(long, env = "RIFT_HTTP_ADDR", default_value = "127.0.0.1:8000")]
+    http_addr: SocketAddr,
+    /// Redis URL (redis://host:port/db, unix:///path.sock); REDIS_URL is read too.
+    /// Without one, memory is in-process.
+    #[arg(long, env = "RIFT_REDIS_URL")]
+    redis_url: Option<String>,
+    /// Notifications retained for replay (approximate on Redis: XADD MAXLEN ~).
+    #[arg(long, env = "RIFT_MAX_EVENTS", default_value_t = 100_000)]
+    max_events: usize,
+    /// Most items one Analyze accepts.
+    #[arg(long, env = "RIFT_MAX_ITEMS", default_value_t = 10_000)]
+    max_items: usize,
+    /// Largest gRPC request message, in bytes.
+    #[arg(long, env = "RIFT_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    max_message_bytes: usize,
+    /// Largest WebSocket frame, in bytes.
+    #[arg(long, env = "RIFT_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
+    max_frame_bytes: usize,
+    /// Longest a Redis call may take before the caller gets UNAVAILABLE, in milliseconds.
+    #[arg(long, env = "RIFT_REDIS_TIMEOUT_MS", default_value_t = 800)]
+    redis_timeout_ms: u64,
+    /// How long in-flight calls get to finish at shutdown, in seconds.
+    #[arg(long, env = "RIFT_DRAIN_TIMEOUT_SECS", default_value_t = 10)]
+    drain_timeout_secs: u64,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> Config {
+        let ServeArgs {
+            grpc_addr: _,
+            http_addr: _,
+            redis_url,
+            max_events,
+            max_items,
+            max_message_bytes,
+            max_frame_bytes,
+            redis_timeout_ms,
+            drain_timeout_secs,
+        } = self;
+        let memory = match redis_url.or_else(|| std::env::var("REDIS_URL").ok()) {
+            Some(url) => MemoryConfig::Redis(RedisConfig {
+                max_events,
+                op_timeout: Duration::from_millis(redis_timeout_ms),
+                ..RedisConfig::new(url)
+            }),
+            None => MemoryConfig::InProcess { max_events },
+        };
+        Config {
+            memory,
+            core: CoreConfig {
+                limits: Limits { max_items },
+                notifier: NotifierConfig::default(),
+                health_interval: None,
+            },
+            grpc: GrpcConfig { max_message_bytes },
+            ws: WsConfig { max_frame_bytes },
+            drain_timeout: Duration::from_secs(drain_timeout_secs),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => {
+            let listeners = Listeners::bind(args.grpc_addr, args.http_addr).await?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(cancel_on_signal(shutdown.clone()));
+            server::serve(args.into_config(), listeners, shutdown)
+                .await
+                .context("rift serve")
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,182 @@
+//! Conversions between protobuf messages and domain values.
+
+use prost_types::{ListValue, Struct, Timestamp, Value as ProtoValue, value::Kind};
+use serde_json::{Map, Number, Value as JsonValue};
+
+use crate::{
+    domain::{self, AnalysisStats, CoreError, Notification, TaskStatus},
+    pb,
+};
+
+/// A protobuf `Value` as JSON; `field` names it in the error (`data[3]`) when it has no JSON
+/// form (NaN and infinities do not).
+pub fn json_from_proto(
+    value: ProtoValue,
+    field: &dyn Fn() -> String,
+) -> Result<JsonValue, CoreError> {
+    Ok(match value.kind {
+        None | Some(Kind::NullValue(_)) => JsonValue::Null,
+        Some(Kind::BoolValue(b)) => JsonValue::Bool(b),
+        Some(Kind::NumberValue(x)) => Number::from_f64(x)
+            .map(JsonValue::Number)
+            .ok_or_else(|| CoreError::invalid(field(), "numbers must be finite"))?,
+        Some(Kind::StringValue(s)) => JsonValue::String(s),
+        Some(Kind::ListValue(list)) => JsonValue::Array(
+            list.values
+                .into_iter()
+                .map(|v| json_from_proto(v, field))
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(Kind::StructValue(object)) => JsonValue::Object(
+            object
+                .fields
+                .into_iter()
+                .map(|(k, v)| Ok((k, json_from_proto(v, field)?)))
+                .collect::<Result<_, CoreError>>()?,
+        ),
+    })
+}
+
+/// JSON as a protobuf `Value`.
+pub fn proto_from_json(value: JsonValue) -> ProtoValue {
+    let kind = match value {
+        JsonValue::Null => Kind::NullValue(0),
+        JsonValue::Bool(b) => Kind::BoolValue(b),
+        JsonValue::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        JsonValue::String(s) => Kind::StringValue(s),
+        JsonValue::Array(items) => Kind::ListValue(ListValue {
+            values: items.into_iter().map(proto_from_json).collect(),
+        }),
+        JsonValue::Object(map) => Kind::StructValue(struct_from_json(map)),
+    };
+    ProtoValue { kind: Some(kind) }
+}
+
+pub(super) fn struct_from_json(map: Map<String, JsonValue>) -> Struct {
+    Struct {
+        fields: map
+            .into_iter()
+            .map(|(k, v)| (k, proto_from_json(v)))
+            .collect(),
+    }
+}
+
+impl From<AnalysisStats> for pb::AnalysisStats {
+    fn from(stats: AnalysisStats) -> Self {
+        let types = stats.types;
+        pb::AnalysisStats {
+            item_count: stats.item_count,
+            types: Some(pb::TypeCounts {
+                nulls: types.nulls,
+                booleans: types.booleans,
+                numbers: types.numbers,
+                strings: types.strings,
+                lists: types.lists,
+                objects: types.objects,
+            }),
+            numbers: stats.numbers.map(|n| pb::NumberStats {
+                count: n.count,
+                min: n.min,
+                max: n.max,
+                mean: n.mean,
+                sum: n.sum,
+            }),
+            strings: stats.strings.map(|s| pb::StringStats {
+                count: s.count,
+                distinct: s.distinct,
+                top: s
+                    .top
+                    .into_iter()
+                    .map(|v| pb::ValueCount {
+                        value: v.value,
+                        count: v.count,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
+impl From<domain::Analysis> for pb::AnalyzeResponse {
+    fn from(analysis: domain::Analysis) -> Self {
+        pb::AnalyzeResponse {
+            task_id: analysis.task_id,
+            summary: analysis.summary,
+            version: analysis.version,
+            stats: Some(analysis.stats.into()),
+        }
+    }
+}
+
+impl From<domain::Narrative> for pb::NarrateResponse {
+    fn from(narrative: domain::Narrative) -> Self {
+        pb::NarrateResponse {
+            task_id: narrative.task_id,
+            narrative: narrative.narrative,
+            analysis_version: narrative.analysis_version,
+        }
+    }
+}
+
+impl From<TaskStatus> for pb::TaskStatus {
+    fn from(status: TaskStatus) -> Self {
+        match status {
+            TaskStatus::NotStarted => pb::TaskStatus::NotStarted,
+            TaskStatus::InProgress => pb::TaskStatus::InProgress,
+            TaskStatus::Completed => pb::TaskStatus::Completed,
+            TaskStatus::Stale => pb::TaskStatus::Stale,
+        }
+    }
+}
+
+impl From<domain::Progress> for pb::ProgressResponse {
+    fn from(progress: domain::Progress) -> Self {
+        pb::ProgressResponse {
+            task_id: progress.task_id,
+            status: pb::TaskStatus::from(progress.status).into(),
+            analysis_version: progress.analysis_version,
+            narrative_analysis_version: progress.narrative_analysis_version,
+        }
+    }
+}
+
+impl From<Notification> for pb::Notification {
+    fn from(notification: Notification) -> Self {
+        let time = Timestamp {
+            seconds: (notification.id.ms / 1000) as i64,
+            nanos: ((notification.id.ms % 1000) * 1_000_000) as i32,
+        };
+        pb::Notification {
+            id: notification.id.to_string(),
+            task_id: notification.task_id,
+            agent: notification.agent,
+            action: notification.action,
+            payload: Some(struct_from_json(notification.payload)),
+            time: Some(time),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn json_round_trips_through_proto_values() {
+        let original = json!([null, true, 1.5, "s", [1.0, "x"], {"k": {"n": null}}]);
+        let proto = proto_from_json(original.clone());
+        let back = json_from_proto(proto, &|| "data".into()).expect("finite");
+        assert_eq!(back, original);
+    }
+
+    #[test]
+    fn non_finite_numbers_are_refused_with_their_field() {
+        let nan = ProtoValue {
+            kind: Some(Kind::NumberValue(f64::NAN)),
+        };
+        let error = json_from_proto(nan, &|| "data[2]".into()).expect_err("NaN");
+        assert!(matches!(error, CoreError::InvalidArgument { field, .. } if field == "data[2]"));
+    }
+}

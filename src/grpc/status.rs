@@ -1,0 +1,77 @@
+//! Domain errors as gRPC statuses, mapped once, with `google.rpc` details clients can parse.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::domain::CoreError;
+
+/// `ErrorInfo.domain` of every error Rift raises.
+pub const ERROR_DOMAIN: &str = "rift.v1";
+
+/// The status a domain error becomes: a safe message, and details a program can match on
+/// (`BadRequest` field violations, `ErrorInfo` reasons, `RetryInfo`).
+pub fn into_status(error: CoreError) -> Status {
+    let message = error.to_string();
+    match error {
+        CoreError::InvalidArgument { field, description } => Status::with_error_details(
+            Code::InvalidArgument,
+            message,
+            ErrorDetails::with_bad_request_violation(field, description),
+        ),
+        CoreError::FailedPrecondition { reason, .. } => Status::with_error_details(
+            Code::FailedPrecondition,
+            message,
+            ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()),
+        ),
+        CoreError::ResourceExhausted { reason, .. } => Status::with_error_details(
+            Code::ResourceExhausted,
+            message,
+            ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()),
+        ),
+        CoreError::Unavailable { retry_after } => Status::with_error_details(
+            Code::Unavailable,
+            message,
+            ErrorDetails::with_retry_info(Some(retry_after)),
+        ),
+        CoreError::ShuttingDown => Status::unavailable(message),
+        CoreError::Internal => Status::internal(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::reason;
+
+    #[test]
+    fn invalid_argument_names_the_field() {
+        let status = into_status(CoreError::InvalidArgument {
+            field: "task_id".into(),
+            description: "must not be empty".into(),
+        });
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let violations = &details.bad_request().expect("bad request").field_violations;
+        assert_eq!(violations[0].field, "task_id");
+    }
+
+    #[test]
+    fn missing_analysis_carries_a_reason() {
+        let status = into_status(CoreError::FailedPrecondition {
+            reason: reason::ANALYSIS_MISSING,
+            description: "no analysis".into(),
+        });
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let info = status
+            .get_error_details()
+            .error_info()
+            .cloned()
+            .expect("info");
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("ANALYSIS_MISSING", "rift.v1")
+        );
+    }
+}
