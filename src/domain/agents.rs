@@ -206,10 +206,13 @@ impl Agents {
     }
 
     /// Notifications about `task_id` (empty: every task) after the resume token `after`.
-    pub fn subscribe(&self, task_id: &str, after: &str) -> Result<Subscription, CoreError> {
+    ///
+    /// Without a resume token, "now" is fixed before this returns: whatever is written after
+    /// the caller holds the subscription is delivered.
+    pub async fn subscribe(&self, task_id: &str, after: &str) -> Result<Subscription, CoreError> {
         let filter = TaskFilter::parse(task_id)?;
         let resume = Resume::parse(after)?;
-        Ok(self.notifier.subscribe(filter, resume))
+        self.observed_core(self.notifier.subscribe(filter, resume).await)
     }
 
     /// Subscribers in this process.
@@ -221,6 +224,16 @@ impl Agents {
     /// probe or a call succeeds.
     pub fn availability(&self) -> watch::Receiver<bool> {
         self.available.subscribe()
+    }
+
+    /// Like [`Self::observed`] for results already mapped: an `Unavailable` still marks memory
+    /// down.
+    fn observed_core<T>(&self, result: Result<T, CoreError>) -> Result<T, CoreError> {
+        if matches!(result, Err(CoreError::Unavailable { .. })) {
+            self.available
+                .send_if_modified(|now| std::mem::replace(now, false));
+        }
+        result
     }
 
     fn observed<T>(&self, result: Result<T, super::MemoryError>) -> Result<T, CoreError> {

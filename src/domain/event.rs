@@ -41,6 +41,20 @@ impl EventId {
     }
 }
 
+impl EventId {
+    /// The largest id before `self` (`ZERO` for `ZERO`): resuming after it starts at `self`.
+    pub fn predecessor(self) -> EventId {
+        match (self.ms, self.seq) {
+            (0, 0) => EventId::ZERO,
+            (ms, 0) => EventId {
+                ms: ms - 1,
+                seq: u64::MAX,
+            },
+            (ms, seq) => EventId { ms, seq: seq - 1 },
+        }
+    }
+}
+
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.ms, self.seq)

@@ -99,10 +99,23 @@ impl Notifier {
 
     /// Notifications for `filter` from `resume` on. The stream ends at shutdown, or after an
     /// error item (memory unavailable during replay): resume from the last id seen.
-    pub(crate) fn subscribe(&self, filter: TaskFilter, resume: Resume) -> Subscription {
-        let (sender, receiver) = mpsc::channel(self.shared.config.subscriber_buffer.max(1));
-        // Joined here, not in the task, so events appended once `subscribe` returns are covered.
+    ///
+    /// "From now on" is fixed before this returns, so anything written after the caller sees
+    /// the subscription (a gRPC client: the response headers) is delivered.
+    pub(crate) async fn subscribe(
+        &self,
+        filter: TaskFilter,
+        resume: Resume,
+    ) -> Result<Subscription, CoreError> {
+        // Joined before reading where history stands, so no event falls between the two.
         let live = self.shared.live.subscribe();
+        let start = match resume {
+            Resume::Live => Start::After(self.shared.memory.history().await?.last),
+            // "0" asks for everything retained: nothing it asked for can have been trimmed.
+            Resume::After(EventId::ZERO) => Start::After(EventId::ZERO),
+            Resume::After(after) => Start::Resume(after),
+        };
+        let (sender, receiver) = mpsc::channel(self.shared.config.subscriber_buffer.max(1));
         let shared = self.shared.clone();
         tokio::spawn(async move {
             let feed = Feed {
@@ -110,11 +123,11 @@ impl Notifier {
                 filter,
                 sender: &sender,
             };
-            if let Err(Stop::Failed(error)) = feed.run(resume, live).await {
+            if let Err(Stop::Failed(error)) = feed.run(start, live).await {
                 let _ = sender.send(Err(error)).await;
             }
         });
-        Subscription { receiver }
+        Ok(Subscription { receiver })
     }
 
     /// Subscribers in this process (those whose task is still running).
@@ -137,6 +150,14 @@ impl Stream for Subscription {
     }
 }
 
+/// Where a feed starts: right after an id, or resuming a client's token, which may point
+/// before the retained history.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    After(EventId),
+    Resume(EventId),
+}
+
 struct Feed<'a> {
     shared: &'a Shared,
     filter: TaskFilter,
@@ -146,15 +167,12 @@ struct Feed<'a> {
 impl Feed<'_> {
     async fn run(
         &self,
-        resume: Resume,
+        start: Start,
         mut live: broadcast::Receiver<Arc<Notification>>,
     ) -> Result<(), Stop> {
-        let memory = &self.shared.memory;
-        let mut cursor = match resume {
-            Resume::Live => memory.history().await.map_err(CoreError::from)?.last,
-            // "0" asks for everything retained: nothing it asked for can have been trimmed.
-            Resume::After(EventId::ZERO) => EventId::ZERO,
-            Resume::After(after) => self.warn_if_truncated(after).await?,
+        let mut cursor = match start {
+            Start::After(cursor) => cursor,
+            Start::Resume(after) => self.warn_if_truncated(after).await?,
         };
         cursor = self.replay(cursor).await?;
         loop {
@@ -206,7 +224,8 @@ impl Feed<'_> {
         }
     }
 
-    /// If events after `cursor` were trimmed, says so and returns the id to go on from.
+    /// If events after `cursor` may have been trimmed, says so and returns the id to go on
+    /// from: just before the oldest retained event.
     async fn warn_if_truncated(&self, cursor: EventId) -> Result<EventId, Stop> {
         let history = self
             .shared
@@ -214,14 +233,15 @@ impl Feed<'_> {
             .history()
             .await
             .map_err(CoreError::from)?;
-        if history.max_deleted <= cursor {
+        if !history.lost_after(cursor) {
             return Ok(cursor);
         }
+        let resume_after = history.first_retained.predecessor();
         let mut payload = Map::new();
         payload.insert("requested_after".into(), Value::String(cursor.to_string()));
         payload.insert(
-            "resumed_after".into(),
-            Value::String(history.max_deleted.to_string()),
+            "oldest_retained".into(),
+            Value::String(history.first_retained.to_string()),
         );
         let task_id = match &self.filter {
             TaskFilter::All => String::new(),
@@ -229,14 +249,14 @@ impl Feed<'_> {
         };
         self.deliver(Notification {
             // Resuming from the notice goes on with the oldest event still retained.
-            id: history.max_deleted,
+            id: resume_after,
             task_id,
             agent: agent::RIFT.to_owned(),
             action: action::HISTORY_TRUNCATED.to_owned(),
             payload,
         })
         .await?;
-        Ok(history.max_deleted)
+        Ok(resume_after)
     }
 
     async fn deliver(&self, notification: Notification) -> Result<(), Stop> {

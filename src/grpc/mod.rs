@@ -80,49 +80,63 @@ pub async fn serve(
 }
 
 /// tonic refuses an over-limit message with OUT_OF_RANGE; the gRPC convention (and every other
-/// limit of Rift) is RESOURCE_EXHAUSTED, with a reason clients can match.
+/// limit of Rift) is RESOURCE_EXHAUSTED, with a reason clients can match. The status may come
+/// in the headers (trailers-only response) or in the trailers, so both are rewritten.
 fn oversize_is_resource_exhausted(response: http::Response<Body>) -> http::Response<Body> {
-    let headers = response.headers();
-    let out_of_range = headers
-        .get("grpc-status")
-        .is_some_and(|code| code.as_bytes() == b"11");
-    let oversize = headers.get("grpc-message").is_some_and(|m| {
-        m.to_str()
-            .is_ok_and(|m| m.contains("message length too large"))
-    });
-    if !(out_of_range && oversize) {
-        return response;
-    }
-    let message = headers
-        .get("grpc-message")
-        .and_then(|m| m.to_str().ok())
-        .map(percent_decode)
-        .unwrap_or_default();
-    Status::with_error_details(
-        Code::ResourceExhausted,
-        message,
-        ErrorDetails::with_error_info(reason::MESSAGE_TOO_LARGE, ERROR_DOMAIN, HashMap::new()),
-    )
-    .into_http()
+    let (mut parts, body) = response.into_parts();
+    rewrite_oversize_status(&mut parts.headers);
+    http::Response::from_parts(parts, Body::new(OversizeTrailers(body)))
 }
 
-/// `grpc-message` is percent-encoded; tonic's message is ASCII with `%20`-style escapes.
-fn percent_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&raw[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
+fn rewrite_oversize_status(headers: &mut http::HeaderMap) {
+    let Some(status) = Status::from_header_map(headers) else {
+        return;
+    };
+    if status.code() != Code::OutOfRange || !status.message().contains("message length too large") {
+        return;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    let replacement = Status::with_error_details(
+        Code::ResourceExhausted,
+        status.message(),
+        ErrorDetails::with_error_info(reason::MESSAGE_TOO_LARGE, ERROR_DOMAIN, HashMap::new()),
+    );
+    if replacement.add_header(headers).is_err() {
+        tracing::warn!("could not rewrite an oversize status");
+    }
+}
+
+/// A response body whose trailers get [`rewrite_oversize_status`].
+struct OversizeTrailers(Body);
+
+impl http_body::Body for OversizeTrailers {
+    type Data = <Body as http_body::Body>::Data;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.0).poll_frame(cx);
+        polled.map(|frame| {
+            frame.map(|frame| {
+                frame.map(|frame| match frame.into_trailers() {
+                    Ok(mut trailers) => {
+                        rewrite_oversize_status(&mut trailers);
+                        http_body::Frame::trailers(trailers)
+                    }
+                    Err(frame) => frame,
+                })
+            })
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.0.size_hint()
+    }
 }
 
 /// Mirrors memory availability into `grpc.health.v1` until shutdown, then reports NOT_SERVING.

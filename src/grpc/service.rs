@@ -80,6 +80,7 @@ impl Rift for RiftService {
         let subscription = self
             .agents
             .subscribe(&request.task_id, &request.after)
+            .await
             .map_err(into_status)?;
         let stream = subscription.map(|item| item.map(pb::Notification::from).map_err(into_status));
         Ok(Response::new(Box::pin(stream)))

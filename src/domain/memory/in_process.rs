@@ -44,7 +44,7 @@ struct State {
     events: VecDeque<Notification>,
     max_events: usize,
     last: EventId,
-    max_deleted: EventId,
+    trimmed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -108,9 +108,8 @@ impl State {
         });
         self.last = id;
         while self.events.len() > self.max_events {
-            if let Some(trimmed) = self.events.pop_front() {
-                self.max_deleted = trimmed.id;
-            }
+            self.events.pop_front();
+            self.trimmed = true;
         }
         id
     }
@@ -240,7 +239,8 @@ impl Memory for InProcessMemory {
         let state = self.state();
         Ok(History {
             last: state.last,
-            max_deleted: state.max_deleted,
+            first_retained: state.events.front().map_or(EventId::ZERO, |n| n.id),
+            trimmed: state.trimmed,
         })
     }
 

@@ -88,8 +88,23 @@ pub struct ProgressObserved {
 pub struct History {
     /// The newest id ever minted (kept even when trimmed), or `ZERO`.
     pub last: EventId,
-    /// The newest id trimmed away, or `ZERO`: every id up to it is gone.
-    pub max_deleted: EventId,
+    /// The oldest id still retained, or `ZERO` when none is.
+    pub first_retained: EventId,
+    /// Whether any notification was ever trimmed away.
+    pub trimmed: bool,
+}
+
+impl History {
+    /// Whether some notification strictly after `after` may have been trimmed: `after` points
+    /// before the retained history, with room for a trimmed event in between.
+    pub fn lost_after(&self, after: EventId) -> bool {
+        let oldest = if self.first_retained == EventId::ZERO {
+            self.last.successor()
+        } else {
+            self.first_retained
+        };
+        self.trimmed && after.successor() < oldest
+    }
 }
 
 #[async_trait]

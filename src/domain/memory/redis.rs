@@ -248,11 +248,12 @@ impl Memory for RedisMemory {
         let mut connection = self.connection.clone();
         let mut call = self.scripts.history.prepare_invoke();
         call.key(keys::NOTIFICATIONS);
-        let invocation = call.invoke_async::<(String, String)>(&mut connection);
-        let (last, max_deleted) = self.bounded(invocation).await?;
+        let invocation = call.invoke_async::<(String, String, u8)>(&mut connection);
+        let (last, first_retained, trimmed) = self.bounded(invocation).await?;
         Ok(History {
             last: parse_id(&last)?,
-            max_deleted: parse_id(&max_deleted)?,
+            first_retained: parse_id(&first_retained)?,
+            trimmed: trimmed == 1,
         })
     }
 

@@ -1,12 +1,18 @@
 -- Where the notification stream stands. KEYS: stream.
--- Returns {last generated id, max deleted entry id}; a missing stream has neither.
+-- Returns {last generated id, oldest retained id or '0-0', 1 if entries were ever trimmed}.
+-- Trimming does not move max-deleted-entry-id (only XDEL does), so "trimmed" is derived from
+-- entries-added (Redis 7+) against the length; without it, trimming is assumed.
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  return {'0-0', '0-0'}
+  return {'0-0', '0-0', 0}
 end
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
-local last, deleted = '0-0', '0-0'
+local last, length, added = '0-0', 0, nil
 for i = 1, #info, 2 do
   if info[i] == 'last-generated-id' then last = info[i + 1] end
-  if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
+  if info[i] == 'length' then length = info[i + 1] end
+  if info[i] == 'entries-added' then added = info[i + 1] end
 end
-return {last, deleted}
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+local trimmed = 1
+if added ~= nil and added <= length then trimmed = 0 end
+return {last, first and first[1] or '0-0', trimmed}
