@@ -54,19 +54,34 @@ async fn grpcurl_lists_describes_and_drives_the_task_flow_on_redis() {
 
     let services = ok(addr, &["list"]).await;
     for service in ["rift.v1.Rift", "grpc.health.v1.Health"] {
-        assert!(services.lines().any(|l| l == service), "{service} not in:\n{services}");
+        assert!(
+            services.lines().any(|l| l == service),
+            "{service} not in:\n{services}"
+        );
     }
     let described = ok(addr, &["describe", "rift.v1.Rift"]).await;
-    for rpc in ["rpc Analyze", "rpc Narrate", "rpc Progress", "rpc Subscribe"] {
+    for rpc in [
+        "rpc Analyze",
+        "rpc Narrate",
+        "rpc Progress",
+        "rpc Subscribe",
+    ] {
         assert!(described.contains(rpc), "{rpc} not in:\n{described}");
     }
     let message = ok(addr, &["describe", "rift.v1.AnalyzeRequest"]).await;
-    assert!(message.contains("repeated .google.protobuf.Value data"), "{message}");
+    assert!(
+        message.contains("repeated .google.protobuf.Value data"),
+        "{message}"
+    );
 
     let analysis = json(
         &ok(
             addr,
-            &["-d", r#"{"task_id": "101", "data": ["data1", "data2", "data3"]}"#, "rift.v1.Rift/Analyze"],
+            &[
+                "-d",
+                r#"{"task_id": "101", "data": ["data1", "data2", "data3"]}"#,
+                "rift.v1.Rift/Analyze",
+            ],
         )
         .await,
     );
@@ -74,27 +89,62 @@ async fn grpcurl_lists_describes_and_drives_the_task_flow_on_redis() {
     assert_eq!(analysis["summary"], "Analyzed 3 items");
     assert_eq!(analysis["version"], "1");
 
-    let narrative = json(&ok(addr, &["-d", r#"{"task_id": "101"}"#, "rift.v1.Rift/Narrate"]).await);
+    let narrative = json(
+        &ok(
+            addr,
+            &["-d", r#"{"task_id": "101"}"#, "rift.v1.Rift/Narrate"],
+        )
+        .await,
+    );
     assert_eq!(
         narrative["narrative"],
         "The analysis for task 101 concluded: Analyzed 3 items."
     );
 
-    let progress = json(&ok(addr, &["-d", r#"{"task_id": "101"}"#, "rift.v1.Rift/Progress"]).await);
+    let progress = json(
+        &ok(
+            addr,
+            &["-d", r#"{"task_id": "101"}"#, "rift.v1.Rift/Progress"],
+        )
+        .await,
+    );
     assert_eq!(progress["status"], "COMPLETED");
 
     let health = json(&ok(addr, &["grpc.health.v1.Health/Check"]).await);
     assert_eq!(health["status"], "SERVING");
 
     // Replay of everything retained; grpcurl stops at -max-time, having printed the events.
-    let replay = grpcurl(addr, &["-max-time", "2", "-d", r#"{"after": "0"}"#, "rift.v1.Rift/Subscribe"]).await;
+    let replay = grpcurl(
+        addr,
+        &[
+            "-max-time",
+            "2",
+            "-d",
+            r#"{"after": "0"}"#,
+            "rift.v1.Rift/Subscribe",
+        ],
+    )
+    .await;
     let printed = String::from_utf8_lossy(&replay.stdout);
     for action in ["analysis_stored", "narrative_stored", "progress_completed"] {
-        assert!(printed.contains(action), "{action} not replayed:\n{printed}");
+        assert!(
+            printed.contains(action),
+            "{action} not replayed:\n{printed}"
+        );
     }
 
-    let refused = grpcurl(addr, &["-d", r#"{"task_id": "a:b"}"#, "rift.v1.Rift/Narrate"]).await;
+    let refused = grpcurl(
+        addr,
+        &["-d", r#"{"task_id": "a:b"}"#, "rift.v1.Rift/Narrate"],
+    )
+    .await;
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("InvalidArgument"), "{stderr}");
+    assert!(stderr.contains("google.rpc.BadRequest"), "details decoded: {stderr}");
+
+    let missing = grpcurl(addr, &["-d", r#"{"task_id": "nope"}"#, "rift.v1.Rift/Narrate"]).await;
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("FailedPrecondition"), "{stderr}");
+    assert!(stderr.contains("ANALYSIS_MISSING"), "reason decoded: {stderr}");
 }
