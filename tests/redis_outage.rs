@@ -35,7 +35,10 @@ async fn outage_is_unavailable_and_recovery_needs_no_restart() {
     let mut client = rift.client().await;
     let mut health = rift.health().await;
     wait_for_health(&mut health, ServingStatus::Serving).await;
-    client.analyze(analyze("o")).await.expect("analyze while Redis is up");
+    client
+        .analyze(analyze("o"))
+        .await
+        .expect("analyze while Redis is up");
     let mut live = client
         .subscribe(pb::SubscribeRequest {
             task_id: "o".into(),
@@ -47,16 +50,23 @@ async fn outage_is_unavailable_and_recovery_needs_no_restart() {
 
     redis.stop();
     for _ in 0..3 {
-        let status = client.analyze(patient(analyze("o"))).await.expect_err("Redis is down");
+        let status = client
+            .analyze(patient(analyze("o")))
+            .await
+            .expect_err("Redis is down");
         assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     }
     let narrate = client
-        .narrate(patient(pb::NarrateRequest { task_id: "o".into() }))
+        .narrate(patient(pb::NarrateRequest {
+            task_id: "o".into(),
+        }))
         .await
         .expect_err("Redis is down");
     assert_eq!(narrate.code(), Code::Unavailable, "{narrate:?}");
     let progress = client
-        .progress(patient(pb::ProgressRequest { task_id: "o".into() }))
+        .progress(patient(pb::ProgressRequest {
+            task_id: "o".into(),
+        }))
         .await
         .expect_err("Redis is down");
     assert_eq!(progress.code(), Code::Unavailable, "{progress:?}");
@@ -86,5 +96,8 @@ async fn outage_is_unavailable_and_recovery_needs_no_restart() {
         .expect("the live subscription delivers after recovery")
         .expect("stream error")
         .expect("stream ended");
-    assert_eq!((delivered.task_id.as_str(), delivered.action.as_str()), ("o", "analysis_stored"));
+    assert_eq!(
+        (delivered.task_id.as_str(), delivered.action.as_str()),
+        ("o", "analysis_stored")
+    );
 }

@@ -13,7 +13,9 @@ pub(crate) fn find(tool: &str, override_env: &str, pip_package: &str) -> PathBuf
     if let Some(path) = env::var_os(override_env) {
         return PathBuf::from(path);
     }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin").join(tool);
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(tool);
     if venv.is_file() {
         return venv;
     }

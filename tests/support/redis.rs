@@ -1,0 +1,219 @@
+//! A `redis-server` of the test's own: a temporary directory, a unix socket in it, no
+//! persistence, no TCP port. Starting one takes a few milliseconds, so every test gets a fresh
+//! server and tests run in parallel without sharing keys.
+//!
+//! Readiness is read from the server's log (on stdout), never guessed with a sleep.
+//! A missing `redis-server` fails the test with instructions; it is never a skip.
+
+use std::{
+    env,
+    fs::{self, File},
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc::{self, RecvTimeoutError},
+    thread,
+    time::{Duration, Instant},
+};
+
+use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
+use rift::domain::memory::{RedisConfig, RedisMemory};
+use tempfile::TempDir;
+
+/// Names the `redis-server` binary to use instead of searching for one.
+const BINARY_ENV: &str = "RIFT_REDIS_SERVER";
+/// Searched after `PATH`: where Debian and most installs put it.
+const BINARY_DIRS: [&str; 3] = ["/usr/bin", "/usr/sbin", "/usr/local/bin"];
+/// From spawn to "ready", generous for a loaded two-core machine.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running `redis-server`, killed on drop.
+#[derive(Debug)]
+pub(crate) struct RedisServer {
+    binary: PathBuf,
+    socket: PathBuf,
+    child: Option<Child>,
+    /// Declared last so it is removed after the server is gone.
+    dir: TempDir,
+}
+
+impl RedisServer {
+    /// Starts a server and waits until it accepts connections. Panics, with the server's log,
+    /// if it does not within ten seconds.
+    pub(crate) fn start() -> Self {
+        let binary = find_binary();
+        let dir = tempfile::Builder::new()
+            .prefix("rift-redis-")
+            .tempdir()
+            .expect("create a temporary directory for redis-server");
+        let mut server = Self {
+            binary,
+            socket: dir.path().join("redis.sock"),
+            child: None,
+            dir,
+        };
+        server.spawn();
+        server
+    }
+
+    /// `unix:///…/redis.sock`, as `RedisConfig::url` and `redis::Client::open` take it.
+    pub(crate) fn url(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    pub(crate) fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// A plain client on this server.
+    pub(crate) fn client(&self) -> Client {
+        redis_client(&self.url())
+    }
+
+    /// A connection for reading keys back, without the default 500 ms response timeout (a
+    /// loaded machine should not fail a test that is not about timeouts).
+    pub(crate) async fn connection(&self) -> MultiplexedConnection {
+        let config = AsyncConnectionConfig::new().set_response_timeout(None);
+        self.client()
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .expect("connect to the test redis-server")
+    }
+
+    /// A [`RedisMemory`] on this server, with timeouts suited to tests: a long `op_timeout`,
+    /// since no test here is about slowness, and a short tail block so idle tails return soon.
+    pub(crate) fn memory(&self, max_events: usize) -> RedisMemory {
+        RedisMemory::open(RedisConfig {
+            max_events,
+            op_timeout: Duration::from_secs(5),
+            tail_block: Duration::from_millis(200),
+            ..RedisConfig::new(self.url())
+        })
+        .expect("open RedisMemory on the test redis-server")
+    }
+
+    /// Kills the server (SIGKILL) and waits for it: an outage, not a shutdown.
+    pub(crate) fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Already exited is fine: there is nothing left to stop.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the server if it runs, then starts a new one on the same socket, empty.
+    pub(crate) fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    fn spawn(&mut self) {
+        let stderr_path = self.dir.path().join("stderr.log");
+        let stderr = File::create(&stderr_path).expect("create redis-server's stderr file");
+        let mut child = Command::new(&self.binary)
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&self.socket)
+            .args([
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            // Log to stdout, where readiness is read from.
+            .args(["--logfile", "", "--daemonize", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.binary.display()));
+        let stdout = child.stdout.take().expect("redis-server's stdout is piped");
+
+        // A thread forwards log lines, and keeps draining the pipe after readiness so the
+        // server never blocks on a full pipe. It ends when the server exits.
+        let (lines, log) = mpsc::channel::<String>();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = Vec::new();
+            while reader
+                .read_until(b'\n', &mut line)
+                .is_ok_and(|read| read > 0)
+            {
+                let _ = lines.send(String::from_utf8_lossy(&line).into_owned());
+                line.clear();
+            }
+        });
+
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut seen = String::new();
+        let failure = loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match log.recv_timeout(remaining) {
+                Ok(line) => {
+                    // Redis 7.0 logs "Ready to accept connections" for TCP but "The server is
+                    // now ready to accept connections at <path>" for a unix socket alone;
+                    // 7.2 says "Ready to accept connections unix".
+                    let ready = line
+                        .to_ascii_lowercase()
+                        .contains("ready to accept connections");
+                    seen.push_str(&line);
+                    if ready {
+                        self.child = Some(child);
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    break format!("not ready within {READY_TIMEOUT:?}");
+                }
+                Err(RecvTimeoutError::Disconnected) => break "exited before it was ready".into(),
+            }
+        };
+        let _ = child.kill();
+        let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+        let stderr = fs::read_to_string(&stderr_path).unwrap_or_default();
+        panic!(
+            "redis-server ({}) {failure} ({status})\n--- stdout ---\n{seen}--- stderr ---\n{stderr}",
+            self.binary.display()
+        );
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A plain client for `url`, for reading back what Rift wrote.
+pub(crate) fn redis_client(url: &str) -> Client {
+    Client::open(url).unwrap_or_else(|e| panic!("invalid Redis URL {url:?}: {e}"))
+}
+
+/// `$RIFT_REDIS_SERVER`, else `redis-server` on `PATH` or in the usual directories.
+fn find_binary() -> PathBuf {
+    if let Some(path) = env::var_os(BINARY_ENV) {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "{BINARY_ENV}={} is not a file; point it at a redis-server binary",
+            path.display()
+        );
+        return path;
+    }
+    let path = env::var_os("PATH").unwrap_or_default();
+    env::split_paths(&path)
+        .chain(BINARY_DIRS.iter().map(PathBuf::from))
+        .map(|dir| dir.join("redis-server"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "redis-server not found on PATH or in {BINARY_DIRS:?}. The Redis tests need a \
+                 real server (7.0 or newer): install it with `apt-get install -y redis-server`, \
+                 or run `bash scripts/test.sh`, which installs it. To use another binary, set \
+                 {BINARY_ENV}=/path/to/redis-server."
+            )
+        })
+}
