@@ -308,7 +308,7 @@ impl Tail for RedisTail {
         };
         let options = StreamReadOptions::default()
             .block(self.block.as_millis() as usize)
-            .count(limit);
+            .count(limit.max(1));
         let reply = connection
             .xread_options::<_, _, Option<StreamReadReply>>(
                 &[keys::NOTIFICATIONS],
