@@ -141,10 +141,20 @@ async fn grpcurl_lists_describes_and_drives_the_task_flow_on_redis() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("InvalidArgument"), "{stderr}");
-    assert!(stderr.contains("google.rpc.BadRequest"), "details decoded: {stderr}");
+    assert!(
+        stderr.contains("google.rpc.BadRequest"),
+        "details decoded: {stderr}"
+    );
 
-    let missing = grpcurl(addr, &["-d", r#"{"task_id": "nope"}"#, "rift.v1.Rift/Narrate"]).await;
+    let missing = grpcurl(
+        addr,
+        &["-d", r#"{"task_id": "nope"}"#, "rift.v1.Rift/Narrate"],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.contains("FailedPrecondition"), "{stderr}");
-    assert!(stderr.contains("ANALYSIS_MISSING"), "reason decoded: {stderr}");
+    assert!(
+        stderr.contains("ANALYSIS_MISSING"),
+        "reason decoded: {stderr}"
+    );
 }
