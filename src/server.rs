@@ -137,7 +137,7 @@ pub async fn serve(
         config.grpc,
         shutdown.clone(),
     ));
-    let app = http_app(agents, config.ws);
+    let app = http_app(agents, config.ws, shutdown.clone());
     let http_shutdown = shutdown.clone();
     servers.spawn(async move {
         axum::serve(listeners.http, app)
@@ -172,8 +172,9 @@ pub async fn serve(
     }
 }
 
-/// The HTTP face: the WebSocket adapter and a plain health probe.
-pub fn http_app(agents: Agents, ws_config: WsConfig) -> Router {
+/// The HTTP face: the WebSocket adapter and a plain health probe. WebSocket connections close
+/// when `shutdown` is cancelled.
+pub fn http_app(agents: Agents, ws_config: WsConfig, shutdown: CancellationToken) -> Router {
     let available = agents.availability();
     Router::new()
         .route(
@@ -189,5 +190,5 @@ pub fn http_app(agents: Agents, ws_config: WsConfig) -> Router {
                 }
             }),
         )
-        .merge(ws::router(agents, ws_config))
+        .merge(ws::router(agents, ws_config, shutdown))
 }
