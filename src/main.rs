@@ -66,6 +66,9 @@ struct ServeArgs {
     /// Largest WebSocket frame, in bytes.
     #[arg(long, env = "RIFT_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
     max_frame_bytes: usize,
+    /// WebSocket connections open at once.
+    #[arg(long, env = "RIFT_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
     /// Longest a Redis call may take before the caller gets UNAVAILABLE, in milliseconds.
     #[arg(long, env = "RIFT_REDIS_TIMEOUT_MS", default_value_t = 800)]
     redis_timeout_ms: u64,
@@ -103,6 +106,7 @@ impl ServeArgs {
             max_items,
             max_message_bytes,
             max_frame_bytes,
+            max_connections,
             redis_timeout_ms,
             drain_timeout_secs,
             tokens_file,
@@ -140,7 +144,10 @@ impl ServeArgs {
                 health_interval: None,
             },
             grpc: GrpcConfig { max_message_bytes },
-            ws: WsConfig { max_frame_bytes },
+            ws: WsConfig {
+                max_frame_bytes,
+                max_connections,
+            },
             drain_timeout: Duration::from_secs(drain_timeout_secs),
             allow_unauthenticated,
         })

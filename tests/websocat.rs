@@ -90,7 +90,11 @@ async fn websocat_session_against_redis() {
     );
 
     // The prototype dropped the socket here; Rift answers an error frame and goes on.
-    let error = json(&session.ask("Analyze data for task 101 with data: [bad").await);
+    let error = json(
+        &session
+            .ask("Analyze data for task 101 with data: [bad")
+            .await,
+    );
     assert_eq!(error["error"]["code"], "INVALID_ARGUMENT", "{error}");
     let again = json(&session.ask("Check progress for task 101").await);
     assert_eq!(again["status"], "completed");
@@ -98,7 +102,10 @@ async fn websocat_session_against_redis() {
     // A watch on a second websocat sees an analyze made over gRPC.
     let mut watcher = Websocat::connect(&url);
     let acknowledged = watcher.ask("Watch task 202").await;
-    assert!(acknowledged.starts_with("Watching task 202"), "{acknowledged}");
+    assert!(
+        acknowledged.starts_with("Watching task 202"),
+        "{acknowledged}"
+    );
     rift.client()
         .await
         .analyze(pb::AnalyzeRequest {
