@@ -130,8 +130,16 @@ fn caller(metadata: &MetadataMap) -> Caller {
         .get("grpc-timeout")
         .and_then(|value| value.to_str().ok())
         .and_then(parse_grpc_timeout)
-        .map(|timeout| SystemTime::now() + timeout);
+        .map(|timeout| SystemTime::now() + timeout - answer_margin(timeout));
     Caller::with_token(token).deadline(deadline)
+}
+
+/// How much before the caller's deadline Rift gives up: the client's own timer started before
+/// the request was sent, so an answer sent exactly at the deadline arrives after it, and the
+/// client reports its own expiry instead (tonic's client even calls it CANCELLED). A tenth of
+/// the timeout, at most 100 ms, lets Rift's DEADLINE_EXCEEDED arrive first.
+fn answer_margin(timeout: Duration) -> Duration {
+    (timeout / 10).min(Duration::from_millis(100))
 }
 
 /// `grpc-timeout`: at most eight digits and a unit (H, M, S, m, u, n), per the gRPC spec.
