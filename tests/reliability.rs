@@ -617,7 +617,7 @@ async fn overload_is_shed_with_resource_exhausted() {
         let sender = sender.clone();
         tokio::spawn(async move {
             let result = client.analyze(analyze_request(&format!("load-{n}"))).await;
-            let _ = sender.send(result.map(|_| ()).map_err(|status| status));
+            let _ = sender.send(result.map(|_| ()));
         });
     }
     drop(sender);
