@@ -182,7 +182,10 @@ async fn bad_task_ids_are_invalid_arguments() {
 
 fn small_frames(max_frame_bytes: usize) -> Config {
     Config {
-        ws: WsConfig { max_frame_bytes },
+        ws: WsConfig {
+            max_frame_bytes,
+            ..WsConfig::default()
+        },
         ..Config::default()
     }
 }

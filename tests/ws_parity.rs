@@ -50,6 +50,7 @@ fn analyze_request(task_id: &str, data: &Value) -> pb::AnalyzeRequest {
             .cloned()
             .map(proto_from_json)
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -190,6 +191,7 @@ async fn narrate_and_progress_give_the_same_result_in_every_state() {
         let rpc = grpc
             .narrate(pb::NarrateRequest {
                 task_id: task.into(),
+                ..Default::default()
             })
             .await
             .expect("narrate")
@@ -286,6 +288,7 @@ async fn grpc_code(grpc: &mut RiftClient<Channel>, rpc: Rpc) -> tonic::Code {
         Rpc::Narrate(task_id) => grpc
             .narrate(pb::NarrateRequest {
                 task_id: task_id.into(),
+                ..Default::default()
             })
             .await
             .err(),

@@ -30,8 +30,18 @@ pub(crate) enum Command {
     Analyze {
         task_id: String,
         data: Vec<Value>,
+        /// Idempotency key (typed requests only); empty means none.
+        request_id: String,
+        /// Optimistic concurrency (typed requests only).
+        expected_version: Option<u64>,
     },
     Narrate {
+        task_id: String,
+        /// Idempotency key (typed requests only); empty means none.
+        request_id: String,
+    },
+    /// Admin: remove every key of a task.
+    DeleteTask {
         task_id: String,
     },
     Progress {
@@ -93,6 +103,11 @@ pub(crate) const TEMPLATES: &[Template] = &[
         example: "help",
         keywords: "help",
     },
+    Template {
+        grammar: "Delete task <task_id> (admin)",
+        example: "Delete task 101",
+        keywords: "delete task",
+    },
 ];
 
 const ANALYZE: &Template = &TEMPLATES[0];
@@ -102,10 +117,18 @@ const WATCH_TASK: &Template = &TEMPLATES[3];
 const WATCH_ALL: &Template = &TEMPLATES[4];
 const STOP_WATCHING: &Template = &TEMPLATES[5];
 const HELP: &Template = &TEMPLATES[6];
+const DELETE_TASK: &Template = &TEMPLATES[7];
 
 /// The operations a typed request can name.
-pub(crate) const REQUEST_KINDS: &[&str] =
-    &["analyze", "narrate", "progress", "watch", "unwatch", "help"];
+pub(crate) const REQUEST_KINDS: &[&str] = &[
+    "analyze",
+    "narrate",
+    "progress",
+    "watch",
+    "unwatch",
+    "help",
+    "delete_task",
+];
 
 /// Why a frame is not a command.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -167,6 +190,12 @@ pub(crate) fn parse_command(text: &str) -> Result<Command, ParseError> {
     if let Some(rest) = words.keywords(NARRATE.keywords) {
         return Ok(Command::Narrate {
             task_id: rest.trim().to_owned(),
+            request_id: String::new(),
+        });
+    }
+    if let Some(rest) = words.keywords(DELETE_TASK.keywords) {
+        return Ok(Command::DeleteTask {
+            task_id: rest.trim().to_owned(),
         });
     }
     if let Some(rest) = words.keywords(PROGRESS.keywords) {
@@ -216,6 +245,8 @@ fn parse_analyze(rest: &str) -> Result<Command, ParseError> {
             return Ok(Command::Analyze {
                 task_id: rest[..id_end].trim().to_owned(),
                 data: parse_data_text(json)?,
+                request_id: String::new(),
+                expected_version: None,
             });
         }
         search = after;
@@ -411,11 +442,20 @@ fn command_of(object: Map<String, Value>) -> Result<Command, ParseError> {
             Command::Analyze {
                 task_id: body.task_id,
                 data: data_list(body.data)?,
+                request_id: body.request_id,
+                expected_version: body.expected_version,
             }
         }
         "narrate" => {
-            let body: TaskBody = serde_json::from_value(body).map_err(invalid)?;
+            let body: NarrateBody = serde_json::from_value(body).map_err(invalid)?;
             Command::Narrate {
+                task_id: body.task_id,
+                request_id: body.request_id,
+            }
+        }
+        "delete_task" => {
+            let body: TaskBody = serde_json::from_value(body).map_err(invalid)?;
+            Command::DeleteTask {
                 task_id: body.task_id,
             }
         }
@@ -458,6 +498,19 @@ struct AnalyzeBody {
     task_id: String,
     #[serde(default = "empty_list")]
     data: Value,
+    #[serde(default)]
+    request_id: String,
+    #[serde(default)]
+    expected_version: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NarrateBody {
+    #[serde(default)]
+    task_id: String,
+    #[serde(default)]
+    request_id: String,
 }
 
 fn empty_list() -> Value {
@@ -643,7 +696,44 @@ mod tests {
         Command::Analyze {
             task_id: task_id.into(),
             data: data.as_array().cloned().expect("a list"),
+            request_id: String::new(),
+            expected_version: None,
         }
+    }
+
+    #[test]
+    fn typed_requests_carry_idempotency_and_versions() {
+        assert_eq!(
+            typed(
+                r#"{"analyze": {"task_id": "1", "data": [], "request_id": "r-1", "expected_version": 2}}"#
+            )
+            .1,
+            Ok(Command::Analyze {
+                task_id: "1".into(),
+                data: vec![],
+                request_id: "r-1".into(),
+                expected_version: Some(2),
+            })
+        );
+        assert_eq!(
+            typed(r#"{"narrate": {"task_id": "1", "request_id": "r-2"}}"#).1,
+            Ok(Command::Narrate {
+                task_id: "1".into(),
+                request_id: "r-2".into(),
+            })
+        );
+        assert_eq!(
+            typed(r#"{"delete_task": {"task_id": "1"}}"#).1,
+            Ok(Command::DeleteTask {
+                task_id: "1".into()
+            })
+        );
+        assert_eq!(
+            command("DELETE  task 9"),
+            Command::DeleteTask {
+                task_id: "9".into()
+            }
+        );
     }
 
     #[test]
@@ -655,7 +745,8 @@ mod tests {
         assert_eq!(
             command("Generate a narrative for task 101"),
             Command::Narrate {
-                task_id: "101".into()
+                task_id: "101".into(),
+                request_id: String::new(),
             }
         );
         assert_eq!(
@@ -689,7 +780,8 @@ mod tests {
             assert_eq!(
                 command(text),
                 Command::Narrate {
-                    task_id: "101".into()
+                    task_id: "101".into(),
+                    request_id: String::new(),
                 },
                 "{text:?}"
             );
@@ -894,7 +986,8 @@ mod tests {
             (
                 Some(json!("x")),
                 Ok(Command::Narrate {
-                    task_id: "101".into()
+                    task_id: "101".into(),
+                    request_id: String::new(),
                 })
             )
         );

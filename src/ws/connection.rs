@@ -19,7 +19,9 @@ use super::{
     command::{self, Command, Parsed},
     frame::{self, ErrorBody, Outcome},
 };
-use crate::domain::{Agents, CoreError, Notification, Subscription};
+use crate::domain::{
+    Agents, AnalyzeOptions, Caller, CoreError, Notification, Subscription, auth::Operation,
+};
 
 /// How long one frame may take to leave before the client counts as gone. Bounds what a client
 /// that stops reading can hold up: its own connection, and the drain at shutdown.
@@ -36,6 +38,8 @@ const CLOSE_LINGER: Duration = Duration::from_secs(1);
 pub(super) struct Connection {
     socket: WebSocket,
     agents: Agents,
+    /// The credentials the upgrade request carried; every command is authorized with them.
+    caller: Caller,
     config: WsConfig,
     shutdown: CancellationToken,
     watch: Option<Watch>,
@@ -63,16 +67,38 @@ impl Connection {
     pub(super) fn new(
         socket: WebSocket,
         agents: Agents,
+        caller: Caller,
         config: WsConfig,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
             socket,
             agents,
+            caller,
             config,
             shutdown,
             watch: None,
         }
+    }
+
+    /// Turns away a connection over the limit: one error frame, then close 1013 (try again
+    /// later).
+    pub(super) async fn refuse(mut socket: WebSocket, max_connections: usize) {
+        let error = ErrorBody::from(CoreError::ResourceExhausted {
+            reason: crate::domain::reason::TOO_MANY_CONNECTIONS,
+            description: format!(
+                "{max_connections} connections are open, the most this server allows"
+            ),
+        });
+        let _ = socket
+            .send(Message::Text(frame::error_frame(&error).into()))
+            .await;
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code: close_code::AGAIN,
+                reason: "too many connections".into(),
+            })))
+            .await;
     }
 
     pub(super) async fn run(mut self) {
@@ -151,17 +177,44 @@ impl Connection {
             tracing::debug!(%error, "frame is not a command");
         })?;
         let outcome = match command {
-            Command::Analyze { task_id, data } => {
-                Outcome::Analysis(self.agents.analyze(&task_id, &data).await?)
-            }
-            Command::Narrate { task_id } => {
-                Outcome::Narrative(self.agents.narrate(&task_id).await?)
-            }
+            Command::Analyze {
+                task_id,
+                data,
+                request_id,
+                expected_version,
+            } => Outcome::Analysis(
+                self.agents
+                    .analyze(
+                        &self.caller,
+                        &task_id,
+                        &data,
+                        AnalyzeOptions {
+                            request_id: Some(&request_id),
+                            expected_version,
+                        },
+                    )
+                    .await?,
+            ),
+            Command::Narrate {
+                task_id,
+                request_id,
+            } => Outcome::Narrative(
+                self.agents
+                    .narrate(&self.caller, &task_id, Some(&request_id))
+                    .await?,
+            ),
             Command::Progress { task_id } => {
-                Outcome::Progress(self.agents.progress(&task_id).await?)
+                Outcome::Progress(self.agents.progress(&self.caller, &task_id).await?)
+            }
+            Command::DeleteTask { task_id } => {
+                let deleted = self.agents.delete_task(&self.caller, &task_id).await?;
+                Outcome::Deleted { task_id, deleted }
             }
             Command::Watch { task_id, after } => {
-                let subscription = self.agents.subscribe(&task_id, &after).await?;
+                let subscription = self
+                    .agents
+                    .subscribe(&self.caller, &task_id, &after)
+                    .await?;
                 let replaced = self
                     .watch
                     .replace(Watch {
@@ -177,7 +230,10 @@ impl Connection {
                 }
             }
             Command::Unwatch => Outcome::Unwatched(self.watch.take().map(|old| old.task_id)),
-            Command::Help => Outcome::Help,
+            Command::Help => {
+                self.agents.authorize(&self.caller, Operation::Help)?;
+                Outcome::Help
+            }
         };
         Ok(outcome)
     }

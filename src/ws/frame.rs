@@ -37,6 +37,10 @@ pub(crate) enum Code {
     InvalidArgument,
     FailedPrecondition,
     ResourceExhausted,
+    Aborted,
+    Unauthenticated,
+    PermissionDenied,
+    DeadlineExceeded,
     Unavailable,
     /// A typed request naming an operation that does not exist, as gRPC answers an unknown
     /// method.
@@ -59,6 +63,9 @@ pub(crate) struct ErrorBody {
     pub(crate) reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) retry_after_ms: Option<u64>,
+    /// With `ABORTED`: the task's current analysis version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) current_version: Option<u64>,
 }
 
 const HELP_HINT: &str = "send \"help\" for the commands and their form";
@@ -72,6 +79,7 @@ impl ErrorBody {
             field: None,
             reason: None,
             retry_after_ms: None,
+            current_version: None,
         }
     }
 
@@ -123,6 +131,36 @@ impl From<CoreError> for ErrorBody {
                     reason_hint(reason).to_owned(),
                 )
             },
+            CoreError::Aborted {
+                reason,
+                current_version,
+                ..
+            } => Self {
+                reason: Some(reason),
+                current_version: Some(current_version),
+                ..Self::new(
+                    Code::Aborted,
+                    message,
+                    format!("read the task again; its current version is {current_version}"),
+                )
+            },
+            CoreError::Unauthenticated { .. } => Self::new(
+                Code::Unauthenticated,
+                message,
+                "connect with `Authorization: Bearer <token>` (websocat -H), the \
+                 `bearer.<token>` subprotocol, or ?token=<token>"
+                    .into(),
+            ),
+            CoreError::PermissionDenied { .. } => Self::new(
+                Code::PermissionDenied,
+                message,
+                "use a token with a higher role".into(),
+            ),
+            CoreError::DeadlineExceeded => Self::new(
+                Code::DeadlineExceeded,
+                message,
+                "nothing was written; send the command again".into(),
+            ),
             CoreError::Unavailable { retry_after } => Self {
                 retry_after_ms: Some(u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX)),
                 ..Self::new(
@@ -218,6 +256,11 @@ pub(crate) enum Outcome {
     /// The watch stopped; `None` if there was none.
     Unwatched(Option<String>),
     Help,
+    /// A task was deleted (`deleted` false: it had nothing stored).
+    Deleted {
+        task_id: String,
+        deleted: bool,
+    },
 }
 
 /// The reply to a natural-language command.
@@ -250,6 +293,10 @@ pub(crate) fn text_reply(outcome: &Outcome) -> String {
         Outcome::Unwatched(Some(task_id)) => format!("Stopped watching {}.", target(task_id)),
         Outcome::Unwatched(None) => "Not watching anything.".to_owned(),
         Outcome::Help => help_text(),
+        Outcome::Deleted { task_id, deleted } => python_json(&DeletedBody {
+            task_id,
+            deleted: *deleted,
+        }),
     }
 }
 
@@ -433,6 +480,13 @@ enum ResultBody<'a> {
     Help {
         commands: Vec<HelpEntry>,
     },
+    Deleted(DeletedBody<'a>),
+}
+
+#[derive(Serialize)]
+struct DeletedBody<'a> {
+    task_id: &'a str,
+    deleted: bool,
 }
 
 #[derive(Serialize)]
@@ -473,6 +527,10 @@ impl<'a> ResultBody<'a> {
                     })
                     .collect(),
             },
+            Outcome::Deleted { task_id, deleted } => ResultBody::Deleted(DeletedBody {
+                task_id,
+                deleted: *deleted,
+            }),
         }
     }
 }

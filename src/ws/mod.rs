@@ -34,15 +34,21 @@ use std::sync::{
 
 use axum::{
     Router,
-    extract::{State, WebSocketUpgrade},
+    extract::{Query, State, WebSocketUpgrade},
+    http::{
+        HeaderMap,
+        header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL},
+    },
     response::Response,
     routing::get,
 };
+use serde::Deserialize;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use self::connection::Connection;
-use crate::domain::Agents;
+use crate::domain::{Agents, Caller, auth};
 
 /// Limits of the WebSocket adapter.
 #[derive(Debug, Clone, Copy)]
@@ -50,12 +56,16 @@ pub struct WsConfig {
     /// Largest frame accepted; up to [`WsConfig::hard_cap`], bigger gets a `RESOURCE_EXHAUSTED`
     /// error frame and the socket stays open.
     pub max_frame_bytes: usize,
+    /// Connections open at once; one more gets a `RESOURCE_EXHAUSTED` error frame and close
+    /// 1013 (try again later).
+    pub max_connections: usize,
 }
 
 impl Default for WsConfig {
     fn default() -> Self {
         Self {
             max_frame_bytes: 1024 * 1024,
+            max_connections: 10_000,
         }
     }
 }
@@ -76,6 +86,8 @@ struct WsState {
     shutdown: CancellationToken,
     /// Numbers connections in logs.
     connections: Arc<AtomicU64>,
+    /// One permit per open connection.
+    open: Arc<Semaphore>,
 }
 
 /// Routes of the adapter (`/ws`), to merge into the HTTP app. Every connection closes (1001)
@@ -88,18 +100,61 @@ pub fn router(agents: Agents, config: WsConfig, shutdown: CancellationToken) -> 
             config,
             shutdown,
             connections: Arc::new(AtomicU64::new(0)),
+            open: Arc::new(Semaphore::new(config.max_connections.max(1))),
         })
 }
 
-async fn upgrade(State(state): State<WsState>, upgrade: WebSocketUpgrade) -> Response {
+/// The subprotocol Rift answers with; browsers offer it beside `bearer.<token>`, since they
+/// cannot set an `Authorization` header on a WebSocket.
+const SUBPROTOCOL: &str = "rift";
+
+#[derive(Debug, Deserialize)]
+struct UpgradeQuery {
+    token: Option<String>,
+}
+
+async fn upgrade(
+    State(state): State<WsState>,
+    Query(query): Query<UpgradeQuery>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let caller = Caller::with_token(presented_token(&headers, query.token.as_deref()));
     let cap = state.config.hard_cap();
     let connection = state.connections.fetch_add(1, Ordering::Relaxed) + 1;
+    let permit = state.open.clone().try_acquire_owned().ok();
     upgrade
+        .protocols([SUBPROTOCOL])
         .max_message_size(cap)
         .max_frame_size(cap)
         .on_upgrade(move |socket| {
-            Connection::new(socket, state.agents, state.config, state.shutdown)
-                .run()
-                .instrument(tracing::debug_span!("ws", connection))
+            async move {
+                let Some(_permit) = permit else {
+                    Connection::refuse(socket, state.config.max_connections).await;
+                    return;
+                };
+                Connection::new(socket, state.agents, caller, state.config, state.shutdown)
+                    .run()
+                    .await;
+            }
+            .instrument(tracing::debug_span!("ws", connection))
         })
+}
+
+/// The bearer token of an upgrade request: the `Authorization` header, a `bearer.<token>`
+/// subprotocol, or the `token` query parameter, in that order.
+fn presented_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+    let header = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(auth::bearer_token);
+    let subprotocol = || {
+        headers
+            .get_all(SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .find_map(|protocol| protocol.trim().strip_prefix("bearer."))
+    };
+    header.or_else(subprotocol).or(query)
 }

@@ -39,6 +39,26 @@ impl WsClient {
         }
     }
 
+    /// Connects presenting `Authorization: Bearer <token>`.
+    pub(crate) async fn connect_with_token(http_addr: SocketAddr, token: &str) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let mut request = format!("ws://{http_addr}/ws")
+            .into_client_request()
+            .expect("a WebSocket request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("a header value"),
+        );
+        let (socket, _) = tokio::time::timeout(WAIT, connect_async(request))
+            .await
+            .expect("WebSocket handshake timed out")
+            .expect("WebSocket handshake");
+        Self {
+            socket,
+            pushes: VecDeque::new(),
+        }
+    }
+
     pub(crate) async fn send(&mut self, message: Message) {
         self.socket.send(message).await.expect("send a frame");
     }
