@@ -111,6 +111,7 @@ async fn websocat_session_against_redis() {
         .analyze(pb::AnalyzeRequest {
             task_id: "202".into(),
             data: vec![],
+            ..Default::default()
         })
         .await
         .expect("analyze over gRPC");
