@@ -11,8 +11,11 @@
 //!   onto the same [`domain::Agents`].
 //! - [`server`]: wiring: builds the domain from a [`server::Config`] and serves every adapter
 //!   on already-bound listeners until a shutdown token fires.
+//! - [`bench`]: `rift bench`, the load tool that drives a running Rift and reports
+//!   throughput, latency, delivery and memory.
 //! - [`pb`]: code generated from `proto/rift/v1/rift.proto`.
 
+pub mod bench;
 pub mod domain;
 pub mod grpc;
 pub mod server;

@@ -40,6 +40,8 @@ enum LogFormat {
 enum Command {
     /// Serve gRPC and WebSocket. Memory is in-process unless a Redis URL is given.
     Serve(ServeArgs),
+    /// Drive a running Rift and report throughput, latency, delivery and memory.
+    Bench(rift::bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -168,6 +170,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("rift serve")
         }
+        Command::Bench(args) => rift::bench::main(args, &mut std::io::stdout().lock()).await,
     }
 }
 

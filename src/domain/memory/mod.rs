@@ -18,7 +18,10 @@ use std::{
 
 use async_trait::async_trait;
 
-pub use self::{in_process::InProcessMemory, redis::RedisConfig, redis::RedisMemory};
+pub use self::{
+    in_process::InProcessMemory,
+    redis::{RedisConfig, RedisMemory, analyze_script_source},
+};
 use super::{EventId, MemoryError, Notification, TaskId};
 
 /// Conditions every write carries into its atomic step.

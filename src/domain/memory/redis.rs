@@ -62,12 +62,26 @@ struct Scripts {
     history: Script,
 }
 
+const PRELUDE: &str = include_str!("scripts/prelude.lua");
+const ANALYZE: &str = include_str!("scripts/analyze.lua");
+
+/// A write script as Redis runs it: the prelude, then the body.
+fn write_script(body: &str) -> String {
+    format!("{PRELUDE}\n{body}")
+}
+
+/// The text of TechAgent's write script exactly as Rift loads it, for tools that run it
+/// straight against Redis (`rift bench` compares with `redis-benchmark`). KEYS and ARGV are
+/// described at the top of `scripts/analyze.lua`.
+pub fn analyze_script_source() -> String {
+    write_script(ANALYZE)
+}
+
 impl Scripts {
     fn new() -> Self {
-        let prelude = include_str!("scripts/prelude.lua");
-        let write = |body: &str| Script::new(&format!("{prelude}\n{body}"));
+        let write = |body: &str| Script::new(&write_script(body));
         Self {
-            analyze: write(include_str!("scripts/analyze.lua")),
+            analyze: write(ANALYZE),
             narrate: write(include_str!("scripts/narrate.lua")),
             progress: write(include_str!("scripts/progress.lua")),
             delete: write(include_str!("scripts/delete.lua")),

@@ -1,0 +1,382 @@
+//! Subscribe fan-out: S gRPC subscribers on one task while writers analyze it at E events/s.
+//!
+//! Delivery latency is measured end to end: from the moment a writer sends the Analyze whose
+//! notification it is, to the moment a subscriber receives that notification. Writers learn
+//! the version their write got from its response; each notification carries its version; the
+//! two are joined after the run, so nothing on the receive path waits for a writer.
+//!
+//! The task is fresh, so its versions are exactly 1..=N: every subscriber must receive each of
+//! them exactly once, in increasing id order.
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use serde_json::json;
+use tokio::{
+    sync::{oneshot, watch},
+    time::MissedTickBehavior,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{OperationReport, Recorder, Report, Target, grpc, parse_duration, run_tag};
+use crate::{
+    domain::EventId,
+    pb::{self, rift_client::RiftClient},
+};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SubscribeArgs {
+    /// Subscribers, all following the same task.
+    #[arg(long, short = 's', default_value_t = 1000)]
+    pub subscribers: usize,
+    /// Events per second the writers emit, together.
+    #[arg(long, short = 'e', default_value_t = 1000)]
+    pub rate: u32,
+    /// How long the writers write.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// HTTP/2 connections the subscribers share; default one per 100 subscribers.
+    #[arg(long)]
+    pub connections: Option<usize>,
+    /// Writer tasks sharing the rate, each with one call in flight.
+    #[arg(long, default_value_t = 8)]
+    pub writers: usize,
+    /// How long to wait, once writing stops, for the last deliveries.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub drain: Duration,
+    /// Items per Analyze.
+    #[arg(long, default_value_t = 3)]
+    pub items: usize,
+}
+
+/// What one subscriber received: (version, microseconds since the start) in arrival order.
+#[derive(Debug, Default)]
+struct Received {
+    events: Vec<(u32, u32)>,
+    /// Notifications whose id was not greater than the one before.
+    out_of_order: u64,
+    error: Option<String>,
+}
+
+/// What one writer sent: (version, microseconds since the start when it was sent).
+#[derive(Debug, Default)]
+struct Sent {
+    events: Vec<(u64, u32)>,
+    latency: Recorder,
+    errors: BTreeMap<String, (u64, String)>,
+}
+
+fn micros_since(start: Instant) -> u32 {
+    u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX)
+}
+
+fn version_of(notification: &pb::Notification) -> Option<u64> {
+    let value = notification.payload.as_ref()?.fields.get("version")?;
+    match value.kind {
+        Some(prost_types::value::Kind::NumberValue(n)) if n >= 0.0 => Some(n as u64),
+        _ => None,
+    }
+}
+
+async fn subscriber(
+    mut client: RiftClient<tonic::transport::Channel>,
+    request: tonic::Request<pb::SubscribeRequest>,
+    ready: oneshot::Sender<Result<(), String>>,
+    start: Instant,
+    capacity: usize,
+    mut last: watch::Receiver<Option<u64>>,
+    stop: CancellationToken,
+) -> Received {
+    let mut received = Received {
+        events: Vec::with_capacity(capacity),
+        ..Received::default()
+    };
+    let mut stream = match client.subscribe(request).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => {
+            let error = format!("{:?}: {}", status.code(), status.message());
+            let _ = ready.send(Err(error.clone()));
+            received.error = Some(error);
+            return received;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    let mut previous = EventId::ZERO;
+    let mut highest = 0;
+    loop {
+        tokio::select! {
+            message = stream.message() => match message {
+                Ok(Some(notification)) => {
+                    let at = micros_since(start);
+                    let id: EventId = notification.id.parse().unwrap_or_default();
+                    if id <= previous {
+                        received.out_of_order += 1;
+                    }
+                    previous = id;
+                    let version = version_of(&notification).unwrap_or(0);
+                    highest = highest.max(version);
+                    received.events.push((u32::try_from(version).unwrap_or(u32::MAX), at));
+                    if last.borrow().is_some_and(|last| highest >= last) {
+                        break;
+                    }
+                }
+                Ok(None) => {
+                    received.error = Some("the stream ended".into());
+                    break;
+                }
+                Err(status) => {
+                    received.error = Some(format!("{:?}: {}", status.code(), status.message()));
+                    break;
+                }
+            },
+            changed = last.changed() => {
+                if changed.is_err() || last.borrow().is_some_and(|last| highest >= last) {
+                    break;
+                }
+            }
+            () = stop.cancelled() => break,
+        }
+    }
+    received
+}
+
+async fn writer(
+    mut caller: grpc::GrpcCaller,
+    period: Duration,
+    start: Instant,
+    until: Instant,
+) -> Sent {
+    let mut sent = Sent::default();
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    loop {
+        ticks.tick().await;
+        let at = Instant::now();
+        if at >= until {
+            return sent;
+        }
+        let offset = micros_since(start);
+        match caller.analyze().await {
+            Ok(response) => {
+                sent.latency.record(at.elapsed());
+                sent.events.push((response.version, offset));
+            }
+            Err(status) => {
+                let code = format!("{:?}", status.code());
+                sent.errors
+                    .entry(code)
+                    .or_insert((0, status.message().to_owned()))
+                    .0 += 1;
+            }
+        }
+    }
+}
+
+pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result<Report> {
+    anyhow::ensure!(args.rate > 0, "--rate must be at least 1");
+    let subscribers = args.subscribers.max(1);
+    let connections = args
+        .connections
+        .unwrap_or_else(|| subscribers.div_ceil(100))
+        .max(1);
+    let task_id = format!("{}-sub", run_tag());
+    let token = grpc::bearer(target)?;
+    let channels = grpc::channels(target, connections).await?;
+    let expected_events = (f64::from(args.rate) * args.duration.as_secs_f64()).ceil() as usize;
+    let start = Instant::now();
+    let (last_sender, last) = watch::channel(None);
+    let stop = CancellationToken::new();
+
+    let mut readiness = Vec::with_capacity(subscribers);
+    let mut tasks = Vec::with_capacity(subscribers);
+    for i in 0..subscribers {
+        let (ready, is_ready) = oneshot::channel();
+        readiness.push(is_ready);
+        let request = grpc::authorized(
+            pb::SubscribeRequest {
+                task_id: task_id.clone(),
+                after: String::new(),
+            },
+            token.as_ref(),
+        );
+        tasks.push(tokio::spawn(subscriber(
+            RiftClient::new(channels[i % channels.len()].clone()),
+            request,
+            ready,
+            start,
+            expected_events + 16,
+            last.clone(),
+            stop.clone(),
+        )));
+    }
+    let mut not_ready = Vec::new();
+    for is_ready in readiness {
+        match tokio::time::timeout(Duration::from_secs(60), is_ready).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => not_ready.push(error),
+            Ok(Err(_)) => not_ready.push("subscriber task ended".into()),
+            Err(_) => not_ready.push("not subscribed within 60 s".into()),
+        }
+    }
+    let subscribed_in = start.elapsed();
+
+    // Writers: the channel of the first subscribers' connection is as good as any.
+    let writers = args.writers.max(1);
+    let period = Duration::from_secs_f64(writers as f64 / f64::from(args.rate));
+    let writing_from = Instant::now();
+    let until = writing_from + args.duration;
+    let data = grpc::proto_data(args.items);
+    let writer_channels = grpc::channels(target, writers.div_ceil(8)).await?;
+    let writer_tasks: Vec<_> = (0..writers)
+        .map(|i| {
+            let caller = grpc::GrpcCaller {
+                client: RiftClient::new(writer_channels[i % writer_channels.len()].clone()),
+                task_id: task_id.clone(),
+                data: data.clone(),
+                token: token.clone(),
+            };
+            tokio::spawn(writer(caller, period, start, until))
+        })
+        .collect();
+    let mut send_offsets: Vec<Option<u32>> = Vec::new();
+    let mut write_latency = Recorder::new();
+    let mut write_errors: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    for task in writer_tasks {
+        let sent = task.await?;
+        write_latency.merge(&sent.latency);
+        for (code, (count, message)) in sent.errors {
+            write_errors.entry(code).or_insert((0, message)).0 += count;
+        }
+        for (version, offset) in sent.events {
+            let index = usize::try_from(version).context("version")?;
+            if send_offsets.len() <= index {
+                send_offsets.resize(index + 1, None);
+            }
+            send_offsets[index] = Some(offset);
+        }
+    }
+    let writing_took = writing_from.elapsed();
+    // Versions are 1..=last on a fresh task.
+    let last_version = send_offsets.len().saturating_sub(1) as u64;
+    let _ = last_sender.send(Some(last_version));
+    let drain_stop = stop.clone();
+    let drain = args.drain;
+    tokio::spawn(async move {
+        tokio::time::sleep(drain).await;
+        drain_stop.cancel();
+    });
+    let mut delivery = Recorder::new();
+    let mut seen = vec![false; send_offsets.len()];
+    let (mut delivered, mut missing, mut duplicates, mut out_of_order) = (0u64, 0u64, 0u64, 0u64);
+    let mut subscriber_errors: BTreeMap<String, u64> = BTreeMap::new();
+    for task in tasks {
+        let received = task.await?;
+        if let Some(error) = received.error {
+            *subscriber_errors.entry(error).or_insert(0) += 1;
+        }
+        out_of_order += received.out_of_order;
+        seen.iter_mut().for_each(|s| *s = false);
+        for (version, at) in received.events {
+            let version = version as usize;
+            match seen.get_mut(version) {
+                Some(seen) if version > 0 => {
+                    if *seen {
+                        duplicates += 1;
+                        continue;
+                    }
+                    *seen = true;
+                    delivered += 1;
+                    if let Some(sent) = send_offsets[version] {
+                        delivery.record(Duration::from_micros(u64::from(at.saturating_sub(sent))));
+                    }
+                }
+                // A version nobody wrote in this run.
+                _ => duplicates += 1,
+            }
+        }
+        missing += seen.iter().skip(1).filter(|s| !**s).count() as u64;
+    }
+    stop.cancel();
+
+    let measured = args.duration.as_secs_f64();
+    let mut report = Report {
+        scenario: "subscribe",
+        params: json!({
+            "subscribers": subscribers,
+            "connections": connections,
+            "rate_per_s": args.rate,
+            "writers": writers,
+            "duration_s": measured,
+            "items": args.items,
+        }),
+        ..Report::default()
+    };
+    report.operations.push(OperationReport {
+        name: "delivery".into(),
+        ok: delivered,
+        errors: missing,
+        throughput_per_s: delivered as f64 / measured,
+        latency: delivery.summary(),
+        ..OperationReport::default()
+    });
+    report.operations.push(OperationReport {
+        name: "write".into(),
+        ok: write_latency.count(),
+        errors: write_errors.values().map(|(n, _)| n).sum(),
+        throughput_per_s: write_latency.count() as f64 / writing_took.as_secs_f64(),
+        latency: write_latency.summary(),
+        error_codes: write_errors
+            .iter()
+            .map(|(c, (n, _))| (c.clone(), *n))
+            .collect(),
+        error_samples: write_errors
+            .iter()
+            .map(|(c, (_, m))| (c.clone(), m.clone()))
+            .collect(),
+    });
+    let expected = last_version * subscribers as u64;
+    report.figure("events_written", last_version);
+    report.figure("expected_deliveries", expected);
+    report.figure("delivered_once", delivered);
+    report.figure("missing", missing);
+    report.figure("duplicates", duplicates);
+    report.figure("out_of_order", out_of_order);
+    report.figure("subscribe_all_s", subscribed_in.as_secs_f64());
+    if !subscriber_errors.is_empty() {
+        report.figure("subscriber_errors", &subscriber_errors);
+    }
+    if !not_ready.is_empty() {
+        report.failures.push(format!(
+            "{} subscribers never subscribed: {:?}",
+            not_ready.len(),
+            not_ready.first()
+        ));
+    }
+    if last_version == 0 {
+        report.failures.push("no event was written".into());
+    }
+    if missing > 0 || delivered != expected {
+        report.failures.push(format!(
+            "{missing} deliveries missing ({delivered} of {expected})"
+        ));
+    }
+    if duplicates > 0 {
+        report
+            .failures
+            .push(format!("{duplicates} duplicate deliveries"));
+    }
+    if out_of_order > 0 {
+        report
+            .failures
+            .push(format!("{out_of_order} deliveries out of id order"));
+    }
+    if !write_errors.is_empty() {
+        report
+            .failures
+            .push(format!("writes failed: {write_errors:?}"));
+    }
+    Ok(report)
+}
