@@ -8,7 +8,7 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use axum::{Router, http::StatusCode, routing::get};
+use axum::{Router, http::StatusCode, routing::get, serve::ListenerExt as _};
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
@@ -139,8 +139,14 @@ pub async fn serve(
     ));
     let app = http_app(agents, config.ws, shutdown.clone());
     let http_shutdown = shutdown.clone();
+    // Replies are small and latency-bound: Nagle's algorithm would hold them back.
+    let http = listeners.http.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     servers.spawn(async move {
-        axum::serve(listeners.http, app)
+        axum::serve(http, app)
             .with_graceful_shutdown(http_shutdown.cancelled_owned())
             .await
             .context("HTTP server")

@@ -120,6 +120,24 @@ pub(crate) async fn run(target: &Target, args: &CallsArgs) -> anyhow::Result<Rep
     Ok(report)
 }
 
+/// `used_cpu_sys + used_cpu_user` from `INFO cpu`: Redis's CPU time so far.
+pub(crate) async fn redis_cpu_seconds(url: &str) -> anyhow::Result<f64> {
+    let mut redis = connect(url).await?;
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(&mut redis)
+        .await?;
+    Ok(info
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            matches!(name, "used_cpu_sys" | "used_cpu_user")
+                .then(|| value.trim().parse::<f64>().ok())
+                .flatten()
+        })
+        .sum())
+}
+
 async fn call(caller: &mut grpc::GrpcCaller, kind: Kind) -> anyhow::Result<()> {
     use super::driver::Caller as _;
     caller.call(kind).await.map_err(|error| {

@@ -99,6 +99,7 @@ pub(crate) fn proto_data(items: usize) -> Vec<prost_types::Value> {
 }
 
 /// One gRPC caller: its own task, on a shared channel.
+#[derive(Clone)]
 pub(crate) struct GrpcCaller {
     pub(crate) client: RiftClient<Channel>,
     pub(crate) task_id: String,

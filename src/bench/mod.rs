@@ -37,6 +37,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
@@ -58,6 +59,9 @@ pub struct BenchArgs {
     /// Print the report as one JSON object instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Also write the JSON report to this file.
+    #[arg(long, global = true)]
+    pub json_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub scenario: Scenario,
 }
@@ -271,6 +275,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         target, scenario, ..
     } = args;
     let memory = server::Watcher::start(target.server_pid)?;
+    let cpu_before = cpu_usage(&target).await;
+    let started = std::time::Instant::now();
     let mut report = match scenario {
         Scenario::Grpc(args) => grpc::run(&target, &args).await?,
         Scenario::Ws(args) => ws::run(&target, &args).await?,
@@ -278,16 +284,61 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
         Scenario::Idle(args) => idle::run(&target, &args).await?,
         Scenario::Calls(args) => calls::run(&target, &args).await?,
     };
+    let elapsed = started.elapsed().as_secs_f64();
     if report.server.is_none() {
         report.server = memory.finish()?;
     }
+    let cpu_after = cpu_usage(&target).await;
+    let cpu: BTreeMap<&str, f64> = cpu_after
+        .iter()
+        .filter_map(|(who, after)| {
+            let before = cpu_before.get(who)?;
+            Some((*who, ((after - before) * 100.0).round() / 100.0))
+        })
+        .collect();
+    // Setup (connecting, preparing tasks) is included; it is small beside the measured time.
+    report.figure("cpu_seconds", &cpu);
+    report.figure("elapsed_seconds", (elapsed * 100.0).round() / 100.0);
+    report.figure(
+        "loadavg",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim(),
+    );
     Ok(report)
+}
+
+/// CPU seconds used so far by the server (`rift`), this tool (`bench`) and Redis (`redis`),
+/// as far as each can be read.
+async fn cpu_usage(target: &Target) -> BTreeMap<&'static str, f64> {
+    let mut usage = BTreeMap::new();
+    if let Ok(bench) = server::cpu_seconds("self") {
+        usage.insert("bench", bench);
+    }
+    if let Some(rift) = target
+        .server_pid
+        .and_then(|pid| server::cpu_seconds(&pid.to_string()).ok())
+    {
+        usage.insert("rift", rift);
+    }
+    if let Some(url) = &target.redis_url
+        && let Ok(redis) = calls::redis_cpu_seconds(url).await
+    {
+        usage.insert("redis", redis);
+    }
+    usage
 }
 
 /// Runs `args`, writes the report to `out` (text or JSON), and fails if a check failed.
 pub async fn main(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let json = args.json;
+    let json_file = args.json_file.clone();
     let report = run(args).await?;
+    if let Some(path) = json_file {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(&path, text + "\n")
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+    }
     if json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;

@@ -1,5 +1,6 @@
 //! The server's memory, read from `/proc/<pid>/status` (Linux): resident set before and after a
-//! run, and its peak during the run (sampled every 50 ms).
+//! run, and its peak during the run (sampled every 50 ms); and the CPU time the server, the load
+//! tool itself and Redis spent during the run, so a figure comes with what it cost.
 
 use std::{
     sync::{
@@ -21,6 +22,22 @@ pub struct ServerMemory {
     pub rss_after_kib: u64,
     /// Highest resident set sampled during the run.
     pub peak_kib: u64,
+}
+
+/// User plus system CPU time of a process so far (`/proc/<pid>/stat`, in clock ticks of 10 ms,
+/// the Linux x86 default): `"self"` for this process.
+pub(crate) fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // The command name (field 2) may hold spaces; the fields after it do not.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15; fields[0] is field 3.
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    let (Some(user), Some(system)) = (ticks(11), ticks(12)) else {
+        anyhow::bail!("unexpected {path}: {stat:?}");
+    };
+    Ok((user + system) as f64 / 100.0)
 }
 
 /// `VmRSS` of `pid`, in KiB.
@@ -94,8 +111,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_its_own_rss() {
+    fn reads_its_own_rss_and_cpu() {
         let rss = rss_kib(std::process::id()).expect("own VmRSS");
         assert!(rss > 0);
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < Duration::from_millis(30) {}
+        assert!(cpu_seconds("self").expect("own CPU time") > 0.0);
     }
 }

@@ -41,9 +41,9 @@ pub struct SubscribeArgs {
     /// HTTP/2 connections the subscribers share; default one per 100 subscribers.
     #[arg(long)]
     pub connections: Option<usize>,
-    /// Writer tasks sharing the rate, each with one call in flight.
-    #[arg(long, default_value_t = 8)]
-    pub writers: usize,
+    /// HTTP/2 connections the writes go over, in turn.
+    #[arg(long, default_value_t = 2)]
+    pub writer_connections: usize,
     /// How long to wait, once writing stops, for the last deliveries.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub drain: Duration,
@@ -143,36 +143,64 @@ async fn subscriber(
     received
 }
 
-async fn writer(
-    mut caller: grpc::GrpcCaller,
-    period: Duration,
+/// Writes in an open loop: one Analyze every `1 / rate` seconds whatever the answers' latency
+/// (a closed loop would slow down with the server and hide its latency), at most
+/// `MAX_WRITES_IN_FLIGHT` outstanding.
+async fn write_paced(
+    callers: Vec<grpc::GrpcCaller>,
+    rate: u32,
     start: Instant,
     until: Instant,
 ) -> Sent {
+    const MAX_WRITES_IN_FLIGHT: usize = 1024;
     let mut sent = Sent::default();
-    let mut ticks = tokio::time::interval(period);
+    let mut in_flight = tokio::task::JoinSet::new();
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    loop {
+    let reap = |sent: &mut Sent, done: Result<_, tokio::task::JoinError>| match done {
+        Ok((Ok(version), offset, latency)) => {
+            sent.latency.record(latency);
+            sent.events.push((version, offset));
+        }
+        Ok((Err(status), _, _)) => {
+            let status: tonic::Status = status;
+            sent.errors
+                .entry(format!("{:?}", status.code()))
+                .or_insert((0, status.message().to_owned()))
+                .0 += 1;
+        }
+        Err(error) => {
+            sent.errors
+                .entry("PANIC".into())
+                .or_insert((0, error.to_string()))
+                .0 += 1;
+        }
+    };
+    for i in 0.. {
         ticks.tick().await;
-        let at = Instant::now();
-        if at >= until {
-            return sent;
+        if Instant::now() >= until {
+            break;
         }
-        let offset = micros_since(start);
-        match caller.analyze().await {
-            Ok(response) => {
-                sent.latency.record(at.elapsed());
-                sent.events.push((response.version, offset));
-            }
-            Err(status) => {
-                let code = format!("{:?}", status.code());
-                sent.errors
-                    .entry(code)
-                    .or_insert((0, status.message().to_owned()))
-                    .0 += 1;
-            }
+        while let Some(done) = in_flight.try_join_next() {
+            reap(&mut sent, done);
         }
+        if in_flight.len() >= MAX_WRITES_IN_FLIGHT
+            && let Some(done) = in_flight.join_next().await
+        {
+            reap(&mut sent, done);
+        }
+        let mut caller = callers[i % callers.len()].clone();
+        in_flight.spawn(async move {
+            let offset = micros_since(start);
+            let at = Instant::now();
+            let answer = caller.analyze().await.map(|response| response.version);
+            (answer, offset, at.elapsed())
+        });
     }
+    while let Some(done) = in_flight.join_next().await {
+        reap(&mut sent, done);
+    }
+    sent
 }
 
 pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result<Report> {
@@ -223,40 +251,29 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
     }
     let subscribed_in = start.elapsed();
 
-    // Writers: the channel of the first subscribers' connection is as good as any.
-    let writers = args.writers.max(1);
-    let period = Duration::from_secs_f64(writers as f64 / f64::from(args.rate));
     let writing_from = Instant::now();
     let until = writing_from + args.duration;
     let data = grpc::proto_data(args.items);
-    let writer_channels = grpc::channels(target, writers.div_ceil(8)).await?;
-    let writer_tasks: Vec<_> = (0..writers)
-        .map(|i| {
-            let caller = grpc::GrpcCaller {
-                client: RiftClient::new(writer_channels[i % writer_channels.len()].clone()),
-                task_id: task_id.clone(),
-                data: data.clone(),
-                token: token.clone(),
-            };
-            tokio::spawn(writer(caller, period, start, until))
+    let writer_channels = grpc::channels(target, args.writer_connections.max(1)).await?;
+    let writers: Vec<_> = writer_channels
+        .into_iter()
+        .map(|channel| grpc::GrpcCaller {
+            client: RiftClient::new(channel),
+            task_id: task_id.clone(),
+            data: data.clone(),
+            token: token.clone(),
         })
         .collect();
+    let sent = write_paced(writers, args.rate, start, until).await;
+    let write_latency = sent.latency;
+    let write_errors = sent.errors;
     let mut send_offsets: Vec<Option<u32>> = Vec::new();
-    let mut write_latency = Recorder::new();
-    let mut write_errors: BTreeMap<String, (u64, String)> = BTreeMap::new();
-    for task in writer_tasks {
-        let sent = task.await?;
-        write_latency.merge(&sent.latency);
-        for (code, (count, message)) in sent.errors {
-            write_errors.entry(code).or_insert((0, message)).0 += count;
+    for (version, offset) in sent.events {
+        let index = usize::try_from(version).context("version")?;
+        if send_offsets.len() <= index {
+            send_offsets.resize(index + 1, None);
         }
-        for (version, offset) in sent.events {
-            let index = usize::try_from(version).context("version")?;
-            if send_offsets.len() <= index {
-                send_offsets.resize(index + 1, None);
-            }
-            send_offsets[index] = Some(offset);
-        }
+        send_offsets[index] = Some(offset);
     }
     let writing_took = writing_from.elapsed();
     // Versions are 1..=last on a fresh task.
@@ -308,7 +325,7 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
             "subscribers": subscribers,
             "connections": connections,
             "rate_per_s": args.rate,
-            "writers": writers,
+            "writer_connections": args.writer_connections,
             "duration_s": measured,
             "items": args.items,
         }),

@@ -104,6 +104,11 @@ pub fn router(agents: Agents, config: WsConfig, shutdown: CancellationToken) -> 
         })
 }
 
+/// Bytes tungstenite reads from a socket at a time. Its default, 128 KiB, is allocated and
+/// zero-filled by the first read of every connection: 128 KiB of resident memory per idle
+/// connection. Commands are far smaller; a larger frame still arrives whole, in more reads.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// The subprotocol Rift answers with; browsers offer it beside `bearer.<token>`, since they
 /// cannot set an `Authorization` header on a WebSocket.
 const SUBPROTOCOL: &str = "rift";
@@ -127,6 +132,7 @@ async fn upgrade(
         .protocols([SUBPROTOCOL])
         .max_message_size(cap)
         .max_frame_size(cap)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             async move {
                 let Some(_permit) = permit else {

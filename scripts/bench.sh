@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every `rift bench` scenario against a release build of Rift on a Redis of its own, all on
+# this machine, as BENCHMARKS.md reports them. Text reports go to stdout, JSON reports to the
+# output directory (default target/bench).
+#
+#   bash scripts/bench.sh [out-dir]          # every scenario
+#   ONLY="ws-analyze grpc-analyze" bash scripts/bench.sh   # some of them
+#
+# DURATION (default 10s) is each load scenario's measured time. Ports: Redis 6391, gRPC 50061,
+# HTTP 8061, so a `rift serve` on the default ports is left alone. Not part of CI: CI runs the
+# tiny smoke test (tests/bench_smoke.rs) instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=${1:-target/bench}
+duration=${DURATION:-10s}
+only=${ONLY:-}
+mkdir -p "$out"
+# 10,000 idle connections need as many descriptors in Rift and in the load tool.
+ulimit -n "$(ulimit -Hn)"
+
+cargo build --release --locked
+rift=target/release/rift
+
+redis_port=6391
+redis-server --save "" --appendonly no --port "$redis_port" --daemonize no >"$out/redis.log" 2>&1 &
+redis_pid=$!
+"$rift" serve --grpc-addr 127.0.0.1:50061 --http-addr 127.0.0.1:8061 \
+  --redis-url "redis://127.0.0.1:$redis_port" --max-connections 20000 \
+  2>"$out/rift.log" &
+rift_pid=$!
+trap 'kill "$rift_pid" "$redis_pid" 2>/dev/null; wait 2>/dev/null' EXIT
+
+for _ in $(seq 100); do
+  curl -sf http://127.0.0.1:8061/healthz >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -sf http://127.0.0.1:8061/healthz >/dev/null
+
+bench() {
+  local name=$1
+  shift
+  if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then return; fi
+  echo "==> rift bench $*"
+  "$rift" bench --grpc-addr 127.0.0.1:50061 --ws-url ws://127.0.0.1:8061/ws \
+    --redis-url "redis://127.0.0.1:$redis_port" --server-pid "$rift_pid" \
+    --json-file "$out/$name.json" "$@"
+  echo
+}
+
+bench grpc-analyze grpc --op analyze -c 64 --duration "$duration" --vs-redis-benchmark
+bench grpc-narrate grpc --op narrate -c 64 --duration "$duration"
+bench grpc-progress grpc --op progress -c 64 --duration "$duration"
+bench grpc-mix grpc --op mix -c 64 --duration "$duration"
+bench ws-analyze ws --op analyze -c 64 --duration "$duration"
+bench ws-mix ws --op mix -c 64 --duration "$duration"
+bench subscribe subscribe -s 1000 -e 1000 --duration "$duration"
+bench calls calls --count 10000
+bench idle idle -n 10000
