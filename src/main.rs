@@ -16,6 +16,11 @@ use rift::{
 };
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc instead of glibc's malloc: the request path allocates many small, short-lived
+/// buffers, and glibc's consolidation showed up in profiles (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rift",
