@@ -20,7 +20,7 @@ mkdir -p "$out"
 ulimit -n "$(ulimit -Hn)"
 
 cargo build --release --locked
-rift=target/release/rift
+rift=${CARGO_TARGET_DIR:-target}/release/rift
 
 redis_port=6391
 redis-server --save "" --appendonly no --port "$redis_port" --daemonize no >"$out/redis.log" 2>&1 &

@@ -203,6 +203,22 @@ async fn write_paced(
     sent
 }
 
+/// The task's analysis version as Rift reports it (Progress: a read while nothing is narrated).
+async fn stored_version(target: &Target, task_id: &str) -> anyhow::Result<u64> {
+    let channel = grpc::channels(target, 1).await?.remove(0);
+    let request = grpc::authorized(
+        pb::ProgressRequest {
+            task_id: task_id.to_owned(),
+        },
+        grpc::bearer(target)?.as_ref(),
+    );
+    let progress = RiftClient::new(channel)
+        .progress(request)
+        .await
+        .context("reading the last version written")?;
+    Ok(progress.into_inner().analysis_version)
+}
+
 pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.rate > 0, "--rate must be at least 1");
     let subscribers = args.subscribers.max(1);
@@ -276,8 +292,15 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
         send_offsets[index] = Some(offset);
     }
     let writing_took = writing_from.elapsed();
-    // Versions are 1..=last on a fresh task.
-    let last_version = send_offsets.len().saturating_sub(1) as u64;
+    // Versions are 1..=last on a fresh task. A write whose answer was an error may still have
+    // been applied (the server gave up waiting, Redis did not), so the last version is asked
+    // of Rift rather than taken from the answers.
+    let last_version = stored_version(target, &task_id)
+        .await?
+        .max(send_offsets.len().saturating_sub(1) as u64);
+    if send_offsets.len() <= last_version as usize {
+        send_offsets.resize(last_version as usize + 1, None);
+    }
     let _ = last_sender.send(Some(last_version));
     let drain_stop = stop.clone();
     let drain = args.drain;
@@ -287,7 +310,8 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
     });
     let mut delivery = Recorder::new();
     let mut seen = vec![false; send_offsets.len()];
-    let (mut delivered, mut missing, mut duplicates, mut out_of_order) = (0u64, 0u64, 0u64, 0u64);
+    let (mut delivered, mut missing, mut duplicates, mut out_of_order, mut unknown) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut subscriber_errors: BTreeMap<String, u64> = BTreeMap::new();
     for task in tasks {
         let received = task.await?;
@@ -311,7 +335,7 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
                     }
                 }
                 // A version nobody wrote in this run.
-                _ => duplicates += 1,
+                _ => unknown += 1,
             }
         }
         missing += seen.iter().skip(1).filter(|s| !**s).count() as u64;
@@ -361,6 +385,11 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
     report.figure("missing", missing);
     report.figure("duplicates", duplicates);
     report.figure("out_of_order", out_of_order);
+    report.figure("unknown_versions", unknown);
+    report.figure(
+        "writes_answered_with_error",
+        write_errors.values().map(|(n, _)| n).sum::<u64>(),
+    );
     report.figure("subscribe_all_s", subscribed_in.as_secs_f64());
     if !subscriber_errors.is_empty() {
         report.figure("subscriber_errors", &subscriber_errors);
@@ -384,6 +413,11 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
         report
             .failures
             .push(format!("{duplicates} duplicate deliveries"));
+    }
+    if unknown > 0 {
+        report
+            .failures
+            .push(format!("{unknown} deliveries of versions never written"));
     }
     if out_of_order > 0 {
         report

@@ -117,11 +117,16 @@ impl Notifier {
         };
         let (sender, receiver) = mpsc::channel(self.shared.config.subscriber_buffer.max(1));
         let shared = self.shared.clone();
+        // A child token per subscriber: the feed polls it once per event, and polling a token
+        // locks its waiter list. Sharing the server's token made every feed of the process
+        // contend for that one lock (thousands of subscribers, thousands of events a second).
+        let shutdown = self.shared.shutdown.child_token();
         tokio::spawn(async move {
             let feed = Feed {
                 shared: &shared,
                 filter,
                 sender: &sender,
+                shutdown: &shutdown,
             };
             if let Err(Stop::Failed(error)) = feed.run(start, live).await {
                 let _ = sender.send(Err(error)).await;
@@ -162,6 +167,8 @@ struct Feed<'a> {
     shared: &'a Shared,
     filter: TaskFilter,
     sender: &'a mpsc::Sender<Result<Notification, CoreError>>,
+    /// Cancelled with the server's shutdown token.
+    shutdown: &'a CancellationToken,
 }
 
 impl Feed<'_> {
@@ -177,7 +184,7 @@ impl Feed<'_> {
         cursor = self.replay(cursor).await?;
         loop {
             let received = tokio::select! {
-                () = self.shared.shutdown.cancelled() => return Err(Stop::Quietly),
+                () = self.shutdown.cancelled() => return Err(Stop::Quietly),
                 () = self.sender.closed() => return Err(Stop::Quietly),
                 received = live.recv() => received,
             };
@@ -261,7 +268,7 @@ impl Feed<'_> {
 
     async fn deliver(&self, notification: Notification) -> Result<(), Stop> {
         tokio::select! {
-            () = self.shared.shutdown.cancelled() => Err(Stop::Quietly),
+            () = self.shutdown.cancelled() => Err(Stop::Quietly),
             sent = self.sender.send(Ok(notification)) => sent.map_err(|_| Stop::Quietly),
         }
     }

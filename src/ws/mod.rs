@@ -139,7 +139,11 @@ async fn upgrade(
                     Connection::refuse(socket, state.config.max_connections).await;
                     return;
                 };
-                Connection::new(socket, state.agents, caller, state.config, state.shutdown)
+                // A child token per connection: the loop polls it once per frame, and polling
+                // a token locks its waiter list, which the server's own token would make one
+                // lock for every connection of the process.
+                let shutdown = state.shutdown.child_token();
+                Connection::new(socket, state.agents, caller, state.config, shutdown)
                     .run()
                     .await;
             }
