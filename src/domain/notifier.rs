@@ -26,10 +26,11 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    CoreError, EventId, Notification, Resume, TaskFilter,
+    CoreError, EventId, MemoryError, Notification, Resume, TaskFilter,
     event::{action, agent},
     memory::Memory,
 };
+use crate::telemetry::Telemetry;
 
 /// Buffer sizes of the fan-out.
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +63,22 @@ struct Shared {
     memory: Arc<dyn Memory>,
     live: broadcast::Sender<Arc<Notification>>,
     config: NotifierConfig,
+    telemetry: Telemetry,
     shutdown: CancellationToken,
+}
+
+impl Shared {
+    /// Counts a memory failure if memory could not be reached.
+    fn note(&self, error: &MemoryError) {
+        if matches!(error, MemoryError::Unavailable(_)) {
+            self.telemetry.memory_unavailable();
+        }
+    }
+
+    fn failed(&self, error: MemoryError) -> CoreError {
+        self.note(&error);
+        CoreError::from(error)
+    }
 }
 
 /// Why a subscriber task stopped early.
@@ -84,6 +100,7 @@ impl Notifier {
     pub(crate) fn start(
         memory: Arc<dyn Memory>,
         config: NotifierConfig,
+        telemetry: Telemetry,
         shutdown: CancellationToken,
     ) -> Self {
         let (live, _) = broadcast::channel(config.live_buffer.max(1));
@@ -91,6 +108,7 @@ impl Notifier {
             memory,
             live,
             config,
+            telemetry,
             shutdown,
         });
         tokio::spawn(tail_loop(shared.clone()));
@@ -188,11 +206,15 @@ impl Feed<'_> {
                     }
                     cursor = notification.id;
                     if self.filter.admits(&notification) {
+                        self.shared
+                            .telemetry
+                            .notification_delivered(notification.time());
                         self.deliver(Notification::clone(&notification)).await?;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, %cursor, "subscriber lagged; catching up from memory");
+                    self.shared.telemetry.subscriber_lagged(missed);
                     cursor = self.warn_if_truncated(cursor).await?;
                     cursor = self.replay(cursor).await?;
                 }
@@ -210,7 +232,7 @@ impl Feed<'_> {
                 .memory
                 .events_after(cursor, page)
                 .await
-                .map_err(CoreError::from)?;
+                .map_err(|error| self.shared.failed(error))?;
             let complete = batch.len() < page;
             for notification in batch {
                 cursor = notification.id;
@@ -232,7 +254,7 @@ impl Feed<'_> {
             .memory
             .history()
             .await
-            .map_err(CoreError::from)?;
+            .map_err(|error| self.shared.failed(error))?;
         if !history.lost_after(cursor) {
             return Ok(cursor);
         }
@@ -277,6 +299,7 @@ async fn tail_loop(shared: Arc<Shared>) {
             Ok(history) => break history.last,
             Err(error) => {
                 tracing::warn!(%error, "notifier cannot read history yet; retrying");
+                shared.note(&error);
                 if !backoff.wait(&shared.shutdown).await {
                     return;
                 }
@@ -300,6 +323,7 @@ async fn tail_loop(shared: Arc<Shared>) {
             }
             Err(error) => {
                 tracing::warn!(%error, %cursor, "notifier tail read failed; retrying");
+                shared.note(&error);
                 if !backoff.wait(&shared.shutdown).await {
                     return;
                 }

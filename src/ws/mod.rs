@@ -133,6 +133,7 @@ async fn upgrade(
                     Connection::refuse(socket, state.config.max_connections).await;
                     return;
                 };
+                let _open = state.agents.telemetry().websocket_opened();
                 Connection::new(socket, state.agents, caller, state.config, state.shutdown)
                     .run()
                     .await;
