@@ -279,7 +279,7 @@ function render() {
         "td",
         { class: "number" },
         task.hasNarrative ? `on v${task.narrativeVersion}` : "—",
-        status === "stale" ? element("span", { class: "stale-mark", title: "built on an older analysis" }, " stale") : "",
+        status === "stale" ? element("span", { class: "stale-mark", title: "built on an older analysis" }, ` · ${task.analysisVersion - task.narrativeVersion} behind`) : "",
       ),
       element("td", {}, task.summary),
       element("td", { class: "muted" }, task.lastAction ? `${task.lastAction} · ${clock(task.lastTime)}` : ""),
