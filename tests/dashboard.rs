@@ -140,9 +140,9 @@ async fn the_board_follows_commands_grpc_writes_and_a_server_crash() {
     )
     .await;
 
+    // For a person to look at: target/tmp/dashboard.png.
     let screenshot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     page.screenshot(&screenshot).await;
-    eprintln!("dashboard screenshot: {}", screenshot.display());
 
     // The server the page talks to dies; another one on the same Redis takes writes while the
     // page is cut off.
