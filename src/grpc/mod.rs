@@ -1,6 +1,9 @@
 //! The gRPC adapter: `rift.v1.Rift` over [`Agents`], plus reflection (v1 and v1alpha) and
 //! `grpc.health.v1`.
 //!
+//! The same port speaks grpc-web (HTTP/1.1 or HTTP/2, with CORS), so a browser calls the typed
+//! API directly, server-streaming Subscribe included, without a proxy.
+//!
 //! Health follows the memory layer: SERVING while it answers, NOT_SERVING while it does not
 //! and from the moment shutdown begins.
 
@@ -70,6 +73,11 @@ pub async fn serve(
     let rift = pb::rift_server::RiftServer::new(RiftService::new(agents))
         .max_decoding_message_size(config.max_message_bytes);
     Server::builder()
+        // grpc-web: browsers speak HTTP/1.1 without TLS; native gRPC (HTTP/2) is still detected.
+        .accept_http1(true)
+        // Outermost, so a preflight is answered before anything else sees it.
+        .layer(browser_cors())
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(tower::util::MapResponseLayer::new(
             oversize_is_resource_exhausted,
         ))
@@ -80,6 +88,29 @@ pub async fn serve(
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown.cancelled_owned())
         .await?;
     Ok(())
+}
+
+/// CORS for grpc-web callers on any origin: they carry no cookies, so `*` is safe, and every
+/// header grpc-web sends or reads must be named (`authorization` for bearer tokens).
+fn browser_cors() -> tower_http::cors::CorsLayer {
+    use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+    use tower_http::cors::{Any, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([http::Method::POST])
+        .allow_headers([
+            CONTENT_TYPE,
+            AUTHORIZATION,
+            HeaderName::from_static("x-grpc-web"),
+            HeaderName::from_static("x-user-agent"),
+            HeaderName::from_static("grpc-timeout"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("grpc-status"),
+            HeaderName::from_static("grpc-message"),
+            HeaderName::from_static("grpc-status-details-bin"),
+        ])
+        .max_age(std::time::Duration::from_secs(24 * 60 * 60))
 }
 
 /// tonic refuses an over-limit message with OUT_OF_RANGE; the gRPC convention (and every other
