@@ -11,8 +11,11 @@
 //!   onto the same [`domain::Agents`].
 //! - [`server`]: wiring: builds the domain from a [`server::Config`] and serves every adapter
 //!   on already-bound listeners until a shutdown token fires.
+//! - [`cli`]: the command-line client (`rift analyze`, `narrate`, `progress`, `watch`) over
+//!   the generated gRPC client.
 //! - [`pb`]: code generated from `proto/rift/v1/rift.proto`.
 
+pub mod cli;
 pub mod domain;
 pub mod grpc;
 pub mod server;

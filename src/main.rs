@@ -1,6 +1,7 @@
-//! The `rift` binary: parses the command line once, sets up logging, hands over to the library.
+//! The `rift` binary: parses the command line once, sets up logging, hands over to the library:
+//! `rift serve` to the server, the client commands (`analyze`, `narrate`, ...) to [`rift::cli`].
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -36,6 +37,8 @@ enum LogFormat {
 enum Command {
     /// Serve gRPC and WebSocket. Memory is in-process unless a Redis URL is given.
     Serve(ServeArgs),
+    #[command(flatten)]
+    Client(rift::cli::Command),
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,7 +109,7 @@ impl ServeArgs {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     match cli.command {
@@ -116,8 +119,10 @@ async fn main() -> anyhow::Result<()> {
             tokio::spawn(cancel_on_signal(shutdown.clone()));
             server::serve(args.into_config(), listeners, shutdown)
                 .await
-                .context("rift serve")
+                .context("rift serve")?;
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Client(command) => Ok(rift::cli::execute(command).await),
     }
 }
 
