@@ -1,0 +1,10 @@
+// Original file: ../../proto/rift/v1/rift.proto
+
+
+export interface NarrateRequest {
+  'taskId'?: (string);
+}
+
+export interface NarrateRequest__Output {
+  'taskId': (string);
+}
