@@ -218,6 +218,7 @@ pub(super) fn notification(
             )
             .ok()
         })
+        .map(integral_numbers)
         .unwrap_or(Json::Object(Map::new()));
     let time = notification
         .time
@@ -306,6 +307,29 @@ pub(super) fn error(out: &mut impl Write, error: &anyhow::Error, json: bool) -> 
     Ok(())
 }
 
+/// Protobuf `Struct` numbers are all doubles; a version is `1`, not `1.0`, for a person and for
+/// `jq` alike.
+fn integral_numbers(value: Json) -> Json {
+    match value {
+        Json::Number(n) => match n.as_f64() {
+            // Within ±2^53 a double is an exact integer.
+            Some(x) if x.fract() == 0.0 && x.abs() <= 9_007_199_254_740_992.0 =>
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                Json::from(x as i64)
+            }
+            _ => Json::Number(n),
+        },
+        Json::Array(items) => Json::Array(items.into_iter().map(integral_numbers).collect()),
+        Json::Object(map) => Json::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, integral_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 fn line(out: &mut impl Write, value: &Json) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     writeln!(out)
@@ -321,6 +345,14 @@ mod tests {
         let mut out = Vec::new();
         error(&mut out, &CallError(status).into(), json).expect("render");
         String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn whole_numbers_print_as_integers() {
+        assert_eq!(
+            integral_numbers(json!({"version": 1.0, "mean": 1.5, "list": [2.0, -3.0]})),
+            json!({"version": 1, "mean": 1.5, "list": [2, -3]})
+        );
     }
 
     #[test]
