@@ -1,12 +1,16 @@
 //! The `rift` binary: parses the command line once, sets up logging, hands over to the library:
 //! `rift serve` to the server, the client commands (`analyze`, `narrate`, ...) to [`rift::cli`].
 
-use std::{net::SocketAddr, process::ExitCode, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use rift::{
-    domain::{CoreConfig, Limits, NotifierConfig, memory::RedisConfig},
+    domain::{
+        CoreConfig, Limits, NotifierConfig,
+        auth::{Access, Tokens},
+        memory::RedisConfig,
+    },
     grpc::GrpcConfig,
     server::{self, Config, Listeners, MemoryConfig},
     ws::WsConfig,
@@ -65,16 +69,38 @@ struct ServeArgs {
     /// Largest WebSocket frame, in bytes.
     #[arg(long, env = "RIFT_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
     max_frame_bytes: usize,
+    /// WebSocket connections open at once.
+    #[arg(long, env = "RIFT_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
     /// Longest a Redis call may take before the caller gets UNAVAILABLE, in milliseconds.
     #[arg(long, env = "RIFT_REDIS_TIMEOUT_MS", default_value_t = 800)]
     redis_timeout_ms: u64,
     /// How long in-flight calls get to finish at shutdown, in seconds.
     #[arg(long, env = "RIFT_DRAIN_TIMEOUT_SECS", default_value_t = 10)]
     drain_timeout_secs: u64,
+    /// File of `<role> <token>` lines (roles: reader, writer, admin). Without it, no token is
+    /// asked for, and only loopback addresses may be served.
+    #[arg(long, env = "RIFT_TOKENS_FILE")]
+    tokens_file: Option<PathBuf>,
+    /// Serve a non-loopback address without tokens.
+    #[arg(long, env = "RIFT_ALLOW_UNAUTHENTICATED")]
+    allow_unauthenticated: bool,
+    /// Unary calls in progress at once; more get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "RIFT_MAX_IN_FLIGHT", default_value_t = 1024)]
+    max_in_flight: usize,
+    /// Subscriptions open at once.
+    #[arg(long, env = "RIFT_MAX_SUBSCRIBERS", default_value_t = 10_000)]
+    max_subscribers: usize,
+    /// Server-side deadline of every call, in milliseconds.
+    #[arg(long, env = "RIFT_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    request_timeout_ms: u64,
+    /// How long a request_id is remembered for idempotent retries, in seconds.
+    #[arg(long, env = "RIFT_IDEMPOTENCY_WINDOW_SECS", default_value_t = 86_400)]
+    idempotency_window_secs: u64,
 }
 
 impl ServeArgs {
-    fn into_config(self) -> Config {
+    fn into_config(self) -> anyhow::Result<Config> {
         let ServeArgs {
             grpc_addr: _,
             http_addr: _,
@@ -83,9 +109,21 @@ impl ServeArgs {
             max_items,
             max_message_bytes,
             max_frame_bytes,
+            max_connections,
             redis_timeout_ms,
             drain_timeout_secs,
+            tokens_file,
+            allow_unauthenticated,
+            max_in_flight,
+            max_subscribers,
+            request_timeout_ms,
+            idempotency_window_secs,
         } = self;
+        let tokens = match &tokens_file {
+            Some(path) => Tokens::load(path)
+                .with_context(|| format!("loading tokens from {}", path.display()))?,
+            None => Tokens::default(),
+        };
         let memory = match redis_url.or_else(|| std::env::var("REDIS_URL").ok()) {
             Some(url) => MemoryConfig::Redis(RedisConfig {
                 max_events,
@@ -94,17 +132,28 @@ impl ServeArgs {
             }),
             None => MemoryConfig::InProcess { max_events },
         };
-        Config {
+        Ok(Config {
             memory,
             core: CoreConfig {
-                limits: Limits { max_items },
+                limits: Limits {
+                    max_items,
+                    max_in_flight,
+                    max_subscribers,
+                    request_timeout: Duration::from_millis(request_timeout_ms),
+                    idempotency_window: Duration::from_secs(idempotency_window_secs),
+                },
                 notifier: NotifierConfig::default(),
+                access: Access::from_tokens(tokens),
                 health_interval: None,
             },
             grpc: GrpcConfig { max_message_bytes },
-            ws: WsConfig { max_frame_bytes },
+            ws: WsConfig {
+                max_frame_bytes,
+                max_connections,
+            },
             drain_timeout: Duration::from_secs(drain_timeout_secs),
-        }
+            allow_unauthenticated,
+        })
     }
 }
 
@@ -117,7 +166,8 @@ async fn main() -> anyhow::Result<ExitCode> {
             let listeners = Listeners::bind(args.grpc_addr, args.http_addr).await?;
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
-            server::serve(args.into_config(), listeners, shutdown)
+            let config = args.into_config()?;
+            server::serve(config, listeners, shutdown)
                 .await
                 .context("rift serve")?;
             Ok(ExitCode::SUCCESS)

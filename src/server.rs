@@ -40,6 +40,8 @@ pub struct Config {
     pub ws: WsConfig,
     /// How long in-flight calls get to finish once shutdown begins.
     pub drain_timeout: Duration,
+    /// Serve non-loopback addresses even though no tokens are configured.
+    pub allow_unauthenticated: bool,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             grpc: GrpcConfig::default(),
             ws: WsConfig::default(),
             drain_timeout: Duration::from_secs(10),
+            allow_unauthenticated: false,
         }
     }
 }
@@ -88,6 +91,23 @@ pub fn open_memory(config: &MemoryConfig) -> anyhow::Result<Arc<dyn Memory>> {
     })
 }
 
+/// Secure by default: without tokens, only loopback addresses are served, unless the operator
+/// said otherwise in so many words.
+fn refuse_open_exposure(config: &Config, listeners: &Listeners) -> anyhow::Result<()> {
+    if !config.core.access.is_open() || config.allow_unauthenticated {
+        return Ok(());
+    }
+    for listener in [&listeners.grpc, &listeners.http] {
+        let addr = listener.local_addr()?;
+        anyhow::ensure!(
+            addr.ip().is_loopback(),
+            "refusing to serve {addr} without authentication: give --tokens-file, \
+             or --allow-unauthenticated to serve it open anyway"
+        );
+    }
+    Ok(())
+}
+
 /// Serves gRPC and HTTP until `shutdown` is cancelled, then drains within the deadline.
 /// Returns early with an error if a server fails.
 pub async fn serve(
@@ -95,6 +115,7 @@ pub async fn serve(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    refuse_open_exposure(&config, &listeners)?;
     let memory = open_memory(&config.memory)?;
     tracing::info!(
         memory = memory.backend(),
@@ -116,7 +137,7 @@ pub async fn serve(
         config.grpc,
         shutdown.clone(),
     ));
-    let app = http_app(agents, config.ws);
+    let app = http_app(agents, config.ws, shutdown.clone());
     let http_shutdown = shutdown.clone();
     servers.spawn(async move {
         axum::serve(listeners.http, app)
@@ -151,8 +172,9 @@ pub async fn serve(
     }
 }
 
-/// The HTTP face: the WebSocket adapter and a plain health probe.
-pub fn http_app(agents: Agents, ws_config: WsConfig) -> Router {
+/// The HTTP face: the WebSocket adapter and a plain health probe. WebSocket connections close
+/// when `shutdown` is cancelled.
+pub fn http_app(agents: Agents, ws_config: WsConfig, shutdown: CancellationToken) -> Router {
     let available = agents.availability();
     Router::new()
         .route(
@@ -168,5 +190,5 @@ pub fn http_app(agents: Agents, ws_config: WsConfig) -> Router {
                 }
             }),
         )
-        .merge(ws::router(agents, ws_config))
+        .merge(ws::router(agents, ws_config, shutdown))
 }

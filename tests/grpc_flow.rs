@@ -27,12 +27,14 @@ fn analyze(task_id: &str, data: Vec<Value>) -> pb::AnalyzeRequest {
     pb::AnalyzeRequest {
         task_id: task_id.into(),
         data,
+        ..Default::default()
     }
 }
 
 fn narrate(task_id: &str) -> pb::NarrateRequest {
     pb::NarrateRequest {
         task_id: task_id.into(),
+        ..Default::default()
     }
 }
 
@@ -226,7 +228,10 @@ async fn bad_task_ids_are_invalid_arguments_naming_the_field() {
 async fn limits_give_typed_errors_and_the_server_keeps_serving() {
     let rift = TestRift::start(rift::server::Config {
         core: rift::domain::CoreConfig {
-            limits: rift::domain::Limits { max_items: 5 },
+            limits: rift::domain::Limits {
+                max_items: 5,
+                ..Default::default()
+            },
             ..Default::default()
         },
         grpc: rift::grpc::GrpcConfig {

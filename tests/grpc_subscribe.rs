@@ -29,6 +29,7 @@ fn analyze(task_id: &str, items: usize) -> pb::AnalyzeRequest {
                 kind: Some(Kind::NumberValue(i as f64)),
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -207,6 +208,7 @@ async fn resume_from_an_id(rift: &TestRift) {
     client
         .narrate(pb::NarrateRequest {
             task_id: "r".into(),
+            ..Default::default()
         })
         .await
         .expect("narrate");
@@ -313,6 +315,7 @@ async fn two_rift_processes_share_one_redis() {
         .await
         .narrate(pb::NarrateRequest {
             task_id: "shared".into(),
+            ..Default::default()
         })
         .await
         .expect("narrate on B")

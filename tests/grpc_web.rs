@@ -97,6 +97,7 @@ async fn unary_calls_over_grpc_web() {
         .analyze(pb::AnalyzeRequest {
             task_id: "101".into(),
             data: strings(&["data1", "data2", "data3"]),
+            ..Default::default()
         })
         .await
         .expect("analyze over grpc-web")
@@ -110,6 +111,7 @@ async fn unary_calls_over_grpc_web() {
     let narrative = client
         .narrate(pb::NarrateRequest {
             task_id: "101".into(),
+            ..Default::default()
         })
         .await
         .expect("narrate over grpc-web")
@@ -137,6 +139,7 @@ async fn errors_keep_their_details_over_grpc_web() {
     let status = client
         .narrate(pb::NarrateRequest {
             task_id: "never-analyzed".into(),
+            ..Default::default()
         })
         .await
         .expect_err("narrate before analyze");
@@ -152,6 +155,7 @@ async fn errors_keep_their_details_over_grpc_web() {
         .analyze(pb::AnalyzeRequest {
             task_id: "no spaces".into(),
             data: vec![],
+            ..Default::default()
         })
         .await
         .expect_err("invalid task id");
@@ -172,6 +176,7 @@ async fn subscribe_streams_and_resumes_over_grpc_web() {
         .analyze(pb::AnalyzeRequest {
             task_id: "web".into(),
             data: strings(&["a"]),
+            ..Default::default()
         })
         .await
         .expect("analyze");
@@ -194,6 +199,7 @@ async fn subscribe_streams_and_resumes_over_grpc_web() {
     grpc_web_client(&rift)
         .narrate(pb::NarrateRequest {
             task_id: "web".into(),
+            ..Default::default()
         })
         .await
         .expect("narrate");

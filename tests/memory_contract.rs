@@ -21,7 +21,7 @@ use rift::domain::{
     AnalysisStats, EventId, MemoryError, Notification, TaskId, TaskStatus,
     memory::{
         AnalysisStored, AnalysisWrite, History, InProcessMemory, Memory, NarrativeStored,
-        NarrativeWrite, ProgressObserved,
+        NarrativeWrite, ProgressObserved, WriteGuard,
     },
     records,
 };
@@ -502,6 +502,8 @@ async fn redis_memory_is_unavailable_while_down_and_recovers() {
         task: &task,
         record_json: &record,
         summary: "Analyzed 1 items",
+        expected_version: None,
+        guard: WriteGuard::default(),
     };
     let error = memory
         .store_analysis(write)
@@ -539,6 +541,8 @@ async fn analyze(memory: &dyn Memory, task: &str, summary: &str) -> AnalysisStor
             task: &task,
             record_json: &record,
             summary,
+            expected_version: None,
+            guard: WriteGuard::default(),
         })
         .await
         .expect("store_analysis")
@@ -553,6 +557,7 @@ async fn narrate(memory: &dyn Memory, task: &str) -> Option<NarrativeStored> {
             task: &task,
             prefix: &prefix,
             suffix: ".",
+            guard: WriteGuard::default(),
         })
         .await
         .expect("store_narrative")

@@ -9,8 +9,8 @@ use std::{sync::Arc, time::Duration};
 use futures::StreamExt;
 use redis::{AsyncCommands, aio::MultiplexedConnection};
 use rift::domain::{
-    Agents, AnalysisStats, CoreConfig, TaskId, TaskStatus,
-    memory::{AnalysisWrite, Memory, NarrativeWrite},
+    Agents, AnalysisStats, AnalyzeOptions, Caller, CoreConfig, TaskId, TaskStatus,
+    memory::{AnalysisWrite, Memory, NarrativeWrite, WriteGuard},
     records,
 };
 use serde_json::{Value, json};
@@ -64,7 +64,12 @@ async fn agents_write_the_prototypes_keys() {
     let mut updates = updates.into_on_message();
 
     let analysis = agents
-        .analyze("101", &[json!("data1"), json!("data2"), json!("data3")])
+        .analyze(
+            &Caller::default(),
+            "101",
+            &[json!("data1"), json!("data2"), json!("data3")],
+            AnalyzeOptions::default(),
+        )
         .await
         .expect("analyze");
     assert_eq!(analysis.version, 1);
@@ -100,7 +105,10 @@ async fn agents_write_the_prototypes_keys() {
         })
     );
 
-    let narrative = agents.narrate("101").await.expect("narrate");
+    let narrative = agents
+        .narrate(&Caller::default(), "101", None)
+        .await
+        .expect("narrate");
     let text = "The analysis for task 101 concluded: Analyzed 3 items.";
     assert_eq!(narrative.narrative, text);
     let stored: String = redis.get("ConceptAgent:narrative:101").await.expect("GET");
@@ -111,7 +119,10 @@ async fn agents_write_the_prototypes_keys() {
         .expect("HGET");
     assert_eq!(in_context, text);
 
-    let progress = agents.progress("101").await.expect("progress");
+    let progress = agents
+        .progress(&Caller::default(), "101")
+        .await
+        .expect("progress");
     assert_eq!(progress.status, TaskStatus::Completed);
     let stored: String = redis.get("TaskAgent:progress:101").await.expect("GET");
     assert_eq!(stored, r#"{"task_id": "101", "status": "completed"}"#);
@@ -182,27 +193,47 @@ async fn reads_what_the_prototype_wrote() {
         .await
         .expect("HSET");
 
-    let progress = agents.progress("7").await.expect("progress");
+    let progress = agents
+        .progress(&Caller::default(), "7")
+        .await
+        .expect("progress");
     assert_eq!(progress.status, TaskStatus::InProgress);
     assert_eq!(progress.analysis_version, 0);
 
-    let narrative = agents.narrate("7").await.expect("narrate");
+    let narrative = agents
+        .narrate(&Caller::default(), "7", None)
+        .await
+        .expect("narrate");
     assert_eq!(
         narrative.narrative,
         "The analysis for task 7 concluded: Analyzed 2 items."
     );
     assert_eq!(narrative.analysis_version, 0);
 
-    let progress = agents.progress("7").await.expect("progress");
+    let progress = agents
+        .progress(&Caller::default(), "7")
+        .await
+        .expect("progress");
     assert_eq!(progress.status, TaskStatus::Completed);
     assert_eq!(progress.analysis_version, 0);
     let stored: String = redis.get("TaskAgent:progress:7").await.expect("GET");
     assert_eq!(stored, r#"{"task_id": "7", "status": "completed"}"#);
 
     // Rift's own first analysis of the task counts from 1, and leaves the narrative behind.
-    let analysis = agents.analyze("7", &[json!(1)]).await.expect("analyze");
+    let analysis = agents
+        .analyze(
+            &Caller::default(),
+            "7",
+            &[json!(1)],
+            AnalyzeOptions::default(),
+        )
+        .await
+        .expect("analyze");
     assert_eq!(analysis.version, 1);
-    let progress = agents.progress("7").await.expect("progress");
+    let progress = agents
+        .progress(&Caller::default(), "7")
+        .await
+        .expect("progress");
     assert_eq!(progress.status, TaskStatus::Stale);
     let stale: Option<String> = redis.get("TaskAgent:progress:7").await.expect("GET");
     assert_eq!(
@@ -280,6 +311,8 @@ async fn write_once_each(memory: &dyn Memory) {
             task: &task,
             record_json: &record,
             summary: "Analyzed 0 items",
+            expected_version: None,
+            guard: WriteGuard::default(),
         })
         .await
         .expect("store_analysis");
@@ -288,6 +321,7 @@ async fn write_once_each(memory: &dyn Memory) {
             task: &task,
             prefix: "Story: ",
             suffix: ".",
+            guard: WriteGuard::default(),
         })
         .await
         .expect("store_narrative")

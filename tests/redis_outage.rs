@@ -17,6 +17,7 @@ fn analyze(task_id: &str) -> pb::AnalyzeRequest {
     pb::AnalyzeRequest {
         task_id: task_id.into(),
         data: vec![],
+        ..Default::default()
     }
 }
 
@@ -59,6 +60,7 @@ async fn outage_is_unavailable_and_recovery_needs_no_restart() {
     let narrate = client
         .narrate(patient(pb::NarrateRequest {
             task_id: "o".into(),
+            ..Default::default()
         }))
         .await
         .expect_err("Redis is down");

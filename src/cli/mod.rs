@@ -1,4 +1,4 @@
-//! The command-line client: `rift analyze | narrate | progress | watch` against a running Rift,
+//! The command-line client: `rift analyze | narrate | progress | watch | delete-task` against a running Rift,
 //! over the same typed gRPC API as every other client.
 //!
 //! Output is for people by default and one JSON object per line with `--json`, for scripts.
@@ -28,18 +28,21 @@ pub enum Command {
     /// TechAgent: analyse a task's data and store the analysis.
     Analyze(AnalyzeArgs),
     /// ConceptAgent: narrate a task's latest analysis.
-    Narrate(TaskArgs),
+    Narrate(NarrateArgs),
     /// TaskAgent: report where a task stands (records completion).
     Progress(TaskArgs),
     /// Follow agent writes as they happen, for one task or all of them.
     Watch(WatchArgs),
+    /// Admin: remove everything stored for a task.
+    DeleteTask(TaskArgs),
 }
 
 impl Command {
     fn options(&self) -> &ClientOptions {
         match self {
             Command::Analyze(args) => &args.options,
-            Command::Narrate(args) | Command::Progress(args) => &args.options,
+            Command::Narrate(args) => &args.options,
+            Command::Progress(args) | Command::DeleteTask(args) => &args.options,
             Command::Watch(args) => &args.options,
         }
     }
@@ -66,6 +69,23 @@ pub struct AnalyzeArgs {
     /// The items, as a JSON list: '["data1", 2, null, {"k": "v"}]'.
     #[arg(long)]
     pub data: String,
+    /// Idempotency key: a retry with the same id returns the original answer.
+    #[arg(long, value_name = "ID", default_value = "")]
+    pub request_id: String,
+    /// Refuse (ABORTED) unless the task's current analysis version is this (0: none yet).
+    #[arg(long, value_name = "N")]
+    pub expected_version: Option<u64>,
+    #[command(flatten)]
+    pub options: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct NarrateArgs {
+    /// Task id.
+    pub task: String,
+    /// Idempotency key: a retry with the same id returns the original answer.
+    #[arg(long, value_name = "ID", default_value = "")]
+    pub request_id: String,
     #[command(flatten)]
     pub options: ClientOptions,
 }
@@ -123,6 +143,8 @@ pub async fn run(command: Command, output: &mut impl Write) -> anyhow::Result<()
         Command::Analyze(AnalyzeArgs {
             task,
             data,
+            request_id,
+            expected_version,
             options,
         }) => {
             let data = parse_data(&data)?;
@@ -131,15 +153,24 @@ pub async fn run(command: Command, output: &mut impl Write) -> anyhow::Result<()
                 .analyze(pb::AnalyzeRequest {
                     task_id: task,
                     data,
+                    request_id,
+                    expected_version,
                 })
                 .await
                 .map_err(CallError)?;
             render::analysis(output, format, &response.into_inner())?;
         }
-        Command::Narrate(TaskArgs { task, options }) => {
+        Command::Narrate(NarrateArgs {
+            task,
+            request_id,
+            options,
+        }) => {
             let mut client = connect(&options)?;
             let response = client
-                .narrate(pb::NarrateRequest { task_id: task })
+                .narrate(pb::NarrateRequest {
+                    task_id: task,
+                    request_id,
+                })
                 .await
                 .map_err(CallError)?;
             render::narrative(output, format, &response.into_inner())?;
@@ -151,6 +182,14 @@ pub async fn run(command: Command, output: &mut impl Write) -> anyhow::Result<()
                 .await
                 .map_err(CallError)?;
             render::progress(output, format, &response.into_inner())?;
+        }
+        Command::DeleteTask(TaskArgs { task, options }) => {
+            let mut client = connect(&options)?;
+            let response = client
+                .delete_task(pb::DeleteTaskRequest { task_id: task })
+                .await
+                .map_err(CallError)?;
+            render::deletion(output, format, &response.into_inner())?;
         }
         Command::Watch(WatchArgs {
             task,

@@ -201,6 +201,21 @@ pub(super) fn progress(
     writeln!(out, "task {}: {status}{versions}", response.task_id)
 }
 
+pub(super) fn deletion(
+    out: &mut impl Write,
+    format: Format,
+    response: &pb::DeleteTaskResponse,
+) -> io::Result<()> {
+    match format {
+        Format::Json => line(
+            out,
+            &json!({"task_id": response.task_id, "deleted": response.deleted}),
+        ),
+        Format::Text if response.deleted => writeln!(out, "task {}: deleted", response.task_id),
+        Format::Text => writeln!(out, "task {}: nothing was stored", response.task_id),
+    }
+}
+
 pub(super) fn notification(
     out: &mut impl Write,
     format: Format,
@@ -290,7 +305,17 @@ pub(super) fn error(out: &mut impl Write, error: &anyhow::Error, json: bool) -> 
         message(status)
     )?;
     if let Some(info) = details.error_info() {
-        writeln!(out, "  reason: {} (domain {})", info.reason, info.domain)?;
+        // Sorted, so the same error always prints the same way.
+        let metadata: std::collections::BTreeMap<_, _> = info.metadata.iter().collect();
+        let metadata: String = metadata
+            .into_iter()
+            .map(|(key, value)| format!(", {key}={value}"))
+            .collect();
+        writeln!(
+            out,
+            "  reason: {} (domain {}{metadata})",
+            info.reason, info.domain
+        )?;
     }
     if let Some(bad_request) = details.bad_request() {
         for violation in &bad_request.field_violations {

@@ -4,19 +4,29 @@
 //! - ConceptAgent (`narrate`) turns the latest analysis into a narrative.
 //! - TaskAgent (`progress`) reports where a task stands and records completion.
 //!
-//! Validation lives here, not in the adapters, so gRPC and WebSocket refuse the same inputs
-//! with the same errors.
+//! - An admin (`delete_task`) removes a task.
+//!
+//! Validation, access control, deadlines, idempotency and load shedding live here, not in the
+//! adapters, so gRPC and WebSocket treat the same call the same way. Every operation takes the
+//! [`Caller`] as the transport saw it, so no adapter can forget to authorize.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    fmt::Write as _,
+    future::Future,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use serde_json::Value;
-use tokio::sync::watch;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    AnalysisStats, CoreError, Resume, TaskFilter, TaskId, analysis,
+    AnalysisStats, CoreError, MemoryError, Resume, TaskFilter, TaskId, analysis,
+    auth::{Access, Operation},
     error::reason,
-    memory::{AnalysisWrite, Memory, NarrativeWrite, TaskState},
+    memory::{AnalysisWrite, Memory, NarrativeWrite, RequestKey, TaskState, WriteGuard},
     notifier::{Notifier, NotifierConfig, Subscription},
     records,
 };
@@ -26,11 +36,25 @@ use super::{
 pub struct Limits {
     /// Items per Analyze.
     pub max_items: usize,
+    /// Unary operations in progress at once; more are shed with `RESOURCE_EXHAUSTED`.
+    pub max_in_flight: usize,
+    /// Subscriptions open at once in this process.
+    pub max_subscribers: usize,
+    /// Server-side deadline of every unary operation, whatever the caller asked.
+    pub request_timeout: Duration,
+    /// How long a request id is remembered for idempotent retries.
+    pub idempotency_window: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_items: 10_000 }
+        Self {
+            max_items: 10_000,
+            max_in_flight: 1024,
+            max_subscribers: 10_000,
+            request_timeout: Duration::from_secs(10),
+            idempotency_window: Duration::from_secs(24 * 60 * 60),
+        }
     }
 }
 
@@ -39,8 +63,41 @@ impl Default for Limits {
 pub struct CoreConfig {
     pub limits: Limits,
     pub notifier: NotifierConfig,
+    pub access: Access,
     /// How often memory is pinged for health; `None` uses one second.
     pub health_interval: Option<Duration>,
+}
+
+/// Who is calling and by when they need an answer, as the transport saw it.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The bearer token presented, if any.
+    pub token: Option<String>,
+    /// The caller's deadline (gRPC `grpc-timeout`), if any.
+    pub deadline: Option<SystemTime>,
+}
+
+impl Caller {
+    pub fn with_token(token: Option<&str>) -> Self {
+        Self {
+            token: token.map(str::to_owned),
+            deadline: None,
+        }
+    }
+
+    pub fn deadline(mut self, deadline: Option<SystemTime>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+}
+
+/// Optional parts of an Analyze.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnalyzeOptions<'a> {
+    /// Idempotency key; empty means none.
+    pub request_id: Option<&'a str>,
+    /// Write only if this is the current version.
+    pub expected_version: Option<u64>,
 }
 
 /// TechAgent's result.
@@ -108,6 +165,8 @@ pub struct Agents {
     memory: Arc<dyn Memory>,
     notifier: Notifier,
     limits: Limits,
+    access: Arc<Access>,
+    in_flight: Arc<Semaphore>,
     available: Arc<watch::Sender<bool>>,
 }
 
@@ -119,6 +178,8 @@ impl Agents {
             memory,
             notifier,
             limits: config.limits,
+            access: Arc::new(config.access),
+            in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight.max(1))),
             available: Arc::new(watch::Sender::new(false)),
         };
         let interval = config.health_interval.unwrap_or(Duration::from_secs(1));
@@ -135,8 +196,26 @@ impl Agents {
         self.limits
     }
 
+    /// Whether tokens are required.
+    pub fn is_open(&self) -> bool {
+        self.access.is_open()
+    }
+
+    /// Checks that `caller` may perform `operation`; the operations below call it themselves,
+    /// adapters call it for what they serve on their own (help).
+    pub fn authorize(&self, caller: &Caller, operation: Operation) -> Result<(), CoreError> {
+        self.access.authorize(caller.token.as_deref(), operation)
+    }
+
     /// TechAgent: analyse `data` for `task_id` and store the analysis as its next version.
-    pub async fn analyze(&self, task_id: &str, data: &[Value]) -> Result<Analysis, CoreError> {
+    pub async fn analyze(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        data: &[Value],
+        options: AnalyzeOptions<'_>,
+    ) -> Result<Analysis, CoreError> {
+        self.authorize(caller, Operation::Analyze)?;
         let task = TaskId::parse(task_id)?;
         if data.len() > self.limits.max_items {
             return Err(CoreError::invalid(
@@ -148,18 +227,29 @@ impl Agents {
                 ),
             ));
         }
+        let request_id = parse_request_id(options.request_id)?;
+        let fingerprint = request_id.map(|_| {
+            fingerprint(&[
+                "analyze",
+                task.as_str(),
+                &serde_json::to_string(data).unwrap_or_default(),
+                &format!("{:?}", options.expected_version),
+            ])
+        });
         let summary = analysis::summary(data.len());
         let stats = AnalysisStats::of(data);
         let record_json = records::analysis_json(&task, &summary, &stats);
-        let stored = self.observed(
-            self.memory
-                .store_analysis(AnalysisWrite {
-                    task: &task,
-                    record_json: &record_json,
-                    summary: &summary,
-                })
-                .await,
-        )?;
+        let deadline = self.deadline(caller);
+        let write = AnalysisWrite {
+            task: &task,
+            record_json: &record_json,
+            summary: &summary,
+            expected_version: options.expected_version,
+            guard: self.guard(deadline, request_id, fingerprint.as_deref()),
+        };
+        let stored = self
+            .bounded(deadline, self.memory.store_analysis(write))
+            .await?;
         Ok(Analysis {
             task_id: task.to_string(),
             summary,
@@ -169,18 +259,27 @@ impl Agents {
     }
 
     /// ConceptAgent: narrate the latest analysis of `task_id`.
-    pub async fn narrate(&self, task_id: &str) -> Result<Narrative, CoreError> {
+    pub async fn narrate(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        request_id: Option<&str>,
+    ) -> Result<Narrative, CoreError> {
+        self.authorize(caller, Operation::Narrate)?;
         let task = TaskId::parse(task_id)?;
+        let request_id = parse_request_id(request_id)?;
+        let fingerprint = request_id.map(|_| fingerprint(&["narrate", task.as_str()]));
         let prefix = format!("The analysis for task {task} concluded: ");
-        let stored = self.observed(
-            self.memory
-                .store_narrative(NarrativeWrite {
-                    task: &task,
-                    prefix: &prefix,
-                    suffix: ".",
-                })
-                .await,
-        )?;
+        let deadline = self.deadline(caller);
+        let write = NarrativeWrite {
+            task: &task,
+            prefix: &prefix,
+            suffix: ".",
+            guard: self.guard(deadline, request_id, fingerprint.as_deref()),
+        };
+        let stored = self
+            .bounded(deadline, self.memory.store_narrative(write))
+            .await?;
         let stored = stored.ok_or_else(|| CoreError::FailedPrecondition {
             reason: reason::ANALYSIS_MISSING,
             description: format!("task {task} has no analysis yet: analyze it first"),
@@ -193,10 +292,14 @@ impl Agents {
     }
 
     /// TaskAgent: where `task_id` stands; records completion the first time it is seen.
-    pub async fn progress(&self, task_id: &str) -> Result<Progress, CoreError> {
+    pub async fn progress(&self, caller: &Caller, task_id: &str) -> Result<Progress, CoreError> {
+        self.authorize(caller, Operation::Progress)?;
         let task = TaskId::parse(task_id)?;
         let record = records::progress_completed_json(&task);
-        let observed = self.observed(self.memory.observe_progress(&task, &record).await)?;
+        let deadline = self.deadline(caller);
+        let observed = self
+            .bounded(deadline, self.memory.observe_progress(&task, &record))
+            .await?;
         Ok(Progress {
             task_id: task.to_string(),
             status: TaskStatus::of(&observed.state),
@@ -205,14 +308,44 @@ impl Agents {
         })
     }
 
+    /// Admin: removes every key of `task_id`; `false` when it had nothing stored.
+    pub async fn delete_task(&self, caller: &Caller, task_id: &str) -> Result<bool, CoreError> {
+        self.authorize(caller, Operation::DeleteTask)?;
+        let task = TaskId::parse(task_id)?;
+        let deadline = self.deadline(caller);
+        let deleted = self
+            .bounded(deadline, self.memory.delete_task(&task, Some(deadline)))
+            .await?;
+        Ok(deleted.is_some())
+    }
+
     /// Notifications about `task_id` (empty: every task) after the resume token `after`.
     ///
     /// Without a resume token, "now" is fixed before this returns: whatever is written after
     /// the caller holds the subscription is delivered.
-    pub async fn subscribe(&self, task_id: &str, after: &str) -> Result<Subscription, CoreError> {
+    pub async fn subscribe(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        after: &str,
+    ) -> Result<Subscription, CoreError> {
+        self.authorize(caller, Operation::Subscribe)?;
         let filter = TaskFilter::parse(task_id)?;
         let resume = Resume::parse(after)?;
-        self.observed_core(self.notifier.subscribe(filter, resume).await)
+        if self.notifier.subscriber_count() >= self.limits.max_subscribers {
+            return Err(CoreError::ResourceExhausted {
+                reason: reason::TOO_MANY_SUBSCRIBERS,
+                description: format!(
+                    "{} subscriptions are open, the most this server allows",
+                    self.limits.max_subscribers
+                ),
+            });
+        }
+        let subscribed = self.notifier.subscribe(filter, resume).await;
+        if matches!(subscribed, Err(CoreError::Unavailable { .. })) {
+            self.mark_available(false);
+        }
+        subscribed
     }
 
     /// Subscribers in this process.
@@ -226,25 +359,63 @@ impl Agents {
         self.available.subscribe()
     }
 
-    /// Like [`Self::observed`] for results already mapped: an `Unavailable` still marks memory
-    /// down.
-    fn observed_core<T>(&self, result: Result<T, CoreError>) -> Result<T, CoreError> {
-        if matches!(result, Err(CoreError::Unavailable { .. })) {
-            self.available
-                .send_if_modified(|now| std::mem::replace(now, false));
-        }
-        result
+    /// The earlier of the caller's deadline and the server's own request timeout.
+    fn deadline(&self, caller: &Caller) -> SystemTime {
+        let server = SystemTime::now() + self.limits.request_timeout;
+        caller.deadline.map_or(server, |asked| asked.min(server))
     }
 
-    fn observed<T>(&self, result: Result<T, super::MemoryError>) -> Result<T, CoreError> {
-        let available = match &result {
-            Ok(_) => true,
-            Err(super::MemoryError::Unavailable(_)) => false,
-            // Memory answered, if with something odd: it is up.
-            Err(super::MemoryError::Corrupt(_)) => true,
-        };
+    fn guard<'a>(
+        &self,
+        deadline: SystemTime,
+        request_id: Option<&'a str>,
+        fingerprint: Option<&'a str>,
+    ) -> WriteGuard<'a> {
+        WriteGuard {
+            deadline: Some(deadline),
+            request: request_id
+                .zip(fingerprint)
+                .map(|(id, fingerprint)| RequestKey {
+                    id,
+                    fingerprint,
+                    window: self.limits.idempotency_window,
+                }),
+        }
+    }
+
+    /// Runs one memory call: shed when too many are in flight, cut off at the deadline, and
+    /// its outcome recorded for health.
+    async fn bounded<T>(
+        &self,
+        deadline: SystemTime,
+        call: impl Future<Output = Result<T, MemoryError>>,
+    ) -> Result<T, CoreError> {
+        let _permit = self
+            .in_flight
+            .try_acquire()
+            .map_err(|_| CoreError::ResourceExhausted {
+                reason: reason::OVERLOADED,
+                description: "too many requests in progress; retry shortly".into(),
+            })?;
+        let remaining = deadline
+            .duration_since(SystemTime::now())
+            .map_err(|_| CoreError::DeadlineExceeded)?;
+        match tokio::time::timeout(remaining, call).await {
+            Ok(result) => self.observed(result),
+            // Memory also refuses the write past the deadline, so giving up here cannot leave
+            // a write that lands later.
+            Err(_) => Err(CoreError::DeadlineExceeded),
+        }
+    }
+
+    fn mark_available(&self, available: bool) {
         self.available
             .send_if_modified(|now| std::mem::replace(now, available) != available);
+    }
+
+    fn observed<T>(&self, result: Result<T, MemoryError>) -> Result<T, CoreError> {
+        // Anything but a connection failure means memory answered.
+        self.mark_available(!matches!(result, Err(MemoryError::Unavailable(_))));
         result.map_err(CoreError::from)
     }
 
@@ -261,4 +432,27 @@ impl Agents {
             }
         }
     }
+}
+
+/// A request id, validated like a task id (it becomes part of a key); empty means none.
+fn parse_request_id(raw: Option<&str>) -> Result<Option<&str>, CoreError> {
+    match raw.filter(|id| !id.is_empty()) {
+        None => Ok(None),
+        Some(id) => TaskId::parse_field(id, "request_id").map(|_| Some(id)),
+    }
+}
+
+/// SHA-256 (hex) of the parts, each length-prefixed so no two requests share an encoding.
+fn fingerprint(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut hex = String::with_capacity(64);
+    for byte in digest.iter() {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }

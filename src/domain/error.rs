@@ -26,6 +26,22 @@ pub enum CoreError {
         reason: &'static str,
         description: String,
     },
+    /// The write conflicts with the current state (`expected_version` mismatch).
+    #[error("{description}")]
+    Aborted {
+        reason: &'static str,
+        description: String,
+        current_version: u64,
+    },
+    /// No valid credentials.
+    #[error("{description}")]
+    Unauthenticated { description: String },
+    /// Valid credentials, insufficient role.
+    #[error("{description}")]
+    PermissionDenied { description: String },
+    /// The caller's deadline (or the server's request timeout) passed; nothing was written.
+    #[error("the deadline passed before the operation completed")]
+    DeadlineExceeded,
     /// The memory layer cannot be reached; retrying later may succeed.
     #[error("shared memory is unavailable, retry after {retry_after:?}")]
     Unavailable { retry_after: Duration },
@@ -42,6 +58,11 @@ pub mod reason {
     pub const ANALYSIS_MISSING: &str = "ANALYSIS_MISSING";
     pub const TOO_MANY_ITEMS: &str = "TOO_MANY_ITEMS";
     pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
+    pub const VERSION_MISMATCH: &str = "VERSION_MISMATCH";
+    pub const REQUEST_ID_REUSED: &str = "REQUEST_ID_REUSED";
+    pub const OVERLOADED: &str = "OVERLOADED";
+    pub const TOO_MANY_SUBSCRIBERS: &str = "TOO_MANY_SUBSCRIBERS";
+    pub const TOO_MANY_CONNECTIONS: &str = "TOO_MANY_CONNECTIONS";
 }
 
 impl CoreError {
@@ -59,6 +80,15 @@ pub enum MemoryError {
     /// Connection refused, dropped or timed out.
     #[error("memory unavailable: {0}")]
     Unavailable(String),
+    /// The write's deadline had passed when memory got to it; nothing was written.
+    #[error("deadline passed before the write")]
+    DeadlineExceeded,
+    /// `expected_version` did not match; nothing was written.
+    #[error("version mismatch: current version is {current}")]
+    VersionMismatch { current: u64 },
+    /// The request id was used before for a different request.
+    #[error("request id reused for a different request")]
+    RequestIdReused,
     /// The store answered with something Rift did not write (or no longer understands).
     #[error("unexpected data in memory: {0}")]
     Corrupt(String),
@@ -73,6 +103,18 @@ impl From<MemoryError> for CoreError {
                     retry_after: Duration::from_secs(1),
                 }
             }
+            MemoryError::DeadlineExceeded => CoreError::DeadlineExceeded,
+            MemoryError::VersionMismatch { current } => CoreError::Aborted {
+                reason: reason::VERSION_MISMATCH,
+                description: format!(
+                    "expected_version does not match: the current version is {current}"
+                ),
+                current_version: current,
+            },
+            MemoryError::RequestIdReused => CoreError::InvalidArgument {
+                field: "request_id".into(),
+                description: "was already used for a different request".into(),
+            },
             MemoryError::Corrupt(detail) => {
                 tracing::error!(%detail, "unexpected data in memory");
                 CoreError::Internal

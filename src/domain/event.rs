@@ -109,6 +109,8 @@ pub mod action {
     pub const ANALYSIS_STORED: &str = "analysis_stored";
     pub const NARRATIVE_STORED: &str = "narrative_stored";
     pub const PROGRESS_COMPLETED: &str = "progress_completed";
+    /// An admin removed every key of the task.
+    pub const TASK_DELETED: &str = "task_deleted";
     /// Events the subscriber asked for were trimmed from the history before it could read them.
     pub const HISTORY_TRUNCATED: &str = "history_truncated";
 }

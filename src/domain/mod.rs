@@ -5,6 +5,7 @@
 
 mod agents;
 pub mod analysis;
+pub mod auth;
 mod error;
 pub mod event;
 pub mod memory;
@@ -13,7 +14,10 @@ pub mod records;
 mod task;
 
 pub use self::{
-    agents::{Agents, Analysis, CoreConfig, Limits, Narrative, Progress, TaskStatus},
+    agents::{
+        Agents, Analysis, AnalyzeOptions, Caller, CoreConfig, Limits, Narrative, Progress,
+        TaskStatus,
+    },
     analysis::AnalysisStats,
     error::{CoreError, MemoryError, reason},
     event::{EventId, Notification, Resume, TaskFilter},

@@ -34,6 +34,10 @@ pub mod keys {
     pub fn updates_channel(task: &TaskId) -> String {
         format!("task_updates:{task}")
     }
+    /// An idempotency key's remembered result (Rift's own; the prototype has none).
+    pub fn request(request_id: &str) -> String {
+        format!("rift:request:{request_id}")
+    }
     /// The notification stream every Rift process tails.
     pub const NOTIFICATIONS: &str = "shared:notifications";
 

@@ -78,9 +78,7 @@ pub async fn serve(
         // Outermost, so a preflight is answered before anything else sees it.
         .layer(browser_cors())
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(tower::util::MapResponseLayer::new(
-            oversize_is_resource_exhausted,
-        ))
+        .layer(tower::util::MapResponseLayer::new(conventional_statuses))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -113,36 +111,47 @@ fn browser_cors() -> tower_http::cors::CorsLayer {
         .max_age(std::time::Duration::from_secs(24 * 60 * 60))
 }
 
-/// tonic refuses an over-limit message with OUT_OF_RANGE; the gRPC convention (and every other
-/// limit of Rift) is RESOURCE_EXHAUSTED, with a reason clients can match. The status may come
-/// in the headers (trailers-only response) or in the trailers, so both are rewritten.
-fn oversize_is_resource_exhausted(response: http::Response<Body>) -> http::Response<Body> {
+/// Two statuses tonic produces itself are not the ones gRPC conventions (and the rest of Rift)
+/// use: an over-limit message is OUT_OF_RANGE (should be RESOURCE_EXHAUSTED, with a reason
+/// clients can match), and an expired `grpc-timeout` is CANCELLED (should be
+/// DEADLINE_EXCEEDED). The status may come in the headers (trailers-only response) or in the
+/// trailers, so both are rewritten.
+fn conventional_statuses(response: http::Response<Body>) -> http::Response<Body> {
     let (mut parts, body) = response.into_parts();
-    rewrite_oversize_status(&mut parts.headers);
-    http::Response::from_parts(parts, Body::new(OversizeTrailers(body)))
+    rewrite_status(&mut parts.headers);
+    http::Response::from_parts(parts, Body::new(RewrittenTrailers(body)))
 }
 
-fn rewrite_oversize_status(headers: &mut http::HeaderMap) {
+fn rewrite_status(headers: &mut http::HeaderMap) {
     let Some(status) = Status::from_header_map(headers) else {
         return;
     };
-    if status.code() != Code::OutOfRange || !status.message().contains("message length too large") {
-        return;
-    }
-    let replacement = Status::with_error_details(
-        Code::ResourceExhausted,
-        status.message(),
-        ErrorDetails::with_error_info(reason::MESSAGE_TOO_LARGE, ERROR_DOMAIN, HashMap::new()),
-    );
+    let replacement = match status.code() {
+        Code::OutOfRange if status.message().contains("message length too large") => {
+            Status::with_error_details(
+                Code::ResourceExhausted,
+                status.message(),
+                ErrorDetails::with_error_info(
+                    reason::MESSAGE_TOO_LARGE,
+                    ERROR_DOMAIN,
+                    HashMap::new(),
+                ),
+            )
+        }
+        Code::Cancelled if status.message() == "Timeout expired" => {
+            Status::deadline_exceeded("the deadline passed before the call completed")
+        }
+        _ => return,
+    };
     if replacement.add_header(headers).is_err() {
-        tracing::warn!("could not rewrite an oversize status");
+        tracing::warn!("could not rewrite a status");
     }
 }
 
-/// A response body whose trailers get [`rewrite_oversize_status`].
-struct OversizeTrailers(Body);
+/// A response body whose trailers get [`rewrite_status`].
+struct RewrittenTrailers(Body);
 
-impl http_body::Body for OversizeTrailers {
+impl http_body::Body for RewrittenTrailers {
     type Data = <Body as http_body::Body>::Data;
     type Error = <Body as http_body::Body>::Error;
 
@@ -155,7 +164,7 @@ impl http_body::Body for OversizeTrailers {
             frame.map(|frame| {
                 frame.map(|frame| match frame.into_trailers() {
                     Ok(mut trailers) => {
-                        rewrite_oversize_status(&mut trailers);
+                        rewrite_status(&mut trailers);
                         http_body::Frame::trailers(trailers)
                     }
                     Err(frame) => frame,

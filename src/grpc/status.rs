@@ -30,6 +30,22 @@ pub fn into_status(error: CoreError) -> Status {
             message,
             ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()),
         ),
+        CoreError::Aborted {
+            reason,
+            current_version,
+            ..
+        } => Status::with_error_details(
+            Code::Aborted,
+            message,
+            ErrorDetails::with_error_info(
+                reason,
+                ERROR_DOMAIN,
+                HashMap::from([("current_version".to_owned(), current_version.to_string())]),
+            ),
+        ),
+        CoreError::Unauthenticated { .. } => Status::unauthenticated(message),
+        CoreError::PermissionDenied { .. } => Status::permission_denied(message),
+        CoreError::DeadlineExceeded => Status::deadline_exceeded(message),
         CoreError::Unavailable { retry_after } => Status::with_error_details(
             Code::Unavailable,
             message,

@@ -1,25 +1,160 @@
-//! The WebSocket adapter: natural-language commands onto the same [`Agents`] as gRPC.
+//! The WebSocket adapter: natural-language commands and typed JSON requests onto the same
+//! [`Agents`] as gRPC, and live notifications over the same socket.
+//!
+//! `GET /ws` upgrades to a WebSocket on which every text frame is one command and gets exactly
+//! one reply; `help` lists the commands. A person types
+//! `Analyze data for task 101 with data: ["data1", "data2", "data3"]`; a program sends
+//! `{"analyze": {"task_id": "101", "data": ["data1"]}, "id": 1}`. `Watch task 101` (or
+//! `Watch all tasks`, optionally `from <id>`) pushes `{"notification": {...}}` frames between
+//! replies until `Stop watching`; a connection has at most one watch, and a new one replaces it.
+//!
+//! # Layout
+//!
+//! - `command`: frame text to `Command` (the grammar, typed requests, hints).
+//! - `frame`: the JSON the server sends, and the one mapping from errors to error frames.
+//! - `connection`: the per-socket loop.
+//!
+//! # Bad input
+//!
+//! A bad frame gets one error frame, `{"error": {"code", "message", "hint"}}`, with the code
+//! the same failure gets over gRPC, and the socket keeps serving. Binary frames are refused that
+//! way too. Frames over [`WsConfig::max_frame_bytes`] are read and refused with
+//! `RESOURCE_EXHAUSTED` up to twice that size (the hard cap, [`WsConfig::hard_cap`]); past the
+//! hard cap tungstenite stops reading, so the server closes with 1009 (message too big) instead.
+//! Text that is not UTF-8 ends the connection with 1007, as RFC 6455 requires.
 
-use axum::Router;
+mod command;
+mod connection;
+mod frame;
 
-use crate::domain::Agents;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use axum::{
+    Router,
+    extract::{Query, State, WebSocketUpgrade},
+    http::{
+        HeaderMap,
+        header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL},
+    },
+    response::Response,
+    routing::get,
+};
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use self::connection::Connection;
+use crate::domain::{Agents, Caller, auth};
 
 /// Limits of the WebSocket adapter.
 #[derive(Debug, Clone, Copy)]
 pub struct WsConfig {
-    /// Largest frame accepted; bigger gets an error frame.
+    /// Largest frame accepted; up to [`WsConfig::hard_cap`], bigger gets a `RESOURCE_EXHAUSTED`
+    /// error frame and the socket stays open.
     pub max_frame_bytes: usize,
+    /// Connections open at once; one more gets a `RESOURCE_EXHAUSTED` error frame and close
+    /// 1013 (try again later).
+    pub max_connections: usize,
 }
 
 impl Default for WsConfig {
     fn default() -> Self {
         Self {
             max_frame_bytes: 1024 * 1024,
+            max_connections: 10_000,
         }
     }
 }
 
-/// Routes of the adapter (`/ws`), to merge into the HTTP app.
-pub fn router(_agents: Agents, _config: WsConfig) -> Router {
+impl WsConfig {
+    /// The largest message read at all: twice the limit. Frames between the limit and the cap
+    /// are read, so they can be answered with an error; bigger ones close the connection (1009)
+    /// without being buffered.
+    pub fn hard_cap(&self) -> usize {
+        self.max_frame_bytes.saturating_mul(2)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct WsState {
+    agents: Agents,
+    config: WsConfig,
+    shutdown: CancellationToken,
+    /// Numbers connections in logs.
+    connections: Arc<AtomicU64>,
+    /// One permit per open connection.
+    open: Arc<Semaphore>,
+}
+
+/// Routes of the adapter (`/ws`), to merge into the HTTP app. Every connection closes (1001)
+/// when `shutdown` is cancelled.
+pub fn router(agents: Agents, config: WsConfig, shutdown: CancellationToken) -> Router {
     Router::new()
+        .route("/ws", get(upgrade))
+        .with_state(WsState {
+            agents,
+            config,
+            shutdown,
+            connections: Arc::new(AtomicU64::new(0)),
+            open: Arc::new(Semaphore::new(config.max_connections.max(1))),
+        })
+}
+
+/// The subprotocol Rift answers with; browsers offer it beside `bearer.<token>`, since they
+/// cannot set an `Authorization` header on a WebSocket.
+const SUBPROTOCOL: &str = "rift";
+
+#[derive(Debug, Deserialize)]
+struct UpgradeQuery {
+    token: Option<String>,
+}
+
+async fn upgrade(
+    State(state): State<WsState>,
+    Query(query): Query<UpgradeQuery>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let caller = Caller::with_token(presented_token(&headers, query.token.as_deref()));
+    let cap = state.config.hard_cap();
+    let connection = state.connections.fetch_add(1, Ordering::Relaxed) + 1;
+    let permit = state.open.clone().try_acquire_owned().ok();
+    upgrade
+        .protocols([SUBPROTOCOL])
+        .max_message_size(cap)
+        .max_frame_size(cap)
+        .on_upgrade(move |socket| {
+            async move {
+                let Some(_permit) = permit else {
+                    Connection::refuse(socket, state.config.max_connections).await;
+                    return;
+                };
+                Connection::new(socket, state.agents, caller, state.config, state.shutdown)
+                    .run()
+                    .await;
+            }
+            .instrument(tracing::debug_span!("ws", connection))
+        })
+}
+
+/// The bearer token of an upgrade request: the `Authorization` header, a `bearer.<token>`
+/// subprotocol, or the `token` query parameter, in that order.
+fn presented_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+    let header = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(auth::bearer_token);
+    let subprotocol = || {
+        headers
+            .get_all(SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .find_map(|protocol| protocol.trim().strip_prefix("bearer."))
+    };
+    header.or_else(subprotocol).or(query)
 }

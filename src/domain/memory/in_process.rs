@@ -6,7 +6,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use async_trait::async_trait;
@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::{
     AnalysisStored, AnalysisWrite, History, Memory, NarrativeStored, NarrativeWrite,
-    ProgressObserved, Tail, TaskState,
+    ProgressObserved, Tail, TaskState, WriteGuard,
 };
 use crate::domain::{
     EventId, MemoryError, Notification, TaskId,
@@ -45,6 +45,21 @@ struct State {
     max_events: usize,
     last: EventId,
     trimmed: bool,
+    /// Idempotency keys: fingerprint, remembered result, and when to forget them.
+    requests: HashMap<String, Remembered>,
+}
+
+#[derive(Debug, Clone)]
+struct Remembered {
+    fingerprint: String,
+    result: RememberedResult,
+    expires: Instant,
+}
+
+#[derive(Debug, Clone)]
+enum RememberedResult {
+    Analysis(AnalysisStored),
+    Narrative(NarrativeStored),
 }
 
 #[derive(Debug, Default)]
@@ -114,6 +129,42 @@ impl State {
         id
     }
 
+    /// The remembered result for `guard`'s request key, after checking its fingerprint; also
+    /// refuses writes past their deadline. Expired keys are forgotten on the way.
+    fn admit(&mut self, guard: &WriteGuard<'_>) -> Result<Option<RememberedResult>, MemoryError> {
+        if let Some(request) = guard.request {
+            let now = Instant::now();
+            self.requests
+                .retain(|_, remembered| remembered.expires > now);
+            if let Some(remembered) = self.requests.get(request.id) {
+                if remembered.fingerprint != request.fingerprint {
+                    return Err(MemoryError::RequestIdReused);
+                }
+                return Ok(Some(remembered.result.clone()));
+            }
+        }
+        if guard
+            .deadline
+            .is_some_and(|deadline| SystemTime::now() > deadline)
+        {
+            return Err(MemoryError::DeadlineExceeded);
+        }
+        Ok(None)
+    }
+
+    fn remember(&mut self, guard: &WriteGuard<'_>, result: RememberedResult) {
+        if let Some(request) = guard.request {
+            self.requests.insert(
+                request.id.to_owned(),
+                Remembered {
+                    fingerprint: request.fingerprint.to_owned(),
+                    result,
+                    expires: Instant::now() + request.window,
+                },
+            );
+        }
+    }
+
     fn after(&self, after: EventId, limit: usize) -> Vec<Notification> {
         let start = self.events.partition_point(|n| n.id <= after);
         self.events.range(start..).take(limit).cloned().collect()
@@ -131,6 +182,22 @@ impl Memory for InProcessMemory {
         write: AnalysisWrite<'_>,
     ) -> Result<AnalysisStored, MemoryError> {
         let mut state = self.state();
+        if let Some(RememberedResult::Analysis(stored)) = state.admit(&write.guard)? {
+            return Ok(AnalysisStored {
+                replayed: true,
+                ..stored
+            });
+        }
+        let current = state
+            .tasks
+            .get(write.task)
+            .map_or(0, |t| t.analysis_version);
+        if write
+            .expected_version
+            .is_some_and(|expected| expected != current)
+        {
+            return Err(MemoryError::VersionMismatch { current });
+        }
         let record = state.tasks.entry(write.task.clone()).or_default();
         record.analysis = Some(write.record_json.to_owned());
         record.analysis_version += 1;
@@ -142,9 +209,15 @@ impl Memory for InProcessMemory {
             action::ANALYSIS_STORED,
             json!({"task_id": write.task.as_str(), "summary": write.summary, "version": version}),
         );
+        let stored = AnalysisStored {
+            version,
+            event,
+            replayed: false,
+        };
+        state.remember(&write.guard, RememberedResult::Analysis(stored));
         drop(state);
         self.announce(event);
-        Ok(AnalysisStored { version, event })
+        Ok(stored)
     }
 
     async fn store_narrative(
@@ -152,6 +225,12 @@ impl Memory for InProcessMemory {
         write: NarrativeWrite<'_>,
     ) -> Result<Option<NarrativeStored>, MemoryError> {
         let mut state = self.state();
+        if let Some(RememberedResult::Narrative(stored)) = state.admit(&write.guard)? {
+            return Ok(Some(NarrativeStored {
+                replayed: true,
+                ..stored
+            }));
+        }
         let Some(record) = state.tasks.get_mut(write.task) else {
             return Ok(None);
         };
@@ -175,13 +254,16 @@ impl Memory for InProcessMemory {
                 "analysis_version": analysis_version,
             }),
         );
-        drop(state);
-        self.announce(event);
-        Ok(Some(NarrativeStored {
+        let stored = NarrativeStored {
             narrative,
             analysis_version,
             event,
-        }))
+            replayed: false,
+        };
+        state.remember(&write.guard, RememberedResult::Narrative(stored.clone()));
+        drop(state);
+        self.announce(event);
+        Ok(Some(stored))
     }
 
     async fn observe_progress(
@@ -225,6 +307,29 @@ impl Memory for InProcessMemory {
             state: task_state,
             recorded,
         })
+    }
+
+    async fn delete_task(
+        &self,
+        task: &TaskId,
+        deadline: Option<SystemTime>,
+    ) -> Result<Option<EventId>, MemoryError> {
+        let mut state = self.state();
+        if deadline.is_some_and(|deadline| SystemTime::now() > deadline) {
+            return Err(MemoryError::DeadlineExceeded);
+        }
+        if state.tasks.remove(task).is_none() {
+            return Ok(None);
+        }
+        let id = state.append(
+            task,
+            agent::RIFT,
+            action::TASK_DELETED,
+            json!({"task_id": task.as_str()}),
+        );
+        drop(state);
+        self.announce(id);
+        Ok(Some(id))
     }
 
     async fn events_after(

@@ -11,12 +11,36 @@
 mod in_process;
 mod redis;
 
-use std::fmt::Debug;
+use std::{
+    fmt::Debug,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use async_trait::async_trait;
 
 pub use self::{in_process::InProcessMemory, redis::RedisConfig, redis::RedisMemory};
 use super::{EventId, MemoryError, Notification, TaskId};
+
+/// Conditions every write carries into its atomic step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteGuard<'a> {
+    /// Memory refuses the write (`DeadlineExceeded`) once its own clock is past this, so a
+    /// write that reaches it late is never applied.
+    pub deadline: Option<SystemTime>,
+    /// Idempotency: a repeated key returns the first result instead of writing again.
+    pub request: Option<RequestKey<'a>>,
+}
+
+/// An idempotency key with the fingerprint of the request it was first used for.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestKey<'a> {
+    /// Validated like a task id.
+    pub id: &'a str,
+    /// Digest of the request; the same id with another fingerprint is `RequestIdReused`.
+    pub fingerprint: &'a str,
+    /// How long the key is remembered.
+    pub window: Duration,
+}
 
 /// TechAgent's write: the analysis record replaces the previous one and gets the next version.
 ///
@@ -27,12 +51,17 @@ pub struct AnalysisWrite<'a> {
     /// The JSON stored under `TechAgent:analysis:<id>` and in the context hash.
     pub record_json: &'a str,
     pub summary: &'a str,
+    /// Write only if the current version is this (0: no analysis yet).
+    pub expected_version: Option<u64>,
+    pub guard: WriteGuard<'a>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnalysisStored {
     pub version: u64,
     pub event: EventId,
+    /// True when this is the remembered result of an earlier call with the same request id.
+    pub replayed: bool,
 }
 
 /// ConceptAgent's write. The narrative is `prefix + summary + suffix`, composed inside the same
@@ -44,6 +73,7 @@ pub struct NarrativeWrite<'a> {
     pub task: &'a TaskId,
     pub prefix: &'a str,
     pub suffix: &'a str,
+    pub guard: WriteGuard<'a>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +81,8 @@ pub struct NarrativeStored {
     pub narrative: String,
     pub analysis_version: u64,
     pub event: EventId,
+    /// True when this is the remembered result of an earlier call with the same request id.
+    pub replayed: bool,
 }
 
 /// What memory holds about a task's progress.
@@ -129,6 +161,14 @@ pub trait Memory: Send + Sync + Debug + 'static {
         completed_record: &str,
     ) -> Result<ProgressObserved, MemoryError>;
 
+    /// Removes every key of the task and announces it (`task_deleted`, payload
+    /// `{"task_id"}`); `None` when the task had nothing stored.
+    async fn delete_task(
+        &self,
+        task: &TaskId,
+        deadline: Option<SystemTime>,
+    ) -> Result<Option<EventId>, MemoryError>;
+
     /// Up to `limit` retained notifications with ids strictly after `after`, oldest first.
     async fn events_after(
         &self,
@@ -143,6 +183,12 @@ pub trait Memory: Send + Sync + Debug + 'static {
 
     /// Cheap liveness check for health reporting.
     async fn ping(&self) -> Result<(), MemoryError>;
+}
+
+/// Milliseconds since the Unix epoch, as memory compares deadlines.
+pub(crate) fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Blocking reads of new notifications, on a connection of its own.

@@ -7,7 +7,11 @@
 //!   block, because a blocking read would otherwise trip the short timeout and, on a shared
 //!   connection, stall every command queued behind it.
 
-use std::{collections::HashMap, future::Future, time::Duration};
+use std::{
+    collections::HashMap,
+    future::Future,
+    time::{Duration, SystemTime},
+};
 
 use async_trait::async_trait;
 use redis::{
@@ -19,7 +23,7 @@ use serde_json::Map;
 
 use super::{
     AnalysisStored, AnalysisWrite, History, Memory, NarrativeStored, NarrativeWrite,
-    ProgressObserved, Tail, TaskState,
+    ProgressObserved, Tail, TaskState, WriteGuard, unix_ms,
 };
 use crate::domain::{EventId, MemoryError, Notification, TaskId, records::keys};
 
@@ -54,20 +58,37 @@ struct Scripts {
     analyze: Script,
     narrate: Script,
     progress: Script,
+    delete: Script,
     history: Script,
 }
 
 impl Scripts {
     fn new() -> Self {
-        let prelude = include_str!("scripts/notify.lua");
+        let prelude = include_str!("scripts/prelude.lua");
         let write = |body: &str| Script::new(&format!("{prelude}\n{body}"));
         Self {
             analyze: write(include_str!("scripts/analyze.lua")),
             narrate: write(include_str!("scripts/narrate.lua")),
             progress: write(include_str!("scripts/progress.lua")),
+            delete: write(include_str!("scripts/delete.lua")),
             history: Script::new(include_str!("scripts/history.lua")),
         }
     }
+}
+
+/// The request key and fingerprint arguments of a guarded write.
+fn request_key<'a>(guard: &WriteGuard<'a>) -> Option<(String, &'a str, String)> {
+    guard.request.map(|request| {
+        (
+            keys::request(request.id),
+            request.fingerprint,
+            request.window.as_millis().max(1).to_string(),
+        )
+    })
+}
+
+fn deadline_arg(deadline: Option<SystemTime>) -> String {
+    deadline.map_or(0, unix_ms).to_string()
 }
 
 #[derive(Debug, Clone)]
@@ -119,9 +140,20 @@ impl RedisMemory {
     }
 }
 
-/// Connection trouble is `Unavailable` (retry later); anything else means Redis holds data Rift
-/// does not understand.
+/// Connection trouble is `Unavailable` (retry later); the scripts' own refusals (`RIFT*` codes)
+/// become their typed errors; anything else means Redis holds data Rift does not understand.
 fn classify(error: RedisError) -> MemoryError {
+    match error.code() {
+        Some("RIFTDEADLINE") => return MemoryError::DeadlineExceeded,
+        Some("RIFTREUSED") => return MemoryError::RequestIdReused,
+        Some("RIFTVERSION") => {
+            let current = error.detail().and_then(|d| d.trim().parse().ok());
+            if let Some(current) = current {
+                return MemoryError::VersionMismatch { current };
+            }
+        }
+        _ => {}
+    }
     let transient = error.is_io_error()
         || error.is_timeout()
         || error.is_connection_dropped()
@@ -150,21 +182,43 @@ impl Memory for RedisMemory {
     ) -> Result<AnalysisStored, MemoryError> {
         let task = write.task;
         let mut connection = self.connection.clone();
+        let request = request_key(&write.guard);
         let mut call = self.scripts.analyze.prepare_invoke();
         call.key(keys::analysis(task))
             .key(keys::context(task))
             .key(keys::progress(task))
             .key(keys::NOTIFICATIONS)
-            .key(keys::updates_channel(task))
-            .arg(task.as_str())
+            .key(keys::updates_channel(task));
+        if let Some((key, _, _)) = &request {
+            call.key(key);
+        }
+        call.arg(task.as_str())
             .arg(write.record_json)
             .arg(write.summary)
-            .arg(self.max_events());
-        let invocation = call.invoke_async::<(u64, String)>(&mut connection);
-        let (version, id) = self.bounded(invocation).await?;
+            .arg(self.max_events())
+            .arg(deadline_arg(write.guard.deadline))
+            .arg(
+                write
+                    .expected_version
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+            )
+            .arg(
+                request
+                    .as_ref()
+                    .map_or("", |(_, fingerprint, _)| fingerprint),
+            )
+            .arg(
+                request
+                    .as_ref()
+                    .map_or("", |(_, _, window)| window.as_str()),
+            );
+        let invocation = call.invoke_async::<(u64, String, u8)>(&mut connection);
+        let (version, id, replayed) = self.bounded(invocation).await?;
         Ok(AnalysisStored {
             version,
             event: parse_id(&id)?,
+            replayed: replayed == 1,
         })
     }
 
@@ -174,23 +228,40 @@ impl Memory for RedisMemory {
     ) -> Result<Option<NarrativeStored>, MemoryError> {
         let task = write.task;
         let mut connection = self.connection.clone();
+        let request = request_key(&write.guard);
         let mut call = self.scripts.narrate.prepare_invoke();
         call.key(keys::narrative(task))
             .key(keys::context(task))
             .key(keys::NOTIFICATIONS)
-            .key(keys::updates_channel(task))
-            .arg(task.as_str())
+            .key(keys::updates_channel(task));
+        if let Some((key, _, _)) = &request {
+            call.key(key);
+        }
+        call.arg(task.as_str())
             .arg(write.prefix)
             .arg(write.suffix)
-            .arg(self.max_events());
-        let invocation = call.invoke_async::<Option<(String, u64, String)>>(&mut connection);
-        let Some((narrative, analysis_version, id)) = self.bounded(invocation).await? else {
+            .arg(self.max_events())
+            .arg(deadline_arg(write.guard.deadline))
+            .arg(
+                request
+                    .as_ref()
+                    .map_or("", |(_, fingerprint, _)| fingerprint),
+            )
+            .arg(
+                request
+                    .as_ref()
+                    .map_or("", |(_, _, window)| window.as_str()),
+            );
+        let invocation = call.invoke_async::<Option<(String, u64, String, u8)>>(&mut connection);
+        let Some((narrative, analysis_version, id, replayed)) = self.bounded(invocation).await?
+        else {
             return Ok(None);
         };
         Ok(Some(NarrativeStored {
             narrative,
             analysis_version,
             event: parse_id(&id)?,
+            replayed: replayed == 1,
         }))
     }
 
@@ -225,6 +296,31 @@ impl Memory for RedisMemory {
             },
             recorded,
         })
+    }
+
+    async fn delete_task(
+        &self,
+        task: &TaskId,
+        deadline: Option<SystemTime>,
+    ) -> Result<Option<EventId>, MemoryError> {
+        let mut connection = self.connection.clone();
+        let mut call = self.scripts.delete.prepare_invoke();
+        call.key(keys::analysis(task))
+            .key(keys::narrative(task))
+            .key(keys::progress(task))
+            .key(keys::context(task))
+            .key(keys::NOTIFICATIONS)
+            .key(keys::updates_channel(task))
+            .arg(task.as_str())
+            .arg(self.max_events())
+            .arg(deadline_arg(deadline));
+        let invocation = call.invoke_async::<String>(&mut connection);
+        let id = self.bounded(invocation).await?;
+        if id.is_empty() {
+            Ok(None)
+        } else {
+            parse_id(&id).map(Some)
+        }
     }
 
     async fn events_after(

@@ -26,41 +26,45 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12rift/v1/rift.proto\x12\x07rift.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"G\n\x0e\x41nalyzeRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12$\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x16.google.protobuf.Value\"k\n\x0f\x41nalyzeResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12%\n\x05stats\x18\x04 \x01(\x0b\x32\x16.rift.v1.AnalysisStats\"\x95\x01\n\rAnalysisStats\x12\x12\n\nitem_count\x18\x01 \x01(\x04\x12\"\n\x05types\x18\x02 \x01(\x0b\x32\x13.rift.v1.TypeCounts\x12%\n\x07numbers\x18\x03 \x01(\x0b\x32\x14.rift.v1.NumberStats\x12%\n\x07strings\x18\x04 \x01(\x0b\x32\x14.rift.v1.StringStats\"o\n\nTypeCounts\x12\r\n\x05nulls\x18\x01 \x01(\x04\x12\x10\n\x08\x62ooleans\x18\x02 \x01(\x04\x12\x0f\n\x07numbers\x18\x03 \x01(\x04\x12\x0f\n\x07strings\x18\x04 \x01(\x04\x12\r\n\x05lists\x18\x05 \x01(\x04\x12\x0f\n\x07objects\x18\x06 \x01(\x04\"Q\n\x0bNumberStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0b\n\x03min\x18\x02 \x01(\x01\x12\x0b\n\x03max\x18\x03 \x01(\x01\x12\x0c\n\x04mean\x18\x04 \x01(\x01\x12\x0b\n\x03sum\x18\x05 \x01(\x01\"P\n\x0bStringStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x10\n\x08\x64istinct\x18\x02 \x01(\x04\x12 \n\x03top\x18\x03 \x03(\x0b\x32\x13.rift.v1.ValueCount\"*\n\nValueCount\x12\r\n\x05value\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"!\n\x0eNarrateRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"O\n\x0fNarrateResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tnarrative\x18\x02 \x01(\t\x12\x18\n\x10\x61nalysis_version\x18\x03 \x01(\x04\"\"\n\x0fProgressRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"\x86\x01\n\x10ProgressResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12#\n\x06status\x18\x02 \x01(\x0e\x32\x13.rift.v1.TaskStatus\x12\x18\n\x10\x61nalysis_version\x18\x03 \x01(\x04\x12\"\n\x1anarrative_analysis_version\x18\x04 \x01(\x04\"2\n\x10SubscribeRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\"\x9e\x01\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12(\n\x07payload\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*e\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x0f\n\x0bNOT_STARTED\x10\x01\x12\x0f\n\x0bIN_PROGRESS\x10\x02\x12\r\n\tCOMPLETED\x10\x03\x12\t\n\x05STALE\x10\x04\x32\x84\x02\n\x04Rift\x12<\n\x07\x41nalyze\x12\x17.rift.v1.AnalyzeRequest\x1a\x18.rift.v1.AnalyzeResponse\x12<\n\x07Narrate\x12\x17.rift.v1.NarrateRequest\x1a\x18.rift.v1.NarrateResponse\x12?\n\x08Progress\x12\x18.rift.v1.ProgressRequest\x1a\x19.rift.v1.ProgressResponse\x12?\n\tSubscribe\x12\x19.rift.v1.SubscribeRequest\x1a\x15.rift.v1.Notification0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12rift/v1/rift.proto\x12\x07rift.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x01\n\x0e\x41nalyzeRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12$\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x16.google.protobuf.Value\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x1d\n\x10\x65xpected_version\x18\x04 \x01(\x04H\x00\x88\x01\x01\x42\x13\n\x11_expected_version\"k\n\x0f\x41nalyzeResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12%\n\x05stats\x18\x04 \x01(\x0b\x32\x16.rift.v1.AnalysisStats\"\x95\x01\n\rAnalysisStats\x12\x12\n\nitem_count\x18\x01 \x01(\x04\x12\"\n\x05types\x18\x02 \x01(\x0b\x32\x13.rift.v1.TypeCounts\x12%\n\x07numbers\x18\x03 \x01(\x0b\x32\x14.rift.v1.NumberStats\x12%\n\x07strings\x18\x04 \x01(\x0b\x32\x14.rift.v1.StringStats\"o\n\nTypeCounts\x12\r\n\x05nulls\x18\x01 \x01(\x04\x12\x10\n\x08\x62ooleans\x18\x02 \x01(\x04\x12\x0f\n\x07numbers\x18\x03 \x01(\x04\x12\x0f\n\x07strings\x18\x04 \x01(\x04\x12\r\n\x05lists\x18\x05 \x01(\x04\x12\x0f\n\x07objects\x18\x06 \x01(\x04\"Q\n\x0bNumberStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0b\n\x03min\x18\x02 \x01(\x01\x12\x0b\n\x03max\x18\x03 \x01(\x01\x12\x0c\n\x04mean\x18\x04 \x01(\x01\x12\x0b\n\x03sum\x18\x05 \x01(\x01\"P\n\x0bStringStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x10\n\x08\x64istinct\x18\x02 \x01(\x04\x12 \n\x03top\x18\x03 \x03(\x0b\x32\x13.rift.v1.ValueCount\"*\n\nValueCount\x12\r\n\x05value\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"5\n\x0eNarrateRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"O\n\x0fNarrateResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tnarrative\x18\x02 \x01(\t\x12\x18\n\x10\x61nalysis_version\x18\x03 \x01(\x04\"\"\n\x0fProgressRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"\x86\x01\n\x10ProgressResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12#\n\x06status\x18\x02 \x01(\x0e\x32\x13.rift.v1.TaskStatus\x12\x18\n\x10\x61nalysis_version\x18\x03 \x01(\x04\x12\"\n\x1anarrative_analysis_version\x18\x04 \x01(\x04\"2\n\x10SubscribeRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\"$\n\x11\x44\x65leteTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"6\n\x12\x44\x65leteTaskResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"\x9e\x01\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12(\n\x07payload\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*e\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x0f\n\x0bNOT_STARTED\x10\x01\x12\x0f\n\x0bIN_PROGRESS\x10\x02\x12\r\n\tCOMPLETED\x10\x03\x12\t\n\x05STALE\x10\x04\x32\xcb\x02\n\x04Rift\x12<\n\x07\x41nalyze\x12\x17.rift.v1.AnalyzeRequest\x1a\x18.rift.v1.AnalyzeResponse\x12<\n\x07Narrate\x12\x17.rift.v1.NarrateRequest\x1a\x18.rift.v1.NarrateResponse\x12?\n\x08Progress\x12\x18.rift.v1.ProgressRequest\x1a\x19.rift.v1.ProgressResponse\x12?\n\tSubscribe\x12\x19.rift.v1.SubscribeRequest\x1a\x15.rift.v1.Notification0\x01\x12\x45\n\nDeleteTask\x12\x1a.rift.v1.DeleteTaskRequest\x1a\x1b.rift.v1.DeleteTaskResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rift.v1.rift_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKSTATUS']._serialized_start=1252
-  _globals['_TASKSTATUS']._serialized_end=1353
-  _globals['_ANALYZEREQUEST']._serialized_start=94
-  _globals['_ANALYZEREQUEST']._serialized_end=165
-  _globals['_ANALYZERESPONSE']._serialized_start=167
-  _globals['_ANALYZERESPONSE']._serialized_end=274
-  _globals['_ANALYSISSTATS']._serialized_start=277
-  _globals['_ANALYSISSTATS']._serialized_end=426
-  _globals['_TYPECOUNTS']._serialized_start=428
-  _globals['_TYPECOUNTS']._serialized_end=539
-  _globals['_NUMBERSTATS']._serialized_start=541
-  _globals['_NUMBERSTATS']._serialized_end=622
-  _globals['_STRINGSTATS']._serialized_start=624
-  _globals['_STRINGSTATS']._serialized_end=704
-  _globals['_VALUECOUNT']._serialized_start=706
-  _globals['_VALUECOUNT']._serialized_end=748
-  _globals['_NARRATEREQUEST']._serialized_start=750
-  _globals['_NARRATEREQUEST']._serialized_end=783
-  _globals['_NARRATERESPONSE']._serialized_start=785
-  _globals['_NARRATERESPONSE']._serialized_end=864
-  _globals['_PROGRESSREQUEST']._serialized_start=866
-  _globals['_PROGRESSREQUEST']._serialized_end=900
-  _globals['_PROGRESSRESPONSE']._serialized_start=903
-  _globals['_PROGRESSRESPONSE']._serialized_end=1037
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=1039
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=1089
-  _globals['_NOTIFICATION']._serialized_start=1092
-  _globals['_NOTIFICATION']._serialized_end=1250
-  _globals['_RIFT']._serialized_start=1356
-  _globals['_RIFT']._serialized_end=1616
+  _globals['_TASKSTATUS']._serialized_start=1439
+  _globals['_TASKSTATUS']._serialized_end=1540
+  _globals['_ANALYZEREQUEST']._serialized_start=95
+  _globals['_ANALYZEREQUEST']._serialized_end=238
+  _globals['_ANALYZERESPONSE']._serialized_start=240
+  _globals['_ANALYZERESPONSE']._serialized_end=347
+  _globals['_ANALYSISSTATS']._serialized_start=350
+  _globals['_ANALYSISSTATS']._serialized_end=499
+  _globals['_TYPECOUNTS']._serialized_start=501
+  _globals['_TYPECOUNTS']._serialized_end=612
+  _globals['_NUMBERSTATS']._serialized_start=614
+  _globals['_NUMBERSTATS']._serialized_end=695
+  _globals['_STRINGSTATS']._serialized_start=697
+  _globals['_STRINGSTATS']._serialized_end=777
+  _globals['_VALUECOUNT']._serialized_start=779
+  _globals['_VALUECOUNT']._serialized_end=821
+  _globals['_NARRATEREQUEST']._serialized_start=823
+  _globals['_NARRATEREQUEST']._serialized_end=876
+  _globals['_NARRATERESPONSE']._serialized_start=878
+  _globals['_NARRATERESPONSE']._serialized_end=957
+  _globals['_PROGRESSREQUEST']._serialized_start=959
+  _globals['_PROGRESSREQUEST']._serialized_end=993
+  _globals['_PROGRESSRESPONSE']._serialized_start=996
+  _globals['_PROGRESSRESPONSE']._serialized_end=1130
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=1132
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=1182
+  _globals['_DELETETASKREQUEST']._serialized_start=1184
+  _globals['_DELETETASKREQUEST']._serialized_end=1220
+  _globals['_DELETETASKRESPONSE']._serialized_start=1222
+  _globals['_DELETETASKRESPONSE']._serialized_end=1276
+  _globals['_NOTIFICATION']._serialized_start=1279
+  _globals['_NOTIFICATION']._serialized_end=1437
+  _globals['_RIFT']._serialized_start=1543
+  _globals['_RIFT']._serialized_end=1874
 # @@protoc_insertion_point(module_scope)

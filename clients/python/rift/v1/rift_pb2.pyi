@@ -25,12 +25,16 @@ COMPLETED: TaskStatus
 STALE: TaskStatus
 
 class AnalyzeRequest(_message.Message):
-    __slots__ = ("task_id", "data")
+    __slots__ = ("task_id", "data", "request_id", "expected_version")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     data: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]
-    def __init__(self, task_id: _Optional[str] = ..., data: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ...) -> None: ...
+    request_id: str
+    expected_version: int
+    def __init__(self, task_id: _Optional[str] = ..., data: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ..., request_id: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
     __slots__ = ("task_id", "summary", "version", "stats")
@@ -105,10 +109,12 @@ class ValueCount(_message.Message):
     def __init__(self, value: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class NarrateRequest(_message.Message):
-    __slots__ = ("task_id",)
+    __slots__ = ("task_id", "request_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: str
-    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, task_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class NarrateResponse(_message.Message):
     __slots__ = ("task_id", "narrative", "analysis_version")
@@ -145,6 +151,20 @@ class SubscribeRequest(_message.Message):
     task_id: str
     after: str
     def __init__(self, task_id: _Optional[str] = ..., after: _Optional[str] = ...) -> None: ...
+
+class DeleteTaskRequest(_message.Message):
+    __slots__ = ("task_id",)
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+
+class DeleteTaskResponse(_message.Message):
+    __slots__ = ("task_id", "deleted")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    deleted: bool
+    def __init__(self, task_id: _Optional[str] = ..., deleted: _Optional[bool] = ...) -> None: ...
 
 class Notification(_message.Message):
     __slots__ = ("id", "task_id", "agent", "action", "payload", "time")

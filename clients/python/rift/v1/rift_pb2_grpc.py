@@ -57,6 +57,11 @@ class RiftStub:
                 request_serializer=rift_dot_v1_dot_rift__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=rift_dot_v1_dot_rift__pb2.Notification.FromString,
                 _registered_method=True)
+        self.DeleteTask = channel.unary_unary(
+                '/rift.v1.Rift/DeleteTask',
+                request_serializer=rift_dot_v1_dot_rift__pb2.DeleteTaskRequest.SerializeToString,
+                response_deserializer=rift_dot_v1_dot_rift__pb2.DeleteTaskResponse.FromString,
+                _registered_method=True)
 
 
 class RiftServicer:
@@ -94,6 +99,13 @@ class RiftServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteTask(self, request, context):
+        """Admin: remove every key of a task and announce it (action task_deleted).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RiftServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -116,6 +128,11 @@ def add_RiftServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=rift_dot_v1_dot_rift__pb2.SubscribeRequest.FromString,
                     response_serializer=rift_dot_v1_dot_rift__pb2.Notification.SerializeToString,
+            ),
+            'DeleteTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTask,
+                    request_deserializer=rift_dot_v1_dot_rift__pb2.DeleteTaskRequest.FromString,
+                    response_serializer=rift_dot_v1_dot_rift__pb2.DeleteTaskResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -229,6 +246,33 @@ class Rift:
             '/rift.v1.Rift/Subscribe',
             rift_dot_v1_dot_rift__pb2.SubscribeRequest.SerializeToString,
             rift_dot_v1_dot_rift__pb2.Notification.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rift.v1.Rift/DeleteTask',
+            rift_dot_v1_dot_rift__pb2.DeleteTaskRequest.SerializeToString,
+            rift_dot_v1_dot_rift__pb2.DeleteTaskResponse.FromString,
             options,
             channel_credentials,
             insecure,

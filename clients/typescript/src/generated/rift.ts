@@ -8,6 +8,8 @@ import type { Value as _google_protobuf_Value, Value__Output as _google_protobuf
 import type { AnalysisStats as _rift_v1_AnalysisStats, AnalysisStats__Output as _rift_v1_AnalysisStats__Output } from './rift/v1/AnalysisStats';
 import type { AnalyzeRequest as _rift_v1_AnalyzeRequest, AnalyzeRequest__Output as _rift_v1_AnalyzeRequest__Output } from './rift/v1/AnalyzeRequest';
 import type { AnalyzeResponse as _rift_v1_AnalyzeResponse, AnalyzeResponse__Output as _rift_v1_AnalyzeResponse__Output } from './rift/v1/AnalyzeResponse';
+import type { DeleteTaskRequest as _rift_v1_DeleteTaskRequest, DeleteTaskRequest__Output as _rift_v1_DeleteTaskRequest__Output } from './rift/v1/DeleteTaskRequest';
+import type { DeleteTaskResponse as _rift_v1_DeleteTaskResponse, DeleteTaskResponse__Output as _rift_v1_DeleteTaskResponse__Output } from './rift/v1/DeleteTaskResponse';
 import type { NarrateRequest as _rift_v1_NarrateRequest, NarrateRequest__Output as _rift_v1_NarrateRequest__Output } from './rift/v1/NarrateRequest';
 import type { NarrateResponse as _rift_v1_NarrateResponse, NarrateResponse__Output as _rift_v1_NarrateResponse__Output } from './rift/v1/NarrateResponse';
 import type { Notification as _rift_v1_Notification, Notification__Output as _rift_v1_Notification__Output } from './rift/v1/Notification';
@@ -39,6 +41,8 @@ export interface ProtoGrpcType {
       AnalysisStats: MessageTypeDefinition<_rift_v1_AnalysisStats, _rift_v1_AnalysisStats__Output>
       AnalyzeRequest: MessageTypeDefinition<_rift_v1_AnalyzeRequest, _rift_v1_AnalyzeRequest__Output>
       AnalyzeResponse: MessageTypeDefinition<_rift_v1_AnalyzeResponse, _rift_v1_AnalyzeResponse__Output>
+      DeleteTaskRequest: MessageTypeDefinition<_rift_v1_DeleteTaskRequest, _rift_v1_DeleteTaskRequest__Output>
+      DeleteTaskResponse: MessageTypeDefinition<_rift_v1_DeleteTaskResponse, _rift_v1_DeleteTaskResponse__Output>
       NarrateRequest: MessageTypeDefinition<_rift_v1_NarrateRequest, _rift_v1_NarrateRequest__Output>
       NarrateResponse: MessageTypeDefinition<_rift_v1_NarrateResponse, _rift_v1_NarrateResponse__Output>
       Notification: MessageTypeDefinition<_rift_v1_Notification, _rift_v1_Notification__Output>

@@ -1,7 +1,15 @@
--- ConceptAgent's write. KEYS: narrative, context, stream, channel.
--- ARGV: task_id, prefix, suffix, maxlen.
--- Returns false when there is no analysis, else {narrative, analysis version, notification id}.
+-- ConceptAgent's write. KEYS: narrative, context, stream, channel[, request].
+-- ARGV: task_id, prefix, suffix, maxlen, deadline_ms, fingerprint, window_ms.
+-- Returns false when there is no analysis, else {narrative, analysis version, notification id,
+-- 1 if replayed else 0}.
 -- Reading the analysis and writing the narrative in one step pins the version it was built on.
+local remembered = recall_request(KEYS[5], ARGV[6])
+if remembered then
+  if remembered.err then return remembered end
+  return {remembered.n, remembered.v, remembered.id, 1}
+end
+local late = check_deadline(ARGV[5])
+if late then return late end
 local fields = redis.call('HMGET', KEYS[2], 'TechAgent_analysis', 'rift_analysis_version')
 if not fields[1] then
   return false
@@ -17,4 +25,5 @@ redis.call('HSET', KEYS[2], 'ConceptAgent_narrative', narrative,
   'rift_narrative_analysis_version', version)
 local id = notify(KEYS[3], KEYS[4], ARGV[4], ARGV[1], 'ConceptAgent', 'narrative_stored',
   {task_id = ARGV[1], narrative = narrative, analysis_version = version})
-return {narrative, version, id}
+remember_request(KEYS[5], ARGV[7], {f = ARGV[6], n = narrative, v = version, id = id})
+return {narrative, version, id, 0}

@@ -3,8 +3,10 @@
 
 export interface NarrateRequest {
   'taskId'?: (string);
+  'requestId'?: (string);
 }
 
 export interface NarrateRequest__Output {
   'taskId': (string);
+  'requestId': (string);
 }

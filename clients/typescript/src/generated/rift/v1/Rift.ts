@@ -4,6 +4,8 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AnalyzeRequest as _rift_v1_AnalyzeRequest, AnalyzeRequest__Output as _rift_v1_AnalyzeRequest__Output } from '../../rift/v1/AnalyzeRequest';
 import type { AnalyzeResponse as _rift_v1_AnalyzeResponse, AnalyzeResponse__Output as _rift_v1_AnalyzeResponse__Output } from '../../rift/v1/AnalyzeResponse';
+import type { DeleteTaskRequest as _rift_v1_DeleteTaskRequest, DeleteTaskRequest__Output as _rift_v1_DeleteTaskRequest__Output } from '../../rift/v1/DeleteTaskRequest';
+import type { DeleteTaskResponse as _rift_v1_DeleteTaskResponse, DeleteTaskResponse__Output as _rift_v1_DeleteTaskResponse__Output } from '../../rift/v1/DeleteTaskResponse';
 import type { NarrateRequest as _rift_v1_NarrateRequest, NarrateRequest__Output as _rift_v1_NarrateRequest__Output } from '../../rift/v1/NarrateRequest';
 import type { NarrateResponse as _rift_v1_NarrateResponse, NarrateResponse__Output as _rift_v1_NarrateResponse__Output } from '../../rift/v1/NarrateResponse';
 import type { Notification as _rift_v1_Notification, Notification__Output as _rift_v1_Notification__Output } from '../../rift/v1/Notification';
@@ -20,6 +22,15 @@ export interface RiftClient extends grpc.Client {
   analyze(argument: _rift_v1_AnalyzeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rift_v1_AnalyzeResponse__Output>): grpc.ClientUnaryCall;
   analyze(argument: _rift_v1_AnalyzeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rift_v1_AnalyzeResponse__Output>): grpc.ClientUnaryCall;
   analyze(argument: _rift_v1_AnalyzeRequest, callback: grpc.requestCallback<_rift_v1_AnalyzeResponse__Output>): grpc.ClientUnaryCall;
+  
+  DeleteTask(argument: _rift_v1_DeleteTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rift_v1_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  DeleteTask(argument: _rift_v1_DeleteTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rift_v1_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  DeleteTask(argument: _rift_v1_DeleteTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rift_v1_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  DeleteTask(argument: _rift_v1_DeleteTaskRequest, callback: grpc.requestCallback<_rift_v1_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  deleteTask(argument: _rift_v1_DeleteTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rift_v1_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  deleteTask(argument: _rift_v1_DeleteTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rift_v1_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  deleteTask(argument: _rift_v1_DeleteTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rift_v1_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  deleteTask(argument: _rift_v1_DeleteTaskRequest, callback: grpc.requestCallback<_rift_v1_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
   
   Narrate(argument: _rift_v1_NarrateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rift_v1_NarrateResponse__Output>): grpc.ClientUnaryCall;
   Narrate(argument: _rift_v1_NarrateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rift_v1_NarrateResponse__Output>): grpc.ClientUnaryCall;
@@ -49,6 +60,8 @@ export interface RiftClient extends grpc.Client {
 export interface RiftHandlers extends grpc.UntypedServiceImplementation {
   Analyze: grpc.handleUnaryCall<_rift_v1_AnalyzeRequest__Output, _rift_v1_AnalyzeResponse>;
   
+  DeleteTask: grpc.handleUnaryCall<_rift_v1_DeleteTaskRequest__Output, _rift_v1_DeleteTaskResponse>;
+  
   Narrate: grpc.handleUnaryCall<_rift_v1_NarrateRequest__Output, _rift_v1_NarrateResponse>;
   
   Progress: grpc.handleUnaryCall<_rift_v1_ProgressRequest__Output, _rift_v1_ProgressResponse>;
@@ -59,6 +72,7 @@ export interface RiftHandlers extends grpc.UntypedServiceImplementation {
 
 export interface RiftDefinition extends grpc.ServiceDefinition {
   Analyze: MethodDefinition<_rift_v1_AnalyzeRequest, _rift_v1_AnalyzeResponse, _rift_v1_AnalyzeRequest__Output, _rift_v1_AnalyzeResponse__Output>
+  DeleteTask: MethodDefinition<_rift_v1_DeleteTaskRequest, _rift_v1_DeleteTaskResponse, _rift_v1_DeleteTaskRequest__Output, _rift_v1_DeleteTaskResponse__Output>
   Narrate: MethodDefinition<_rift_v1_NarrateRequest, _rift_v1_NarrateResponse, _rift_v1_NarrateRequest__Output, _rift_v1_NarrateResponse__Output>
   Progress: MethodDefinition<_rift_v1_ProgressRequest, _rift_v1_ProgressResponse, _rift_v1_ProgressRequest__Output, _rift_v1_ProgressResponse__Output>
   Subscribe: MethodDefinition<_rift_v1_SubscribeRequest, _rift_v1_Notification, _rift_v1_SubscribeRequest__Output, _rift_v1_Notification__Output>

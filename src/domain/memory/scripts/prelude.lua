@@ -1,0 +1,45 @@
+-- Prelude of every write script: the notification append and the write guards, so each write
+-- stays one atomic step. Field names mirror domain::records::keys; keep them in step.
+
+-- Appends a notification to the shared stream and publishes it on the prototype's channel.
+local function notify(stream, channel, maxlen, task_id, agent, action, payload)
+  local encoded = cjson.encode(payload)
+  local id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+    'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded)
+  redis.call('PUBLISH', channel, '{"id":' .. cjson.encode(id) .. ',"task_id":' .. cjson.encode(task_id)
+    .. ',"agent":' .. cjson.encode(agent) .. ',"action":' .. cjson.encode(action)
+    .. ',"payload":' .. encoded .. '}')
+  return id
+end
+
+-- Refuses the write once Redis's clock is past the deadline (unix ms; '0' for none), so a
+-- write that arrives after its caller gave up is never applied.
+local function check_deadline(deadline_ms)
+  local deadline = tonumber(deadline_ms)
+  if deadline and deadline > 0 then
+    local now = redis.call('TIME')
+    if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > deadline then
+      return redis.error_reply('RIFTDEADLINE the deadline passed before the write')
+    end
+  end
+  return nil
+end
+
+-- The remembered result of an earlier write with this request key, or nil; an error reply (a
+-- table with `err`) when the key was used for a different request (another fingerprint).
+local function recall_request(key, fingerprint)
+  if not key then return nil end
+  local stored = redis.call('GET', key)
+  if not stored then return nil end
+  local remembered = cjson.decode(stored)
+  if remembered.f ~= fingerprint then
+    return redis.error_reply('RIFTREUSED request id reused for a different request')
+  end
+  return remembered
+end
+
+local function remember_request(key, window_ms, remembered)
+  if key then
+    redis.call('SET', key, cjson.encode(remembered), 'PX', window_ms)
+  end
+end

@@ -1,0 +1,393 @@
+//! One WebSocket connection: reads frames, runs their commands on [`Agents`], and pushes the
+//! notifications of its watch.
+//!
+//! The loop selects over the next frame, the next notification and the shutdown token, and
+//! handles one frame at a time, so replies leave in the order commands came. It ends when the
+//! client leaves, when the server shuts down (close 1001), when the client stops reading for
+//! [`SEND_TIMEOUT`], or on a frame tungstenite cannot read: over the hard cap (close 1009),
+//! invalid UTF-8 in a text frame (1007, as RFC 6455 requires) or a protocol violation (1002).
+//! Whatever the way out, the connection's state, its watch included, is dropped with it.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    WsConfig,
+    command::{self, Command, Parsed},
+    frame::{self, ErrorBody, Outcome},
+};
+use crate::domain::{
+    Agents, AnalyzeOptions, Caller, CoreError, Notification, Subscription, auth::Operation,
+};
+
+/// How long one frame may take to leave before the client counts as gone. Bounds what a client
+/// that stops reading can hold up: its own connection, and the drain at shutdown.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a closing handshake may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long the socket stays open after a close frame sent when unread input remains. Closing a
+/// TCP socket with unread input makes the kernel send a reset, which discards our own unsent
+/// bytes: the close frame would be lost on the way.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+pub(super) struct Connection {
+    socket: WebSocket,
+    agents: Agents,
+    /// The credentials the upgrade request carried; every command is authorized with them.
+    caller: Caller,
+    config: WsConfig,
+    shutdown: CancellationToken,
+    watch: Option<Watch>,
+}
+
+/// The connection's one active watch.
+struct Watch {
+    /// Empty: every task.
+    task_id: String,
+    /// Where to resume: the last notification id delivered, or the token the watch began with.
+    resume_after: String,
+    subscription: Subscription,
+}
+
+/// The client is gone, or must be let go: end the loop.
+struct Gone;
+
+enum Event {
+    Shutdown,
+    Frame(Option<Result<Message, axum::Error>>),
+    Notification(Option<Result<Notification, CoreError>>),
+}
+
+impl Connection {
+    pub(super) fn new(
+        socket: WebSocket,
+        agents: Agents,
+        caller: Caller,
+        config: WsConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            socket,
+            agents,
+            caller,
+            config,
+            shutdown,
+            watch: None,
+        }
+    }
+
+    /// Turns away a connection over the limit: one error frame, then close 1013 (try again
+    /// later).
+    pub(super) async fn refuse(mut socket: WebSocket, max_connections: usize) {
+        let error = ErrorBody::from(CoreError::ResourceExhausted {
+            reason: crate::domain::reason::TOO_MANY_CONNECTIONS,
+            description: format!(
+                "{max_connections} connections are open, the most this server allows"
+            ),
+        });
+        let _ = socket
+            .send(Message::Text(frame::error_frame(&error).into()))
+            .await;
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code: close_code::AGAIN,
+                reason: "too many connections".into(),
+            })))
+            .await;
+    }
+
+    pub(super) async fn run(mut self) {
+        tracing::debug!("websocket connected");
+        loop {
+            let event = tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => Event::Shutdown,
+                frame = self.socket.recv() => Event::Frame(frame),
+                item = next_notification(&mut self.watch) => Event::Notification(item),
+            };
+            let handled = match event {
+                Event::Shutdown => {
+                    self.close(close_code::AWAY, "server shutting down").await;
+                    Err(Gone)
+                }
+                Event::Frame(None) => Err(Gone),
+                Event::Frame(Some(Err(error))) => {
+                    self.unreadable(&error).await;
+                    Err(Gone)
+                }
+                Event::Frame(Some(Ok(message))) => self.on_message(message).await,
+                Event::Notification(item) => self.on_notification(item).await,
+            };
+            if handled.is_err() {
+                break;
+            }
+        }
+        tracing::debug!("websocket closed");
+    }
+
+    async fn on_message(&mut self, message: Message) -> Result<(), Gone> {
+        let limit = self.config.max_frame_bytes;
+        match message {
+            Message::Text(text) if text.len() > limit => {
+                tracing::debug!(bytes = text.len(), limit, "frame over the limit");
+                let error = ErrorBody::frame_too_large(text.len(), limit);
+                self.send(frame::error_frame(&error)).await
+            }
+            Message::Binary(bytes) if bytes.len() > limit => {
+                let error = ErrorBody::frame_too_large(bytes.len(), limit);
+                self.send(frame::error_frame(&error)).await
+            }
+            Message::Binary(_) => {
+                self.send(frame::error_frame(&ErrorBody::binary_frame()))
+                    .await
+            }
+            Message::Text(text) => {
+                let reply = self.reply_to(text.as_str()).await;
+                self.send(reply).await
+            }
+            // Pings are answered by tungstenite; a close is answered too, and the next read
+            // then reports the end.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Ok(()),
+        }
+    }
+
+    async fn reply_to(&mut self, text: &str) -> String {
+        match command::parse_frame(text) {
+            Parsed::Text(command) => match self.execute(command).await {
+                Ok(outcome) => frame::text_reply(&outcome),
+                Err(error) => frame::error_frame(&error),
+            },
+            Parsed::Typed { id, command } => {
+                let outcome = self.execute(command).await;
+                frame::typed_reply(id.as_ref(), outcome.as_ref())
+            }
+        }
+    }
+
+    async fn execute(
+        &mut self,
+        command: Result<Command, command::ParseError>,
+    ) -> Result<Outcome, ErrorBody> {
+        let command = command.inspect_err(|error| {
+            tracing::debug!(%error, "frame is not a command");
+        })?;
+        let outcome = match command {
+            Command::Analyze {
+                task_id,
+                data,
+                request_id,
+                expected_version,
+            } => Outcome::Analysis(
+                self.agents
+                    .analyze(
+                        &self.caller,
+                        &task_id,
+                        &data,
+                        AnalyzeOptions {
+                            request_id: Some(&request_id),
+                            expected_version,
+                        },
+                    )
+                    .await?,
+            ),
+            Command::Narrate {
+                task_id,
+                request_id,
+            } => Outcome::Narrative(
+                self.agents
+                    .narrate(&self.caller, &task_id, Some(&request_id))
+                    .await?,
+            ),
+            Command::Progress { task_id } => {
+                Outcome::Progress(self.agents.progress(&self.caller, &task_id).await?)
+            }
+            Command::DeleteTask { task_id } => {
+                let deleted = self.agents.delete_task(&self.caller, &task_id).await?;
+                Outcome::Deleted { task_id, deleted }
+            }
+            Command::Watch { task_id, after } => {
+                let subscription = self
+                    .agents
+                    .subscribe(&self.caller, &task_id, &after)
+                    .await?;
+                let replaced = self
+                    .watch
+                    .replace(Watch {
+                        task_id: task_id.clone(),
+                        resume_after: after.trim().to_owned(),
+                        subscription,
+                    })
+                    .map(|old| old.task_id);
+                Outcome::Watching {
+                    task_id,
+                    after,
+                    replaced,
+                }
+            }
+            Command::Unwatch => Outcome::Unwatched(self.watch.take().map(|old| old.task_id)),
+            Command::Help => {
+                self.agents.authorize(&self.caller, Operation::Help)?;
+                Outcome::Help
+            }
+        };
+        Ok(outcome)
+    }
+
+    async fn on_notification(
+        &mut self,
+        item: Option<Result<Notification, CoreError>>,
+    ) -> Result<(), Gone> {
+        match item {
+            Some(Ok(notification)) => {
+                if let Some(watch) = &mut self.watch {
+                    watch.resume_after = notification.id.to_string();
+                }
+                self.send(frame::notification_frame(&notification)).await
+            }
+            Some(Err(error)) => {
+                let Some(watch) = self.watch.take() else {
+                    return Ok(());
+                };
+                tracing::debug!(%error, task_id = %watch.task_id, "watch ended on an error");
+                self.send(frame::watch_ended_frame(
+                    &watch.task_id,
+                    &watch.resume_after,
+                    error.into(),
+                ))
+                .await
+            }
+            // The subscription ends by itself only at shutdown, which the loop sees next.
+            None => {
+                self.watch = None;
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends one frame, giving up on a client that does not take it within [`SEND_TIMEOUT`] or
+    /// when the server shuts down.
+    async fn send(&mut self, text: String) -> Result<(), Gone> {
+        let sending =
+            tokio::time::timeout(SEND_TIMEOUT, self.socket.send(Message::Text(text.into())));
+        let sent = tokio::select! {
+            () = self.shutdown.cancelled() => return Err(Gone),
+            sent = sending => sent,
+        };
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "websocket send failed");
+                Err(Gone)
+            }
+            Err(_) => {
+                tracing::warn!(
+                    timeout = ?SEND_TIMEOUT,
+                    "websocket client stopped reading; dropping it"
+                );
+                Err(Gone)
+            }
+        }
+    }
+
+    /// Starts the closing handshake and waits, briefly, for the client's close.
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }));
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            if self.socket.send(frame).await.is_ok() {
+                // Reading on until the client's close (or the end) drains its input, so the
+                // TCP connection ends cleanly.
+                while let Some(Ok(_)) = self.socket.recv().await {}
+            }
+        })
+        .await;
+    }
+
+    /// A frame tungstenite refused: its stream has ended, but a close frame can still go out.
+    async fn unreadable(&mut self, error: &axum::Error) {
+        let Some((code, reason)) = close_for(error) else {
+            tracing::debug!(%error, "websocket read failed");
+            return;
+        };
+        tracing::info!(%error, code, "closing websocket on an unreadable frame");
+        let frame = Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }));
+        let sent = tokio::time::timeout(CLOSE_TIMEOUT, self.socket.send(frame)).await;
+        if matches!(sent, Ok(Ok(()))) {
+            // The rest of the refused frame is still unread: see CLOSE_LINGER.
+            tokio::select! {
+                () = self.shutdown.cancelled() => {}
+                () = tokio::time::sleep(CLOSE_LINGER) => {}
+            }
+        }
+    }
+}
+
+/// The next item of the watch; pending forever without one, so `select!` waits on the rest.
+async fn next_notification(watch: &mut Option<Watch>) -> Option<Result<Notification, CoreError>> {
+    match watch {
+        Some(watch) => watch.subscription.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The close code for a read error, if the connection is still there to be told.
+///
+/// axum wraps tungstenite's error without re-exporting its type, so the error is told apart by
+/// its text; a unit test pins the texts of the tungstenite version in use.
+fn close_for(error: &axum::Error) -> Option<(u16, &'static str)> {
+    let text = error.to_string();
+    if text.starts_with("Space limit exceeded") {
+        Some((close_code::SIZE, "message too big"))
+    } else if text.starts_with("UTF-8 encoding error") {
+        Some((close_code::INVALID, "text frames must be UTF-8"))
+    } else if text.starts_with("WebSocket protocol error") {
+        Some((close_code::PROTOCOL, "protocol error"))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_tungstenite::tungstenite::{
+        self,
+        error::{CapacityError, ProtocolError},
+    };
+
+    use super::*;
+
+    #[test]
+    fn read_errors_map_to_close_codes() {
+        let wrap = |error: tungstenite::Error| axum::Error::new(error);
+        let too_long = wrap(tungstenite::Error::Capacity(
+            CapacityError::MessageTooLong {
+                size: 3000,
+                max_size: 2048,
+            },
+        ));
+        assert_eq!(close_for(&too_long).map(|c| c.0), Some(close_code::SIZE));
+        let utf8 = wrap(tungstenite::Error::Utf8("bad".into()));
+        assert_eq!(close_for(&utf8).map(|c| c.0), Some(close_code::INVALID));
+        let protocol = wrap(tungstenite::Error::Protocol(
+            ProtocolError::NonZeroReservedBits,
+        ));
+        assert_eq!(
+            close_for(&protocol).map(|c| c.0),
+            Some(close_code::PROTOCOL)
+        );
+        let reset = wrap(tungstenite::Error::Io(
+            std::io::ErrorKind::ConnectionReset.into(),
+        ));
+        assert_eq!(close_for(&reset), None);
+    }
+}
