@@ -6,12 +6,14 @@ mod support;
 
 use std::{
     process::{Output, Stdio},
-    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use serde_json::{Value, json};
-use support::{redis::RedisServer, rift::TestRift};
+use support::{
+    redis::RedisServer,
+    rift::{RiftProcess, TestRift},
+};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     net::TcpListener,
@@ -299,77 +301,117 @@ async fn watch_follows_live_writes() {
     assert_eq!(payload["summary"], "Analyzed 2 items");
 }
 
-/// `--token` (or `RIFT_TOKEN`) travels as `authorization: Bearer <token>` on every call. The
-/// server here records what arrives, ahead of Rift's own service.
+/// Against a Rift that asks for tokens: `--token` (or `RIFT_TOKEN`) travels as
+/// `authorization: Bearer <token>`, and what the token's role may not do is refused with the
+/// code printed.
 #[tokio::test]
-async fn the_token_is_sent_as_a_bearer_header() {
-    use rift::{
-        domain::{Agents, CoreConfig},
-        grpc::RiftService,
-        pb::rift_server::RiftServer,
-    };
-    use tokio_util::sync::CancellationToken;
-    use tonic::{
-        body::Body,
-        transport::{Server, server::TcpIncoming},
-    };
-
+async fn tokens_reach_a_rift_that_asks_for_them() {
     let redis = RedisServer::start();
-    let shutdown = CancellationToken::new();
-    let _stop = shutdown.clone().drop_guard();
-    let agents = Agents::start(
-        Arc::new(redis.memory(1000)),
-        CoreConfig::default(),
-        shutdown.clone(),
-    );
-    let seen = Arc::new(Mutex::new(Vec::<Option<String>>::new()));
-    let record = {
-        let seen = seen.clone();
-        move |request: http::Request<Body>| {
-            let value = request
-                .headers()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            seen.lock().expect("lock").push(value);
-            request
-        }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        "reader reader-token-0123456789\nwriter writer-token-0123456789\n",
+    )
+    .expect("write the tokens file");
+    let tokens = tokens.to_str().expect("utf-8 path");
+    let server = RiftProcess::spawn(&["--redis-url", &redis.url(), "--tokens-file", tokens]).await;
+    let addr = format!("http://{}", server.grpc_addr);
+    let cli = |args: &[&str]| {
+        let mut command = rift(args);
+        command.args(["--addr", &addr]);
+        command
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(
-        Server::builder()
-            .layer(tower::util::MapRequestLayer::new(record))
-            .add_service(RiftServer::new(RiftService::new(agents)))
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener),
-                shutdown.clone().cancelled_owned(),
-            ),
+
+    let anonymous = cli(&["progress", "101"]).output().await.expect("run rift");
+    assert_eq!(anonymous.status.code(), Some(1));
+    assert!(
+        stderr(&anonymous).starts_with("rift: UNAUTHENTICATED: "),
+        "{}",
+        stderr(&anonymous)
     );
 
-    let with_flag = rift(&["progress", "101", "--addr", &addr, "--token", "s3cret"])
+    let reader = cli(&["progress", "101", "--token", "reader-token-0123456789"])
         .output()
         .await
         .expect("run rift");
-    ok(&with_flag);
-    let with_env = rift(&["progress", "101", "--addr", &addr])
-        .env("RIFT_TOKEN", "from-env")
-        .output()
-        .await
-        .expect("run rift");
-    ok(&with_env);
-    let without = rift(&["progress", "101", "--addr", &addr])
-        .output()
-        .await
-        .expect("run rift");
-    ok(&without);
+    assert_eq!(ok(&reader), "task 101: NOT_STARTED\n");
+    let reader_writes = cli(&[
+        "analyze",
+        "101",
+        "--data",
+        "[1]",
+        "--token",
+        "reader-token-0123456789",
+    ])
+    .output()
+    .await
+    .expect("run rift");
+    assert_eq!(reader_writes.status.code(), Some(1));
+    assert!(
+        stderr(&reader_writes).starts_with("rift: PERMISSION_DENIED: "),
+        "{}",
+        stderr(&reader_writes)
+    );
 
+    let writer = cli(&["analyze", "101", "--data", "[1]"])
+        .env("RIFT_TOKEN", "writer-token-0123456789")
+        .output()
+        .await
+        .expect("run rift");
+    assert!(ok(&writer).starts_with("task 101: Analyzed 1 items"));
+}
+
+/// `--expected-version` that is not the current one is ABORTED, and the current version the
+/// error carries is printed; `--request-id` makes a retry return the original answer.
+#[tokio::test]
+async fn optimistic_versions_and_idempotent_retries() {
+    let (_redis, server) = rift_on_redis().await;
+    ok(&run(&server, &["analyze", "101", "--data", "[1]"]).await);
+
+    let stale = run(
+        &server,
+        &["analyze", "101", "--data", "[2]", "--expected-version", "0"],
+    )
+    .await;
+    assert_eq!(stale.status.code(), Some(1));
+    let error = stderr(&stale);
+    assert!(error.starts_with("rift: ABORTED: "), "{error}");
+    assert!(
+        error.ends_with("  reason: VERSION_MISMATCH (domain rift.v1, current_version=1)\n"),
+        "{error}"
+    );
+
+    let args = [
+        "analyze",
+        "101",
+        "--data",
+        "[2, 3]",
+        "--expected-version",
+        "1",
+        "--request-id",
+        "retry-1",
+        "--json",
+    ];
+    let first = json_lines(ok(&run(&server, &args).await)).remove(0);
+    assert_eq!(first["version"], 2);
+    let retried = json_lines(ok(&run(&server, &args).await)).remove(0);
+    assert_eq!(retried, first);
+}
+
+#[tokio::test]
+async fn delete_task_removes_what_was_stored() {
+    let (_redis, server) = rift_on_redis().await;
+    ok(&run(&server, &["analyze", "101", "--data", "[1]"]).await);
+    let deleted = run(&server, &["delete-task", "101"]).await;
+    assert_eq!(ok(&deleted), "task 101: deleted\n");
+    let again = run(&server, &["delete-task", "101", "--json"]).await;
     assert_eq!(
-        *seen.lock().expect("lock"),
-        [
-            Some("Bearer s3cret".to_owned()),
-            Some("Bearer from-env".to_owned()),
-            None
-        ]
+        json_lines(ok(&again)),
+        [json!({"task_id": "101", "deleted": false})]
+    );
+    assert_eq!(
+        ok(&run(&server, &["progress", "101"]).await),
+        "task 101: NOT_STARTED\n"
     );
 }

@@ -215,12 +215,29 @@ class RiftClient:
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._timeout = timeout
 
-    def analyze(self, task_id: str, data: Iterable[Any]) -> AnalyzeResult:
+    def analyze(
+        self,
+        task_id: str,
+        data: Iterable[Any],
+        *,
+        request_id: str = "",
+        expected_version: int | None = None,
+    ) -> AnalyzeResult:
         """TechAgent: analyse ``data`` (JSON-like values: None, bool, numbers, str, lists,
-        dicts) and store the analysis of task ``task_id``."""
+        dicts) and store the analysis of task ``task_id``.
+
+        ``request_id`` makes a retry return the original answer instead of analysing twice.
+        ``expected_version`` (0: no analysis yet) refuses with ``ABORTED`` (reason
+        ``VERSION_MISMATCH``, ``metadata["current_version"]``) when another write came first.
+        """
         items = struct_pb2.ListValue()
         items.extend(list(data))
-        request = rift_pb2.AnalyzeRequest(task_id=task_id, data=items.values)
+        request = rift_pb2.AnalyzeRequest(
+            task_id=task_id,
+            data=items.values,
+            request_id=request_id,
+            expected_version=expected_version,
+        )
         response = self._unary(self._stub.Analyze, request)
         return AnalyzeResult(
             task_id=response.task_id,
@@ -229,10 +246,11 @@ class RiftClient:
             stats=_stats(response.stats),
         )
 
-    def narrate(self, task_id: str) -> NarrateResult:
+    def narrate(self, task_id: str, *, request_id: str = "") -> NarrateResult:
         """ConceptAgent: the narrative of the task's latest analysis. ``FAILED_PRECONDITION``
-        (reason ``ANALYSIS_MISSING``) before any analysis."""
-        response = self._unary(self._stub.Narrate, rift_pb2.NarrateRequest(task_id=task_id))
+        (reason ``ANALYSIS_MISSING``) before any analysis. ``request_id`` as in ``analyze``."""
+        request = rift_pb2.NarrateRequest(task_id=task_id, request_id=request_id)
+        response = self._unary(self._stub.Narrate, request)
         return NarrateResult(response.task_id, response.narrative, response.analysis_version)
 
     def progress(self, task_id: str) -> ProgressResult:
@@ -244,6 +262,11 @@ class RiftClient:
             analysis_version=response.analysis_version,
             narrative_analysis_version=response.narrative_analysis_version,
         )
+
+    def delete_task(self, task_id: str) -> bool:
+        """Admin: remove everything stored for the task; False when there was nothing."""
+        request = rift_pb2.DeleteTaskRequest(task_id=task_id)
+        return bool(self._unary(self._stub.DeleteTask, request).deleted)
 
     def subscribe(self, task_id: str = "", after: str = "") -> Subscription:
         """Notifications of agent writes: for ``task_id`` (every task when empty), those

@@ -148,35 +148,48 @@ def redis(tmp_path: Path) -> Iterator[Redis]:
 
 
 @pytest.fixture
-def rift(redis: Redis) -> Iterator[Rift]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RIFT_") and k != "REDIS_URL"}
-    # fmt: off
-    process = subprocess.Popen(
-        [
-            _rift_binary(), "--log-format", "json", "serve",
-            "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-            "--redis-url", redis.url,
-        ],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-    )
-    # fmt: on
-    assert process.stderr is not None
+def start_rift(redis: Redis) -> Iterator[Callable[..., Rift]]:
+    """Starts ``rift serve`` on this test's Redis, with extra flags; all stopped at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
 
-    def addresses(line: str) -> Rift | None:
-        try:
-            fields = json.loads(line).get("fields", {})
-        except ValueError:
+    def start(*extra: str) -> Rift:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RIFT_") and k != "REDIS_URL"}
+        # fmt: off
+        process = subprocess.Popen(
+            [
+                _rift_binary(), "--log-format", "json", "serve",
+                "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+                "--redis-url", redis.url, *extra,
+            ],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+        )
+        # fmt: on
+        started.append(process)
+        assert process.stderr is not None
+
+        def addresses(line: str) -> Rift | None:
+            try:
+                fields = json.loads(line).get("fields", {})
+            except ValueError:
+                return None
+            if "grpc" in fields and "http" in fields:
+                return Rift(fields["grpc"], fields["http"])
             return None
-        if "grpc" in fields and "http" in fields:
-            return Rift(fields["grpc"], fields["http"])
-        return None
 
-    found = _read_until(process.stderr, addresses, "rift", process)
-    assert isinstance(found, Rift)
+        found = _read_until(process.stderr, addresses, "rift", process)
+        assert isinstance(found, Rift)
+        return found
+
     try:
-        yield found
+        yield start
     finally:
-        _stop(process)
+        for process in started:
+            _stop(process)
+
+
+@pytest.fixture
+def rift(start_rift: Callable[..., Rift]) -> Rift:
+    return start_rift()
 
 
 @pytest.fixture

@@ -111,6 +111,52 @@ def test_narrate_before_analyze_is_a_failed_precondition(client: RiftClient) -> 
     assert error.field_violations == []
 
 
+def test_a_stale_expected_version_is_aborted_with_the_current_one(client: RiftClient) -> None:
+    client.analyze("101", [1])
+    with pytest.raises(RiftError) as raised:
+        client.analyze("101", [2], expected_version=0)
+    error = raised.value
+    assert error.code is grpc.StatusCode.ABORTED
+    assert (error.reason, error.metadata) == ("VERSION_MISMATCH", {"current_version": "1"})
+    assert client.analyze("101", [2], expected_version=1).version == 2
+
+
+def test_a_retry_with_the_same_request_id_returns_the_original(client: RiftClient) -> None:
+    first = client.analyze("101", ["a"], request_id="retry-1")
+    again = client.analyze("101", ["a"], request_id="retry-1")
+    assert again == first and first.version == 1
+    assert client.narrate("101", request_id="n-1") == client.narrate("101", request_id="n-1")
+    assert client.progress("101").analysis_version == 1
+
+
+def test_delete_task(client: RiftClient) -> None:
+    client.analyze("101", [1])
+    assert client.delete_task("101") is True
+    assert client.delete_task("101") is False
+    assert client.progress("101").status is TaskStatus.NOT_STARTED
+
+
+def test_tokens_reach_a_rift_that_asks_for_them(start_rift, tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("reader reader-token-0123456789\nwriter writer-token-0123456789\n")
+    rift = start_rift("--tokens-file", str(tokens))
+
+    with RiftClient(rift.grpc_addr) as anonymous, pytest.raises(RiftError) as raised:
+        anonymous.progress("101")
+    assert raised.value.code is grpc.StatusCode.UNAUTHENTICATED
+
+    with RiftClient(rift.grpc_addr, token="reader-token-0123456789") as reader:
+        assert reader.progress("101").status is TaskStatus.NOT_STARTED
+        with pytest.raises(RiftError) as raised:
+            reader.analyze("101", [1])
+        assert raised.value.code is grpc.StatusCode.PERMISSION_DENIED
+
+    with RiftClient(rift.grpc_addr, token="writer-token-0123456789") as writer:
+        assert writer.analyze("101", [1]).version == 1
+        with writer.subscribe("101", after="0") as events:
+            assert next(events).action == "analysis_stored"
+
+
 def test_an_unreachable_rift_is_unavailable() -> None:
     # A port that was just free: nothing listens there once the probe is closed.
     with socket.socket() as probe:

@@ -19,7 +19,9 @@ import type { Value, Value__Output } from './generated/google/protobuf/Value';
 import type { Struct__Output } from './generated/google/protobuf/Struct';
 import type { RiftClient as RiftStub } from './generated/rift/v1/Rift';
 import type { AnalysisStats__Output } from './generated/rift/v1/AnalysisStats';
+import type { AnalyzeRequest } from './generated/rift/v1/AnalyzeRequest';
 import type { AnalyzeResponse__Output } from './generated/rift/v1/AnalyzeResponse';
+import type { DeleteTaskResponse__Output } from './generated/rift/v1/DeleteTaskResponse';
 import type { NarrateResponse__Output } from './generated/rift/v1/NarrateResponse';
 import type { ProgressResponse__Output } from './generated/rift/v1/ProgressResponse';
 import type { Notification__Output } from './generated/rift/v1/Notification';
@@ -305,9 +307,24 @@ export class RiftClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  /** TechAgent: analyse `data` (any JSON values) and store the analysis of task `taskId`. */
-  async analyze(taskId: string, data: Json[]): Promise<AnalyzeResult> {
-    const request = { taskId, data: data.map(toValue) };
+  /**
+   * TechAgent: analyse `data` (any JSON values) and store the analysis of task `taskId`.
+   *
+   * `requestId` makes a retry return the original answer instead of analysing twice.
+   * `expectedVersion` (0: no analysis yet) refuses with ABORTED (reason VERSION_MISMATCH,
+   * `metadata.current_version`) when another write came first.
+   */
+  async analyze(
+    taskId: string,
+    data: Json[],
+    options: { requestId?: string; expectedVersion?: number } = {},
+  ): Promise<AnalyzeResult> {
+    const request: AnalyzeRequest = {
+      taskId,
+      data: data.map(toValue),
+      requestId: options.requestId ?? '',
+    };
+    if (options.expectedVersion !== undefined) request.expectedVersion = options.expectedVersion;
     const response = await this.unary<AnalyzeResponse__Output>((metadata, options, done) =>
       this.stub.analyze(request, metadata, options, done),
     );
@@ -320,10 +337,11 @@ export class RiftClient {
   }
 
   /** ConceptAgent: the narrative of the task's latest analysis. FAILED_PRECONDITION (reason
-   * ANALYSIS_MISSING) before any analysis. */
-  async narrate(taskId: string): Promise<NarrateResult> {
-    const response = await this.unary<NarrateResponse__Output>((metadata, options, done) =>
-      this.stub.narrate({ taskId }, metadata, options, done),
+   * ANALYSIS_MISSING) before any analysis. `requestId` as in `analyze`. */
+  async narrate(taskId: string, options: { requestId?: string } = {}): Promise<NarrateResult> {
+    const request = { taskId, requestId: options.requestId ?? '' };
+    const response = await this.unary<NarrateResponse__Output>((metadata, callOptions, done) =>
+      this.stub.narrate(request, metadata, callOptions, done),
     );
     return {
       taskId: response.taskId,
@@ -343,6 +361,14 @@ export class RiftClient {
       analysisVersion: response.analysisVersion,
       narrativeAnalysisVersion: response.narrativeAnalysisVersion,
     };
+  }
+
+  /** Admin: remove everything stored for the task; false when there was nothing. */
+  async deleteTask(taskId: string): Promise<boolean> {
+    const response = await this.unary<DeleteTaskResponse__Output>((metadata, options, done) =>
+      this.stub.deleteTask({ taskId }, metadata, options, done),
+    );
+    return response.deleted;
   }
 
   /**

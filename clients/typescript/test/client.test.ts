@@ -2,7 +2,9 @@
 // texts, typed errors with decoded details, and Subscribe with replay, resume and live events.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -192,6 +194,33 @@ describe('RiftClient on a live Rift', () => {
     );
   });
 
+  it('aborts a stale expected version, carrying the current one', async () => {
+    await rift.analyze('101', [1]);
+    const error = await failure(rift.analyze('101', [2], { expectedVersion: 0 }));
+    assert.equal(error.code, grpc.status.ABORTED);
+    assert.equal(error.reason, 'VERSION_MISMATCH');
+    assert.deepEqual(error.metadata, { current_version: '1' });
+    assert.equal((await rift.analyze('101', [2], { expectedVersion: 1 })).version, 2);
+  });
+
+  it('returns the original answer to a retry with the same request id', async () => {
+    const first = await rift.analyze('101', ['a'], { requestId: 'retry-1' });
+    assert.deepEqual(await rift.analyze('101', ['a'], { requestId: 'retry-1' }), first);
+    assert.equal(first.version, 1);
+    assert.deepEqual(
+      await rift.narrate('101', { requestId: 'n-1' }),
+      await rift.narrate('101', { requestId: 'n-1' }),
+    );
+    assert.equal((await rift.progress('101')).analysisVersion, 1);
+  });
+
+  it('deletes a task', async () => {
+    await rift.analyze('101', [1]);
+    assert.equal(await rift.deleteTask('101'), true);
+    assert.equal(await rift.deleteTask('101'), false);
+    assert.equal((await rift.progress('101')).status, 'NOT_STARTED');
+  });
+
   it('runs the example as documented', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
@@ -213,6 +242,39 @@ describe('RiftClient on a live Rift', () => {
         ['TaskAgent', 'progress_completed'],
       ],
     );
+  });
+});
+
+describe('RiftClient on a Rift that asks for tokens', () => {
+  it('sends the token, and is refused what its role may not do', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rift-ts-tokens-'));
+    const tokens = path.join(dir, 'tokens');
+    fs.writeFileSync(tokens, 'reader reader-token-0123456789\nwriter writer-token-0123456789\n');
+    const live = await startLive(['--tokens-file', tokens]);
+    const clients: RiftClient[] = [];
+    const client = (token?: string): RiftClient => {
+      const made = new RiftClient(live.grpcAddr, { token });
+      clients.push(made);
+      return made;
+    };
+    try {
+      assert.equal((await failure(client().progress('101'))).code, grpc.status.UNAUTHENTICATED);
+      const reader = client('reader-token-0123456789');
+      assert.equal((await reader.progress('101')).status, 'NOT_STARTED');
+      assert.equal(
+        (await failure(reader.analyze('101', [1]))).code,
+        grpc.status.PERMISSION_DENIED,
+      );
+      const writer = client('writer-token-0123456789');
+      assert.equal((await writer.analyze('101', [1])).version, 1);
+      const events = await writer.subscribe('101', '0');
+      assert.equal((await events.next())?.action, 'analysis_stored');
+      events.cancel();
+    } finally {
+      for (const made of clients) made.close();
+      await live.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

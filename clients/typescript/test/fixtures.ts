@@ -103,7 +103,8 @@ function stopped(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startLive(): Promise<Live> {
+/** A redis-server and a rift on it; `riftArgs` are extra `rift serve` flags. */
+export async function startLive(riftArgs: string[] = []): Promise<Live> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rift-ts-'));
   const redisSocket = path.join(dir, 'redis.sock');
   const children: ChildProcess[] = [];
@@ -130,7 +131,7 @@ export async function startLive(): Promise<Live> {
     const rift = spawn(riftBinary(), [
       '--log-format', 'json', 'serve',
       '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0',
-      '--redis-url', `unix://${redisSocket}`,
+      '--redis-url', `unix://${redisSocket}`, ...riftArgs,
     ], { stdio: ['ignore', 'ignore', 'pipe'], env });
     children.push(rift);
     const addresses = await readUntil(rift, rift.stderr!, 'rift', (line) => {
