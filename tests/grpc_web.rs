@@ -14,7 +14,10 @@ use hyper_util::{
 };
 use prost_types::{Value, value::Kind};
 use rift::pb::{self, rift_client::RiftClient};
-use support::{redis::RedisServer, rift::TestRift};
+use support::{
+    redis::RedisServer,
+    rift::{RiftProcess, TestRift},
+};
 use tonic::{Code, body::Body};
 use tonic_types::StatusExt;
 use tonic_web::{GrpcWebCall, GrpcWebClientService};
@@ -34,11 +37,13 @@ type Checked = tower::util::MapResponse<Http1, fn(Response<Incoming>) -> Respons
 type WebClient = RiftClient<GrpcWebClientService<Checked>>;
 
 fn grpc_web_client(rift: &TestRift) -> WebClient {
+    grpc_web_client_at(rift.grpc_addr)
+}
+
+fn grpc_web_client_at(addr: std::net::SocketAddr) -> WebClient {
     let http: Http1 = Client::builder(TokioExecutor::new()).build_http();
     let checked: Checked = http.map_response(check_grpc_web);
-    let origin = format!("http://{}", rift.grpc_addr)
-        .parse()
-        .expect("origin URI");
+    let origin = format!("http://{addr}").parse().expect("origin URI");
     RiftClient::with_origin(GrpcWebClientService::new(checked), origin)
 }
 
@@ -219,6 +224,44 @@ async fn subscribe_streams_and_resumes_over_grpc_web() {
     let replayed = next(&mut resumed).await;
     assert_eq!(replayed.id, second.id);
     assert_eq!(replayed.action, "narrative_stored");
+}
+
+/// A page sends its token as `authorization` metadata, which grpc-web carries as a header: the
+/// same check as native gRPC applies.
+#[tokio::test]
+async fn bearer_tokens_work_over_grpc_web() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "reader reader-token-0123456789\n").expect("write the tokens file");
+    let rift = RiftProcess::spawn(&[
+        "--redis-url",
+        &redis.url(),
+        "--tokens-file",
+        tokens.to_str().expect("utf-8 path"),
+    ])
+    .await;
+    let mut client = grpc_web_client_at(rift.grpc_addr);
+    let progress = || {
+        tonic::Request::new(pb::ProgressRequest {
+            task_id: "101".into(),
+        })
+    };
+
+    let status = client.progress(progress()).await.expect_err("no token");
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    let mut request = progress();
+    request.metadata_mut().insert(
+        "authorization",
+        "Bearer reader-token-0123456789".parse().expect("ascii"),
+    );
+    let answer = client
+        .progress(request)
+        .await
+        .expect("progress with a reader token")
+        .into_inner();
+    assert_eq!(answer.status(), pb::TaskStatus::NotStarted);
 }
 
 /// A browser on another origin first sends a preflight; Rift must allow the grpc-web headers
