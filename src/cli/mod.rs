@@ -1,11 +1,11 @@
-//! The command-line client: `rift analyze | narrate | progress | watch | delete-task` against a running Rift,
-//! over the same typed gRPC API as every other client.
+//! The command-line client: `rift analyze | narrate | progress | watch | delete-task` against
+//! a running Rift, over the same typed gRPC API as every other client.
 //!
 //! Output is for people by default and one JSON object per line with `--json`, for scripts.
 //! Results go to stdout; failures go to stderr as the gRPC code, message and decoded
 //! `google.rpc` details, with a non-zero exit status ([`exit_code`]).
 //!
-//! - [`render`]: responses and errors as text or JSON.
+//! - `render`: responses and errors as text or JSON.
 
 mod render;
 
