@@ -69,9 +69,12 @@ struct ServeArgs {
     /// Largest WebSocket frame, in bytes.
     #[arg(long, env = "RIFT_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
     max_frame_bytes: usize,
-    /// WebSocket connections open at once.
+    /// Connections open at once, on each of the gRPC and HTTP listeners.
     #[arg(long, env = "RIFT_MAX_CONNECTIONS", default_value_t = 10_000)]
     max_connections: usize,
+    /// Concurrent gRPC calls, subscriptions included, per connection.
+    #[arg(long, env = "RIFT_MAX_STREAMS_PER_CONNECTION", default_value_t = 256)]
+    max_streams_per_connection: u32,
     /// Longest a Redis call may take before the caller gets UNAVAILABLE, in milliseconds.
     #[arg(long, env = "RIFT_REDIS_TIMEOUT_MS", default_value_t = 800)]
     redis_timeout_ms: u64,
@@ -110,6 +113,7 @@ impl ServeArgs {
             max_message_bytes,
             max_frame_bytes,
             max_connections,
+            max_streams_per_connection,
             redis_timeout_ms,
             drain_timeout_secs,
             tokens_file,
@@ -146,7 +150,11 @@ impl ServeArgs {
                 access: Access::from_tokens(tokens),
                 health_interval: None,
             },
-            grpc: GrpcConfig { max_message_bytes },
+            grpc: GrpcConfig {
+                max_message_bytes,
+                max_connections,
+                max_streams_per_connection,
+            },
             ws: WsConfig {
                 max_frame_bytes,
                 max_connections,
