@@ -14,8 +14,11 @@
 //! - [`dashboard`]: the browser dashboard at `/`, files compiled in; it talks to [`ws`].
 //! - [`telemetry`]: Prometheus metrics (`/metrics`) and request ids, recorded by the adapters
 //!   and the domain alike.
+//! - [`cli`]: the command-line client (`rift analyze`, `narrate`, `progress`, `watch`) over
+//!   the generated gRPC client.
 //! - [`pb`]: code generated from `proto/rift/v1/rift.proto`.
 
+pub mod cli;
 pub mod dashboard;
 pub mod domain;
 pub mod grpc;

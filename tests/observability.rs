@@ -115,6 +115,7 @@ async fn calls_are_counted_by_operation_transport_and_code() {
     let rift = TestRift::start(Config {
         grpc: GrpcConfig {
             max_message_bytes: 2048,
+            ..GrpcConfig::default()
         },
         ..Config::default()
     })

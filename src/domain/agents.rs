@@ -70,12 +70,22 @@ pub struct CoreConfig {
 }
 
 /// Who is calling and by when they need an answer, as the transport saw it.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Caller {
     /// The bearer token presented, if any.
     pub token: Option<String>,
     /// The caller's deadline (gRPC `grpc-timeout`), if any.
     pub deadline: Option<SystemTime>,
+}
+
+/// Never shows the token, only whether there is one.
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("deadline", &self.deadline)
+            .finish()
+    }
 }
 
 impl Caller {
@@ -475,4 +485,16 @@ fn fingerprint(parts: &[&str]) -> String {
         let _ = write!(hex, "{byte:02x}");
     }
     hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callers_never_show_their_token() {
+        let shown = format!("{:?}", Caller::with_token(Some("secret-token-0123456789")));
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
 }

@@ -22,7 +22,7 @@ use std::{
 
 use futures::Stream;
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -41,6 +41,9 @@ pub struct NotifierConfig {
     pub subscriber_buffer: usize,
     /// Events read from memory per replay page.
     pub replay_page: usize,
+    /// How long a subscriber may leave its buffer full before it is cut off with
+    /// `SubscriberTooSlow` (and the id to resume after).
+    pub slow_subscriber_timeout: Duration,
 }
 
 impl Default for NotifierConfig {
@@ -49,6 +52,7 @@ impl Default for NotifierConfig {
             live_buffer: 4096,
             subscriber_buffer: 256,
             replay_page: 512,
+            slow_subscriber_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -134,18 +138,25 @@ impl Notifier {
             Resume::After(after) => Start::Resume(after),
         };
         let (sender, receiver) = mpsc::channel(self.shared.config.subscriber_buffer.max(1));
+        let (ending_sender, ending) = oneshot::channel();
         let shared = self.shared.clone();
         tokio::spawn(async move {
-            let feed = Feed {
+            let mut feed = Feed {
                 shared: &shared,
                 filter,
                 sender: &sender,
+                queued: EventId::ZERO,
             };
             if let Err(Stop::Failed(error)) = feed.run(start, live).await {
-                let _ = sender.send(Err(error)).await;
+                // Set before `sender` drops, so the subscriber sees it right after the events
+                // already queued, even when the queue is full.
+                let _ = ending_sender.send(error);
             }
         });
-        Ok(Subscription { receiver })
+        Ok(Subscription {
+            receiver,
+            ending: Some(ending),
+        })
     }
 
     /// Subscribers in this process (those whose task is still running).
@@ -154,17 +165,29 @@ impl Notifier {
     }
 }
 
-/// A subscriber's stream of notifications.
+/// A subscriber's stream of notifications: the events in order, then, if the feed stopped on
+/// an error, that error as the last item.
 #[derive(Debug)]
 pub struct Subscription {
-    receiver: mpsc::Receiver<Result<Notification, CoreError>>,
+    receiver: mpsc::Receiver<Notification>,
+    ending: Option<oneshot::Receiver<CoreError>>,
 }
 
 impl Stream for Subscription {
     type Item = Result<Notification, CoreError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.receiver.poll_recv(cx)
+        match self.receiver.poll_recv(cx) {
+            Poll::Ready(Some(notification)) => Poll::Ready(Some(Ok(notification))),
+            Poll::Ready(None) => {
+                let error = self
+                    .ending
+                    .take()
+                    .and_then(|mut ending| ending.try_recv().ok());
+                Poll::Ready(error.map(Err))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -179,12 +202,14 @@ enum Start {
 struct Feed<'a> {
     shared: &'a Shared,
     filter: TaskFilter,
-    sender: &'a mpsc::Sender<Result<Notification, CoreError>>,
+    sender: &'a mpsc::Sender<Notification>,
+    /// The id of the last notification queued for the subscriber: where it resumes if cut off.
+    queued: EventId,
 }
 
 impl Feed<'_> {
     async fn run(
-        &self,
+        &mut self,
         start: Start,
         mut live: broadcast::Receiver<Arc<Notification>>,
     ) -> Result<(), Stop> {
@@ -224,7 +249,7 @@ impl Feed<'_> {
     }
 
     /// Delivers every retained event after `cursor`; returns the new cursor.
-    async fn replay(&self, mut cursor: EventId) -> Result<EventId, Stop> {
+    async fn replay(&mut self, mut cursor: EventId) -> Result<EventId, Stop> {
         let page = self.shared.config.replay_page.max(1);
         loop {
             let batch = self
@@ -248,7 +273,7 @@ impl Feed<'_> {
 
     /// If events after `cursor` may have been trimmed, says so and returns the id to go on
     /// from: just before the oldest retained event.
-    async fn warn_if_truncated(&self, cursor: EventId) -> Result<EventId, Stop> {
+    async fn warn_if_truncated(&mut self, cursor: EventId) -> Result<EventId, Stop> {
         let history = self
             .shared
             .memory
@@ -281,10 +306,23 @@ impl Feed<'_> {
         Ok(resume_after)
     }
 
-    async fn deliver(&self, notification: Notification) -> Result<(), Stop> {
+    async fn deliver(&mut self, notification: Notification) -> Result<(), Stop> {
+        let id = notification.id;
+        let timeout = self.shared.config.slow_subscriber_timeout;
         tokio::select! {
             () = self.shared.shutdown.cancelled() => Err(Stop::Quietly),
-            sent = self.sender.send(Ok(notification)) => sent.map_err(|_| Stop::Quietly),
+            sent = tokio::time::timeout(timeout, self.sender.send(notification)) => match sent {
+                Ok(Ok(())) => {
+                    self.queued = id;
+                    Ok(())
+                }
+                Ok(Err(_)) => Err(Stop::Quietly),
+                // Its buffer stayed full: the subscriber is not reading. Writers never wait for
+                // it; it is told where to resume instead.
+                Err(_) => Err(Stop::Failed(CoreError::SubscriberTooSlow {
+                    resume_after: self.queued.to_string(),
+                })),
+            },
         }
     }
 }
@@ -360,5 +398,86 @@ impl Backoff {
             () = shutdown.cancelled() => false,
             () = tokio::time::sleep(delay) => true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::domain::{
+        AnalysisStats, TaskId,
+        memory::{AnalysisWrite, InProcessMemory, WriteGuard},
+        records,
+    };
+
+    async fn write(memory: &InProcessMemory, n: usize) {
+        let task = TaskId::parse("t").expect("task id");
+        for _ in 0..n {
+            let record =
+                records::analysis_json(&task, "Analyzed 0 items", &AnalysisStats::default());
+            memory
+                .store_analysis(AnalysisWrite {
+                    task: &task,
+                    record_json: &record,
+                    summary: "Analyzed 0 items",
+                    expected_version: None,
+                    guard: WriteGuard::default(),
+                })
+                .await
+                .expect("stored");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subscriber_that_stops_reading_is_cut_off_with_its_resume_id() {
+        let memory = InProcessMemory::new(1000);
+        let shutdown = CancellationToken::new();
+        let notifier = Notifier::start(
+            Arc::new(memory.clone()),
+            NotifierConfig {
+                live_buffer: 4,
+                subscriber_buffer: 2,
+                replay_page: 8,
+                slow_subscriber_timeout: Duration::from_secs(5),
+            },
+            Telemetry::new(),
+            shutdown.clone(),
+        );
+        let mut subscription = notifier
+            .subscribe(TaskFilter::All, Resume::After(EventId::ZERO))
+            .await
+            .expect("subscribed");
+        // Writers never wait for the subscriber, however many events it leaves unread.
+        write(&memory, 20).await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
+
+        let first = subscription.next().await.expect("queued").expect("event");
+        let second = subscription.next().await.expect("queued").expect("event");
+        assert!(first.id < second.id);
+        match subscription.next().await {
+            Some(Err(CoreError::SubscriberTooSlow { resume_after })) => {
+                assert_eq!(resume_after, second.id.to_string());
+            }
+            other => panic!("expected SubscriberTooSlow, got {other:?}"),
+        }
+        assert!(
+            subscription.next().await.is_none(),
+            "the stream ends after the error"
+        );
+
+        // Resuming from the id it was given loses nothing.
+        let mut resumed = notifier
+            .subscribe(TaskFilter::All, Resume::After(second.id))
+            .await
+            .expect("resubscribed");
+        let mut seen = 2;
+        while seen < 20 {
+            let event = resumed.next().await.expect("an event").expect("no error");
+            assert_eq!(event.payload["version"], seen + 1);
+            seen += 1;
+        }
+        shutdown.cancel();
     }
 }

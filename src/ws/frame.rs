@@ -162,6 +162,14 @@ impl From<CoreError> for ErrorBody {
                     format!("read the task again; its current version is {current_version}"),
                 )
             },
+            CoreError::SubscriberTooSlow { resume_after } => Self {
+                reason: Some(reason::SUBSCRIBER_TOO_SLOW),
+                ..Self::new(
+                    Code::ResourceExhausted,
+                    message,
+                    format!("read notifications faster; resume with `from {resume_after}`"),
+                )
+            },
             CoreError::Unauthenticated { .. } => Self::new(
                 Code::Unauthenticated,
                 message,

@@ -224,6 +224,10 @@ impl RiftProcess {
             .expect("connect to the rift process")
     }
 
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("the rift process is running")
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub(crate) async fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().expect("child pid");
