@@ -278,7 +278,7 @@ async fn the_page_passes_its_token_to_the_websocket() {
     let reply = send_command(&mut page, "Generate a narrative for task t1").await;
     assert_eq!(reply["code"], "PERMISSION_DENIED", "{reply}");
 
-    // None at all: the page says why it is not live, and does not hammer the server.
+    // None at all: the page says why it is not live.
     page.navigate(&base).await;
     let state = page
         .wait_for(
