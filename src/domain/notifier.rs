@@ -132,7 +132,7 @@ impl Notifier {
         // Joined before reading where history stands, so no event falls between the two.
         let live = self.shared.live.subscribe();
         let start = match resume {
-            Resume::Live => Start::After(self.shared.memory.history().await?.last),
+            Resume::Live => Start::Live(self.shared.memory.history().await?.last),
             // "0" asks for everything retained: nothing it asked for can have been trimmed.
             Resume::After(EventId::ZERO) => Start::After(EventId::ZERO),
             Resume::After(after) => Start::Resume(after),
@@ -195,6 +195,9 @@ impl Stream for Subscription {
 /// before the retained history.
 #[derive(Debug, Clone, Copy)]
 enum Start {
+    /// Only what comes after the history's end as it was once the broadcast was joined: the
+    /// broadcast alone carries all of it, so nothing is read from memory.
+    Live(EventId),
     After(EventId),
     Resume(EventId),
 }
@@ -214,10 +217,13 @@ impl Feed<'_> {
         mut live: broadcast::Receiver<Arc<Notification>>,
     ) -> Result<(), Stop> {
         let mut cursor = match start {
-            Start::After(cursor) => cursor,
-            Start::Resume(after) => self.warn_if_truncated(after).await?,
+            Start::Live(cursor) => cursor,
+            Start::After(cursor) => self.replay(cursor).await?,
+            Start::Resume(after) => {
+                let cursor = self.warn_if_truncated(after).await?;
+                self.replay(cursor).await?
+            }
         };
-        cursor = self.replay(cursor).await?;
         loop {
             let received = tokio::select! {
                 () = self.shared.shutdown.cancelled() => return Err(Stop::Quietly),
