@@ -11,14 +11,22 @@
 //!   onto the same [`domain::Agents`].
 //! - [`server`]: wiring: builds the domain from a [`server::Config`] and serves every adapter
 //!   on already-bound listeners until a shutdown token fires.
+//! - [`dashboard`]: the browser dashboard at `/`, files compiled in; it talks to [`ws`].
+//! - [`telemetry`]: Prometheus metrics (`/metrics`) and request ids, recorded by the adapters
+//!   and the domain alike.
+//! - [`cli`]: the command-line client (`rift analyze`, `narrate`, `progress`, `watch`) over
+//!   the generated gRPC client.
 //! - [`bench`]: `rift bench`, the load tool that drives a running Rift and reports
 //!   throughput, latency, delivery and memory.
 //! - [`pb`]: code generated from `proto/rift/v1/rift.proto`.
 
 pub mod bench;
+pub mod cli;
+pub mod dashboard;
 pub mod domain;
 pub mod grpc;
 pub mod server;
+pub mod telemetry;
 pub mod ws;
 
 /// Code generated from `proto/`, and the descriptor set served by reflection.

@@ -1,6 +1,7 @@
-//! The `rift` binary: parses the command line once, sets up logging, hands over to the library.
+//! The `rift` binary: parses the command line once, sets up logging, hands over to the library:
+//! `rift serve` to the server, the client commands (`analyze`, `narrate`, ...) to [`rift::cli`].
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -47,6 +48,8 @@ enum Command {
     Serve(ServeArgs),
     /// Drive a running Rift and report throughput, latency, delivery and memory.
     Bench(rift::bench::BenchArgs),
+    #[command(flatten)]
+    Client(rift::cli::Command),
 }
 
 #[derive(Debug, clap::Args)]
@@ -54,7 +57,7 @@ struct ServeArgs {
     /// gRPC listen address (Analyze, Narrate, Progress, Subscribe, reflection, health).
     #[arg(long, env = "RIFT_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     grpc_addr: SocketAddr,
-    /// HTTP listen address (WebSocket at /ws, /healthz).
+    /// HTTP listen address (dashboard at /, WebSocket at /ws, /healthz, /metrics).
     #[arg(long, env = "RIFT_HTTP_ADDR", default_value = "127.0.0.1:8000")]
     http_addr: SocketAddr,
     /// Redis URL (redis://host:port/db, unix:///path.sock); REDIS_URL is read too.
@@ -73,9 +76,12 @@ struct ServeArgs {
     /// Largest WebSocket frame, in bytes.
     #[arg(long, env = "RIFT_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
     max_frame_bytes: usize,
-    /// WebSocket connections open at once.
+    /// Connections open at once, on each of the gRPC and HTTP listeners.
     #[arg(long, env = "RIFT_MAX_CONNECTIONS", default_value_t = 10_000)]
     max_connections: usize,
+    /// Concurrent gRPC calls, subscriptions included, per connection.
+    #[arg(long, env = "RIFT_MAX_STREAMS_PER_CONNECTION", default_value_t = 256)]
+    max_streams_per_connection: u32,
     /// Longest a Redis call may take before the caller gets UNAVAILABLE, in milliseconds.
     #[arg(long, env = "RIFT_REDIS_TIMEOUT_MS", default_value_t = 800)]
     redis_timeout_ms: u64,
@@ -114,6 +120,7 @@ impl ServeArgs {
             max_message_bytes,
             max_frame_bytes,
             max_connections,
+            max_streams_per_connection,
             redis_timeout_ms,
             drain_timeout_secs,
             tokens_file,
@@ -150,7 +157,11 @@ impl ServeArgs {
                 access: Access::from_tokens(tokens),
                 health_interval: None,
             },
-            grpc: GrpcConfig { max_message_bytes },
+            grpc: GrpcConfig {
+                max_message_bytes,
+                max_connections,
+                max_streams_per_connection,
+            },
             ws: WsConfig {
                 max_frame_bytes,
                 max_connections,
@@ -162,7 +173,7 @@ impl ServeArgs {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     match cli.command {
@@ -173,9 +184,13 @@ async fn main() -> anyhow::Result<()> {
             let config = args.into_config()?;
             server::serve(config, listeners, shutdown)
                 .await
-                .context("rift serve")
+                .context("rift serve")?;
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(args) => rift::bench::main(args, &mut std::io::stdout().lock()).await,
+        Command::Bench(args) => rift::bench::main(args, &mut std::io::stdout().lock())
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Client(command) => Ok(rift::cli::execute(command).await),
     }
 }
 

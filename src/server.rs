@@ -8,16 +8,23 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use axum::{Router, http::StatusCode, routing::get, serve::ListenerExt as _};
+use axum::{
+    Router,
+    http::{StatusCode, header},
+    routing::get,
+    serve::ListenerExt as _,
+};
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    dashboard,
     domain::{
         Agents, CoreConfig,
         memory::{InProcessMemory, Memory, RedisConfig, RedisMemory},
     },
     grpc::{self, GrpcConfig},
+    telemetry::METRICS_CONTENT_TYPE,
     ws::{self, WsConfig},
 };
 
@@ -178,10 +185,11 @@ pub async fn serve(
     }
 }
 
-/// The HTTP face: the WebSocket adapter and a plain health probe. WebSocket connections close
-/// when `shutdown` is cancelled.
+/// The HTTP face: the WebSocket adapter, the dashboard (`/`), a plain health probe and
+/// Prometheus metrics. WebSocket connections close when `shutdown` is cancelled.
 pub fn http_app(agents: Agents, ws_config: WsConfig, shutdown: CancellationToken) -> Router {
     let available = agents.availability();
+    let metrics = agents.clone();
     Router::new()
         .route(
             "/healthz",
@@ -196,5 +204,15 @@ pub fn http_app(agents: Agents, ws_config: WsConfig, shutdown: CancellationToken
                 }
             }),
         )
+        .route(
+            "/metrics",
+            get(move || {
+                let telemetry = metrics.telemetry();
+                telemetry.set_subscribers(metrics.subscriber_count());
+                let text = telemetry.render();
+                async move { ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text) }
+            }),
+        )
+        .merge(dashboard::router())
         .merge(ws::router(agents, ws_config, shutdown))
 }

@@ -236,6 +236,7 @@ async fn limits_give_typed_errors_and_the_server_keeps_serving() {
         },
         grpc: rift::grpc::GrpcConfig {
             max_message_bytes: 4096,
+            ..Default::default()
         },
         ..Default::default()
     })

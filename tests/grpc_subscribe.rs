@@ -151,6 +151,7 @@ async fn slow_subscriber_catches_up(config: Config) {
                 live_buffer: 2,
                 subscriber_buffer: 1,
                 replay_page: 7,
+                ..NotifierConfig::default()
             },
             ..CoreConfig::default()
         },

@@ -683,3 +683,39 @@ async fn without_tokens_only_loopback_is_served() {
     .await
     .expect("loopback is fine without tokens");
 }
+
+#[tokio::test]
+async fn grpc_connections_past_the_limit_wait_for_a_free_one() {
+    let rift = TestRift::start(Config {
+        grpc: rift::grpc::GrpcConfig {
+            max_connections: 1,
+            ..Default::default()
+        },
+        ..Config::default()
+    })
+    .await;
+    let mut first = rift.client().await;
+    let progress = || pb::ProgressRequest {
+        task_id: "c".into(),
+    };
+    first
+        .progress(progress())
+        .await
+        .expect("the first connection is served");
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", rift.grpc_addr))
+        .expect("endpoint");
+    let mut second = RiftClient::new(endpoint.connect_lazy());
+    let mut waiting = tokio::spawn(async move { second.progress(progress()).await });
+    // Not refused, not served: held in the listen backlog while the only slot is taken.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut waiting)
+            .await
+            .is_err(),
+        "a second connection was served past the limit"
+    );
+    drop(first);
+    waiting
+        .await
+        .expect("task")
+        .expect("served once the first connection closed");
+}

@@ -199,11 +199,27 @@ pub(crate) async fn redis_benchmark_analyze(
         record,
         summary,
         max_events.max(1).to_string(),
+        // expected_version: any.
+        String::new(),
+        // The guard: deadline_ms, no fingerprint, no window.
         deadline.to_string(),
         String::new(),
         String::new(),
-        String::new(),
     ];
+    // One call by hand first: a script whose arguments drifted from what these are would
+    // answer errors, which redis-benchmark counts as fast successes.
+    let mut check = redis::cmd(&script_args[0]);
+    for arg in &script_args[1..] {
+        check.arg(arg.replace("__rand_int__", "000000000000"));
+    }
+    let checked: redis::Value = check
+        .query_async(&mut redis)
+        .await
+        .context("running the analyze script with redis-benchmark's arguments")?;
+    anyhow::ensure!(
+        matches!(&checked, redis::Value::Array(reply) if reply.len() == 3),
+        "the analyze script answered {checked:?} to redis-benchmark's arguments"
+    );
     let client = redis::Client::open(url)?;
     let address: Vec<String> = match client.get_connection_info().addr() {
         ConnectionAddr::Tcp(host, port) => {

@@ -30,6 +30,7 @@ use super::{
     notifier::{Notifier, NotifierConfig, Subscription},
     records,
 };
+use crate::telemetry::Telemetry;
 
 /// Request limits; over them is an error, never a crash or an unbounded allocation.
 #[derive(Debug, Clone, Copy)]
@@ -69,12 +70,22 @@ pub struct CoreConfig {
 }
 
 /// Who is calling and by when they need an answer, as the transport saw it.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Caller {
     /// The bearer token presented, if any.
     pub token: Option<String>,
     /// The caller's deadline (gRPC `grpc-timeout`), if any.
     pub deadline: Option<SystemTime>,
+}
+
+/// Never shows the token, only whether there is one.
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("deadline", &self.deadline)
+            .finish()
+    }
 }
 
 impl Caller {
@@ -168,12 +179,19 @@ pub struct Agents {
     access: Arc<Access>,
     in_flight: Arc<Semaphore>,
     available: Arc<watch::Sender<bool>>,
+    telemetry: Telemetry,
 }
 
 impl Agents {
     /// Starts the notifier and the memory health probe; both stop when `shutdown` is cancelled.
     pub fn start(memory: Arc<dyn Memory>, config: CoreConfig, shutdown: CancellationToken) -> Self {
-        let notifier = Notifier::start(memory.clone(), config.notifier, shutdown.clone());
+        let telemetry = Telemetry::new();
+        let notifier = Notifier::start(
+            memory.clone(),
+            config.notifier,
+            telemetry.clone(),
+            shutdown.clone(),
+        );
         let agents = Self {
             memory,
             notifier,
@@ -181,6 +199,7 @@ impl Agents {
             access: Arc::new(config.access),
             in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight.max(1))),
             available: Arc::new(watch::Sender::new(false)),
+            telemetry,
         };
         let interval = config.health_interval.unwrap_or(Duration::from_secs(1));
         tokio::spawn(agents.clone().probe_memory(interval, shutdown));
@@ -343,6 +362,7 @@ impl Agents {
         }
         let subscribed = self.notifier.subscribe(filter, resume).await;
         if matches!(subscribed, Err(CoreError::Unavailable { .. })) {
+            self.telemetry.memory_unavailable();
             self.mark_available(false);
         }
         subscribed
@@ -351,6 +371,11 @@ impl Agents {
     /// Subscribers in this process.
     pub fn subscriber_count(&self) -> usize {
         self.notifier.subscriber_count()
+    }
+
+    /// This server's metrics; the adapters record their calls in it.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     /// Whether memory answered lately; flips at once on an unavailable error, and back when a
@@ -409,13 +434,18 @@ impl Agents {
     }
 
     fn mark_available(&self, available: bool) {
+        self.telemetry.memory_observed(available);
         self.available
             .send_if_modified(|now| std::mem::replace(now, available) != available);
     }
 
     fn observed<T>(&self, result: Result<T, MemoryError>) -> Result<T, CoreError> {
         // Anything but a connection failure means memory answered.
-        self.mark_available(!matches!(result, Err(MemoryError::Unavailable(_))));
+        let unavailable = matches!(result, Err(MemoryError::Unavailable(_)));
+        if unavailable {
+            self.telemetry.memory_unavailable();
+        }
+        self.mark_available(!unavailable);
         result.map_err(CoreError::from)
     }
 
@@ -455,4 +485,16 @@ fn fingerprint(parts: &[&str]) -> String {
         let _ = write!(hex, "{byte:02x}");
     }
     hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callers_never_show_their_token() {
+        let shown = format!("{:?}", Caller::with_token(Some("secret-token-0123456789")));
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
 }

@@ -33,6 +33,11 @@ pub enum CoreError {
         description: String,
         current_version: u64,
     },
+    /// A subscriber left its buffer full too long and was cut off; it resumes after this id.
+    #[error(
+        "subscriber too slow: stopped after {resume_after}; subscribe again with after = {resume_after}"
+    )]
+    SubscriberTooSlow { resume_after: String },
     /// No valid credentials.
     #[error("{description}")]
     Unauthenticated { description: String },
@@ -63,6 +68,7 @@ pub mod reason {
     pub const OVERLOADED: &str = "OVERLOADED";
     pub const TOO_MANY_SUBSCRIBERS: &str = "TOO_MANY_SUBSCRIBERS";
     pub const TOO_MANY_CONNECTIONS: &str = "TOO_MANY_CONNECTIONS";
+    pub const SUBSCRIBER_TOO_SLOW: &str = "SUBSCRIBER_TOO_SLOW";
 }
 
 impl CoreError {

@@ -22,14 +22,15 @@ use std::{
 
 use futures::Stream;
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    CoreError, EventId, Notification, Resume, TaskFilter,
+    CoreError, EventId, MemoryError, Notification, Resume, TaskFilter,
     event::{action, agent},
     memory::Memory,
 };
+use crate::telemetry::Telemetry;
 
 /// Buffer sizes of the fan-out.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +41,9 @@ pub struct NotifierConfig {
     pub subscriber_buffer: usize,
     /// Events read from memory per replay page.
     pub replay_page: usize,
+    /// How long a subscriber may leave its buffer full before it is cut off with
+    /// `SubscriberTooSlow` (and the id to resume after).
+    pub slow_subscriber_timeout: Duration,
 }
 
 impl Default for NotifierConfig {
@@ -48,6 +52,7 @@ impl Default for NotifierConfig {
             live_buffer: 4096,
             subscriber_buffer: 256,
             replay_page: 512,
+            slow_subscriber_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -62,7 +67,22 @@ struct Shared {
     memory: Arc<dyn Memory>,
     live: broadcast::Sender<Arc<Notification>>,
     config: NotifierConfig,
+    telemetry: Telemetry,
     shutdown: CancellationToken,
+}
+
+impl Shared {
+    /// Counts a memory failure if memory could not be reached.
+    fn note(&self, error: &MemoryError) {
+        if matches!(error, MemoryError::Unavailable(_)) {
+            self.telemetry.memory_unavailable();
+        }
+    }
+
+    fn failed(&self, error: MemoryError) -> CoreError {
+        self.note(&error);
+        CoreError::from(error)
+    }
 }
 
 /// Why a subscriber task stopped early.
@@ -84,6 +104,7 @@ impl Notifier {
     pub(crate) fn start(
         memory: Arc<dyn Memory>,
         config: NotifierConfig,
+        telemetry: Telemetry,
         shutdown: CancellationToken,
     ) -> Self {
         let (live, _) = broadcast::channel(config.live_buffer.max(1));
@@ -91,6 +112,7 @@ impl Notifier {
             memory,
             live,
             config,
+            telemetry,
             shutdown,
         });
         tokio::spawn(tail_loop(shared.clone()));
@@ -110,29 +132,36 @@ impl Notifier {
         // Joined before reading where history stands, so no event falls between the two.
         let live = self.shared.live.subscribe();
         let start = match resume {
-            Resume::Live => Start::After(self.shared.memory.history().await?.last),
+            Resume::Live => Start::Live(self.shared.memory.history().await?.last),
             // "0" asks for everything retained: nothing it asked for can have been trimmed.
             Resume::After(EventId::ZERO) => Start::After(EventId::ZERO),
             Resume::After(after) => Start::Resume(after),
         };
         let (sender, receiver) = mpsc::channel(self.shared.config.subscriber_buffer.max(1));
+        let (ending_sender, ending) = oneshot::channel();
         let shared = self.shared.clone();
         // A child token per subscriber: the feed polls it once per event, and polling a token
         // locks its waiter list. Sharing the server's token made every feed of the process
         // contend for that one lock (thousands of subscribers, thousands of events a second).
         let shutdown = self.shared.shutdown.child_token();
         tokio::spawn(async move {
-            let feed = Feed {
+            let mut feed = Feed {
                 shared: &shared,
                 filter,
                 sender: &sender,
                 shutdown: &shutdown,
+                queued: EventId::ZERO,
             };
             if let Err(Stop::Failed(error)) = feed.run(start, live).await {
-                let _ = sender.send(Err(error)).await;
+                // Set before `sender` drops, so the subscriber sees it right after the events
+                // already queued, even when the queue is full.
+                let _ = ending_sender.send(error);
             }
         });
-        Ok(Subscription { receiver })
+        Ok(Subscription {
+            receiver,
+            ending: Some(ending),
+        })
     }
 
     /// Subscribers in this process (those whose task is still running).
@@ -141,17 +170,29 @@ impl Notifier {
     }
 }
 
-/// A subscriber's stream of notifications.
+/// A subscriber's stream of notifications: the events in order, then, if the feed stopped on
+/// an error, that error as the last item.
 #[derive(Debug)]
 pub struct Subscription {
-    receiver: mpsc::Receiver<Result<Notification, CoreError>>,
+    receiver: mpsc::Receiver<Notification>,
+    ending: Option<oneshot::Receiver<CoreError>>,
 }
 
 impl Stream for Subscription {
     type Item = Result<Notification, CoreError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.receiver.poll_recv(cx)
+        match self.receiver.poll_recv(cx) {
+            Poll::Ready(Some(notification)) => Poll::Ready(Some(Ok(notification))),
+            Poll::Ready(None) => {
+                let error = self
+                    .ending
+                    .take()
+                    .and_then(|mut ending| ending.try_recv().ok());
+                Poll::Ready(error.map(Err))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -159,6 +200,9 @@ impl Stream for Subscription {
 /// before the retained history.
 #[derive(Debug, Clone, Copy)]
 enum Start {
+    /// Only what comes after the history's end as it was once the broadcast was joined: the
+    /// broadcast alone carries all of it, so nothing is read from memory.
+    Live(EventId),
     After(EventId),
     Resume(EventId),
 }
@@ -166,22 +210,27 @@ enum Start {
 struct Feed<'a> {
     shared: &'a Shared,
     filter: TaskFilter,
-    sender: &'a mpsc::Sender<Result<Notification, CoreError>>,
+    sender: &'a mpsc::Sender<Notification>,
+    /// The id of the last notification queued for the subscriber: where it resumes if cut off.
+    queued: EventId,
     /// Cancelled with the server's shutdown token.
     shutdown: &'a CancellationToken,
 }
 
 impl Feed<'_> {
     async fn run(
-        &self,
+        &mut self,
         start: Start,
         mut live: broadcast::Receiver<Arc<Notification>>,
     ) -> Result<(), Stop> {
         let mut cursor = match start {
-            Start::After(cursor) => cursor,
-            Start::Resume(after) => self.warn_if_truncated(after).await?,
+            Start::Live(cursor) => cursor,
+            Start::After(cursor) => self.replay(cursor).await?,
+            Start::Resume(after) => {
+                let cursor = self.warn_if_truncated(after).await?;
+                self.replay(cursor).await?
+            }
         };
-        cursor = self.replay(cursor).await?;
         loop {
             let received = tokio::select! {
                 () = self.shutdown.cancelled() => return Err(Stop::Quietly),
@@ -195,11 +244,15 @@ impl Feed<'_> {
                     }
                     cursor = notification.id;
                     if self.filter.admits(&notification) {
+                        self.shared
+                            .telemetry
+                            .notification_delivered(notification.time());
                         self.deliver(Notification::clone(&notification)).await?;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, %cursor, "subscriber lagged; catching up from memory");
+                    self.shared.telemetry.subscriber_lagged(missed);
                     cursor = self.warn_if_truncated(cursor).await?;
                     cursor = self.replay(cursor).await?;
                 }
@@ -209,7 +262,7 @@ impl Feed<'_> {
     }
 
     /// Delivers every retained event after `cursor`; returns the new cursor.
-    async fn replay(&self, mut cursor: EventId) -> Result<EventId, Stop> {
+    async fn replay(&mut self, mut cursor: EventId) -> Result<EventId, Stop> {
         let page = self.shared.config.replay_page.max(1);
         loop {
             let batch = self
@@ -217,7 +270,7 @@ impl Feed<'_> {
                 .memory
                 .events_after(cursor, page)
                 .await
-                .map_err(CoreError::from)?;
+                .map_err(|error| self.shared.failed(error))?;
             let complete = batch.len() < page;
             for notification in batch {
                 cursor = notification.id;
@@ -233,13 +286,13 @@ impl Feed<'_> {
 
     /// If events after `cursor` may have been trimmed, says so and returns the id to go on
     /// from: just before the oldest retained event.
-    async fn warn_if_truncated(&self, cursor: EventId) -> Result<EventId, Stop> {
+    async fn warn_if_truncated(&mut self, cursor: EventId) -> Result<EventId, Stop> {
         let history = self
             .shared
             .memory
             .history()
             .await
-            .map_err(CoreError::from)?;
+            .map_err(|error| self.shared.failed(error))?;
         if !history.lost_after(cursor) {
             return Ok(cursor);
         }
@@ -266,10 +319,23 @@ impl Feed<'_> {
         Ok(resume_after)
     }
 
-    async fn deliver(&self, notification: Notification) -> Result<(), Stop> {
+    async fn deliver(&mut self, notification: Notification) -> Result<(), Stop> {
+        let id = notification.id;
+        let timeout = self.shared.config.slow_subscriber_timeout;
         tokio::select! {
             () = self.shutdown.cancelled() => Err(Stop::Quietly),
-            sent = self.sender.send(Ok(notification)) => sent.map_err(|_| Stop::Quietly),
+            sent = tokio::time::timeout(timeout, self.sender.send(notification)) => match sent {
+                Ok(Ok(())) => {
+                    self.queued = id;
+                    Ok(())
+                }
+                Ok(Err(_)) => Err(Stop::Quietly),
+                // Its buffer stayed full: the subscriber is not reading. Writers never wait for
+                // it; it is told where to resume instead.
+                Err(_) => Err(Stop::Failed(CoreError::SubscriberTooSlow {
+                    resume_after: self.queued.to_string(),
+                })),
+            },
         }
     }
 }
@@ -284,6 +350,7 @@ async fn tail_loop(shared: Arc<Shared>) {
             Ok(history) => break history.last,
             Err(error) => {
                 tracing::warn!(%error, "notifier cannot read history yet; retrying");
+                shared.note(&error);
                 if !backoff.wait(&shared.shutdown).await {
                     return;
                 }
@@ -307,6 +374,7 @@ async fn tail_loop(shared: Arc<Shared>) {
             }
             Err(error) => {
                 tracing::warn!(%error, %cursor, "notifier tail read failed; retrying");
+                shared.note(&error);
                 if !backoff.wait(&shared.shutdown).await {
                     return;
                 }
@@ -343,5 +411,86 @@ impl Backoff {
             () = shutdown.cancelled() => false,
             () = tokio::time::sleep(delay) => true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::domain::{
+        AnalysisStats, TaskId,
+        memory::{AnalysisWrite, InProcessMemory, WriteGuard},
+        records,
+    };
+
+    async fn write(memory: &InProcessMemory, n: usize) {
+        let task = TaskId::parse("t").expect("task id");
+        for _ in 0..n {
+            let record =
+                records::analysis_json(&task, "Analyzed 0 items", &AnalysisStats::default());
+            memory
+                .store_analysis(AnalysisWrite {
+                    task: &task,
+                    record_json: &record,
+                    summary: "Analyzed 0 items",
+                    expected_version: None,
+                    guard: WriteGuard::default(),
+                })
+                .await
+                .expect("stored");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subscriber_that_stops_reading_is_cut_off_with_its_resume_id() {
+        let memory = InProcessMemory::new(1000);
+        let shutdown = CancellationToken::new();
+        let notifier = Notifier::start(
+            Arc::new(memory.clone()),
+            NotifierConfig {
+                live_buffer: 4,
+                subscriber_buffer: 2,
+                replay_page: 8,
+                slow_subscriber_timeout: Duration::from_secs(5),
+            },
+            Telemetry::new(),
+            shutdown.clone(),
+        );
+        let mut subscription = notifier
+            .subscribe(TaskFilter::All, Resume::After(EventId::ZERO))
+            .await
+            .expect("subscribed");
+        // Writers never wait for the subscriber, however many events it leaves unread.
+        write(&memory, 20).await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
+
+        let first = subscription.next().await.expect("queued").expect("event");
+        let second = subscription.next().await.expect("queued").expect("event");
+        assert!(first.id < second.id);
+        match subscription.next().await {
+            Some(Err(CoreError::SubscriberTooSlow { resume_after })) => {
+                assert_eq!(resume_after, second.id.to_string());
+            }
+            other => panic!("expected SubscriberTooSlow, got {other:?}"),
+        }
+        assert!(
+            subscription.next().await.is_none(),
+            "the stream ends after the error"
+        );
+
+        // Resuming from the id it was given loses nothing.
+        let mut resumed = notifier
+            .subscribe(TaskFilter::All, Resume::After(second.id))
+            .await
+            .expect("resubscribed");
+        let mut seen = 2;
+        while seen < 20 {
+            let event = resumed.next().await.expect("an event").expect("no error");
+            assert_eq!(event.payload["version"], seen + 1);
+            seen += 1;
+        }
+        shutdown.cancel();
     }
 }

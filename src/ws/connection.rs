@@ -8,19 +8,23 @@
 //! invalid UTF-8 in a text frame (1007, as RFC 6455 requires) or a protocol violation (1002).
 //! Whatever the way out, the connection's state, its watch included, is dropped with it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::{
     WsConfig,
     command::{self, Command, Parsed},
     frame::{self, ErrorBody, Outcome},
 };
-use crate::domain::{
-    Agents, AnalyzeOptions, Caller, CoreError, Notification, Subscription, auth::Operation,
+use crate::{
+    domain::{
+        Agents, AnalyzeOptions, Caller, CoreError, Notification, Subscription, auth::Operation,
+    },
+    telemetry::{RequestId, Transport},
 };
 
 /// How long one frame may take to leave before the client counts as gone. Bounds what a client
@@ -132,19 +136,23 @@ impl Connection {
 
     async fn on_message(&mut self, message: Message) -> Result<(), Gone> {
         let limit = self.config.max_frame_bytes;
+        let started = Instant::now();
         match message {
             Message::Text(text) if text.len() > limit => {
                 tracing::debug!(bytes = text.len(), limit, "frame over the limit");
                 let error = ErrorBody::frame_too_large(text.len(), limit);
+                self.finished(INVALID, Err(&error), started);
                 self.send(frame::error_frame(&error)).await
             }
             Message::Binary(bytes) if bytes.len() > limit => {
                 let error = ErrorBody::frame_too_large(bytes.len(), limit);
+                self.finished(INVALID, Err(&error), started);
                 self.send(frame::error_frame(&error)).await
             }
             Message::Binary(_) => {
-                self.send(frame::error_frame(&ErrorBody::binary_frame()))
-                    .await
+                let error = ErrorBody::binary_frame();
+                self.finished(INVALID, Err(&error), started);
+                self.send(frame::error_frame(&error)).await
             }
             Message::Text(text) => {
                 let reply = self.reply_to(text.as_str()).await;
@@ -156,17 +164,58 @@ impl Connection {
         }
     }
 
+    /// Runs one command frame in a span of its own (`ws_command`, with a fresh `request_id`),
+    /// and records it.
     async fn reply_to(&mut self, text: &str) -> String {
-        match command::parse_frame(text) {
-            Parsed::Text(command) => match self.execute(command).await {
-                Ok(outcome) => frame::text_reply(&outcome),
-                Err(error) => frame::error_frame(&error),
-            },
-            Parsed::Typed { id, command } => {
-                let outcome = self.execute(command).await;
-                frame::typed_reply(id.as_ref(), outcome.as_ref())
-            }
+        let started = Instant::now();
+        let parsed = command::parse_frame(text);
+        let operation = match &parsed {
+            Parsed::Text(command) | Parsed::Typed { command, .. } => command
+                .as_ref()
+                .map_or(INVALID, |command| operation_of(command)),
+        };
+        let span = tracing::info_span!(
+            "ws_command",
+            request_id = %RequestId::generate(),
+            operation
+        );
+        async move {
+            let (reply, outcome) = match parsed {
+                Parsed::Text(command) => {
+                    let outcome = self.execute(command).await;
+                    let reply = match &outcome {
+                        Ok(outcome) => frame::text_reply(outcome),
+                        Err(error) => frame::error_frame(error),
+                    };
+                    (reply, outcome)
+                }
+                Parsed::Typed { id, command } => {
+                    let outcome = self.execute(command).await;
+                    (frame::typed_reply(id.as_ref(), outcome.as_ref()), outcome)
+                }
+            };
+            self.finished(operation, outcome.as_ref().map(|_| ()), started);
+            reply
         }
+        .instrument(span)
+        .await
+    }
+
+    /// Records a command: metrics, and the access log line (in the command's span).
+    fn finished(&self, operation: &'static str, outcome: Result<(), &ErrorBody>, started: Instant) {
+        let code = outcome.map_or_else(|error| error.code.as_str(), |()| "OK");
+        let elapsed = started.elapsed();
+        self.agents
+            .telemetry()
+            .call_finished(operation, Transport::WebSocket, code, elapsed);
+        tracing::debug!(
+            target: "rift::access",
+            operation,
+            transport = Transport::WebSocket.as_str(),
+            code,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "call finished"
+        );
     }
 
     async fn execute(
@@ -329,6 +378,22 @@ impl Connection {
                 () = tokio::time::sleep(CLOSE_LINGER) => {}
             }
         }
+    }
+}
+
+/// The `operation` label of frames that are not a command.
+const INVALID: &str = "invalid";
+
+/// The `operation` label of a command: gRPC's method name where there is one.
+fn operation_of(command: &Command) -> &'static str {
+    match command {
+        Command::Analyze { .. } => "Analyze",
+        Command::Narrate { .. } => "Narrate",
+        Command::Progress { .. } => "Progress",
+        Command::DeleteTask { .. } => "DeleteTask",
+        Command::Watch { .. } => "Watch",
+        Command::Unwatch => "Unwatch",
+        Command::Help => "Help",
     }
 }
 

@@ -48,6 +48,24 @@ pub(crate) enum Code {
     Internal,
 }
 
+impl Code {
+    /// The name as the frame spells it, for metrics and logs.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::FailedPrecondition => "FAILED_PRECONDITION",
+            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Code::Aborted => "ABORTED",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::PermissionDenied => "PERMISSION_DENIED",
+            Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::Unimplemented => "UNIMPLEMENTED",
+            Code::Internal => "INTERNAL",
+        }
+    }
+}
+
 /// The body of every error frame.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct ErrorBody {
@@ -142,6 +160,14 @@ impl From<CoreError> for ErrorBody {
                     Code::Aborted,
                     message,
                     format!("read the task again; its current version is {current_version}"),
+                )
+            },
+            CoreError::SubscriberTooSlow { resume_after } => Self {
+                reason: Some(reason::SUBSCRIBER_TOO_SLOW),
+                ..Self::new(
+                    Code::ResourceExhausted,
+                    message,
+                    format!("read notifications faster; resume with `from {resume_after}`"),
                 )
             },
             CoreError::Unauthenticated { .. } => Self::new(
@@ -574,6 +600,24 @@ mod tests {
 
     fn parse(frame: &str) -> Value {
         serde_json::from_str(frame).unwrap_or_else(|e| panic!("{frame}: {e}"))
+    }
+
+    #[test]
+    fn code_names_are_the_serialized_names() {
+        for code in [
+            Code::InvalidArgument,
+            Code::FailedPrecondition,
+            Code::ResourceExhausted,
+            Code::Aborted,
+            Code::Unauthenticated,
+            Code::PermissionDenied,
+            Code::DeadlineExceeded,
+            Code::Unavailable,
+            Code::Unimplemented,
+            Code::Internal,
+        ] {
+            assert_eq!(json!(code), json!(code.as_str()));
+        }
     }
 
     #[test]

@@ -139,6 +139,7 @@ async fn upgrade(
                     Connection::refuse(socket, state.config.max_connections).await;
                     return;
                 };
+                let _open = state.agents.telemetry().websocket_opened();
                 // A child token per connection: the loop polls it once per frame, and polling
                 // a token locks its waiter list, which the server's own token would make one
                 // lock for every connection of the process.

@@ -32,6 +32,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct RedisServer {
     binary: PathBuf,
     socket: PathBuf,
+    /// Append-only file with an fsync per write, so a kill loses nothing acknowledged.
+    durable: bool,
     child: Option<Child>,
     /// Declared last so it is removed after the server is gone.
     dir: TempDir,
@@ -41,6 +43,17 @@ impl RedisServer {
     /// Starts a server and waits until it accepts connections. Panics, with the server's log,
     /// if it does not within ten seconds.
     pub(crate) fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Like [`RedisServer::start`], with an append-only file synced on every write: a
+    /// [`RedisServer::restart`] after [`RedisServer::stop`] (a kill) keeps every acknowledged
+    /// write.
+    pub(crate) fn start_durable() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Self {
         let binary = find_binary();
         let dir = tempfile::Builder::new()
             .prefix("rift-redis-")
@@ -49,6 +62,7 @@ impl RedisServer {
         let mut server = Self {
             binary,
             socket: dir.path().join("redis.sock"),
+            durable,
             child: None,
             dir,
         };
@@ -119,7 +133,9 @@ impl RedisServer {
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                if self.durable { "yes" } else { "no" },
+                "--appendfsync",
+                "always",
             ])
             .arg("--dir")
             .arg(self.dir.path())

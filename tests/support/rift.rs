@@ -129,16 +129,28 @@ pub(crate) struct RiftProcess {
     pub(crate) grpc_addr: SocketAddr,
     pub(crate) http_addr: SocketAddr,
     child: Child,
+    /// Its log lines after the one announcing the addresses.
+    log: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 impl RiftProcess {
     pub(crate) async fn spawn(extra_args: &[&str]) -> Self {
+        Self::spawn_with("127.0.0.1:0", &[], extra_args).await
+    }
+
+    /// Serves HTTP on `http_addr` (gRPC on an ephemeral port), with `env` set.
+    pub(crate) async fn spawn_with(
+        http_addr: &str,
+        env: &[(&str, &str)],
+        extra_args: &[&str],
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rift"))
             .args(["--log-format", "json", "serve"])
-            .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", http_addr])
             .args(extra_args)
             .env_remove("REDIS_URL")
             .env_remove("RIFT_REDIS_URL")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -164,18 +176,56 @@ impl RiftProcess {
             seen.push(line);
         };
         // Keep draining the log so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let (sender, log) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = sender.send(line);
+            }
+        });
         Self {
             grpc_addr,
             http_addr,
             child,
+            log,
         }
+    }
+
+    /// The next JSON log line for which `matches` holds, within 30 seconds.
+    pub(crate) async fn log_line(
+        &mut self,
+        what: &str,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let found = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = self.log.recv().await {
+                let record = serde_json::from_str(&line).unwrap_or_default();
+                if matches(&record) {
+                    return Some(record);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(record)) => record,
+            Ok(None) => panic!("rift exited before logging {what}"),
+            Err(_) => panic!("rift did not log {what} within 30 s"),
+        }
+    }
+
+    /// Kills the process outright (SIGKILL): no drain, no close frames.
+    pub(crate) async fn kill(mut self) {
+        self.child.kill().await.expect("kill rift");
     }
 
     pub(crate) async fn client(&self) -> RiftClient<Channel> {
         RiftClient::connect(format!("http://{}", self.grpc_addr))
             .await
             .expect("connect to the rift process")
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("the rift process is running")
     }
 
     /// Sends SIGTERM and waits for the exit status.

@@ -15,7 +15,7 @@ use std::{
 
 use async_trait::async_trait;
 use redis::{
-    AsyncCommands, AsyncConnectionConfig, Client, RedisError, Script, Value,
+    AsyncCommands, AsyncConnectionConfig, Client, RedisError, Script, ScriptInvocation, Value,
     aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
     streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply},
 };
@@ -90,15 +90,21 @@ impl Scripts {
     }
 }
 
-/// The request key and fingerprint arguments of a guarded write.
-fn request_key<'a>(guard: &WriteGuard<'a>) -> Option<(String, &'a str, String)> {
-    guard.request.map(|request| {
-        (
-            keys::request(request.id),
-            request.fingerprint,
-            request.window.as_millis().max(1).to_string(),
-        )
-    })
+/// Appends a write's guard to a script call: the request key as the last key (if any), and
+/// three last arguments: deadline (unix ms, 0 for none), request fingerprint and window (ms;
+/// both empty without a request key). `prelude.lua` reads them in that order.
+fn guarded(call: &mut ScriptInvocation<'_>, guard: &WriteGuard<'_>) {
+    call.arg(deadline_arg(guard.deadline));
+    match guard.request {
+        Some(request) => {
+            call.key(keys::request(request.id))
+                .arg(request.fingerprint)
+                .arg(request.window.as_millis().max(1).to_string());
+        }
+        None => {
+            call.arg("").arg("");
+        }
+    }
 }
 
 fn deadline_arg(deadline: Option<SystemTime>) -> String {
@@ -196,37 +202,23 @@ impl Memory for RedisMemory {
     ) -> Result<AnalysisStored, MemoryError> {
         let task = write.task;
         let mut connection = self.connection.clone();
-        let request = request_key(&write.guard);
         let mut call = self.scripts.analyze.prepare_invoke();
         call.key(keys::analysis(task))
             .key(keys::context(task))
             .key(keys::progress(task))
             .key(keys::NOTIFICATIONS)
-            .key(keys::updates_channel(task));
-        if let Some((key, _, _)) = &request {
-            call.key(key);
-        }
-        call.arg(task.as_str())
+            .key(keys::updates_channel(task))
+            .arg(task.as_str())
             .arg(write.record_json)
             .arg(write.summary)
             .arg(self.max_events())
-            .arg(deadline_arg(write.guard.deadline))
             .arg(
                 write
                     .expected_version
                     .map(|v| v.to_string())
                     .unwrap_or_default(),
-            )
-            .arg(
-                request
-                    .as_ref()
-                    .map_or("", |(_, fingerprint, _)| fingerprint),
-            )
-            .arg(
-                request
-                    .as_ref()
-                    .map_or("", |(_, _, window)| window.as_str()),
             );
+        guarded(&mut call, &write.guard);
         let invocation = call.invoke_async::<(u64, String, u8)>(&mut connection);
         let (version, id, replayed) = self.bounded(invocation).await?;
         Ok(AnalysisStored {
@@ -242,30 +234,16 @@ impl Memory for RedisMemory {
     ) -> Result<Option<NarrativeStored>, MemoryError> {
         let task = write.task;
         let mut connection = self.connection.clone();
-        let request = request_key(&write.guard);
         let mut call = self.scripts.narrate.prepare_invoke();
         call.key(keys::narrative(task))
             .key(keys::context(task))
             .key(keys::NOTIFICATIONS)
-            .key(keys::updates_channel(task));
-        if let Some((key, _, _)) = &request {
-            call.key(key);
-        }
-        call.arg(task.as_str())
+            .key(keys::updates_channel(task))
+            .arg(task.as_str())
             .arg(write.prefix)
             .arg(write.suffix)
-            .arg(self.max_events())
-            .arg(deadline_arg(write.guard.deadline))
-            .arg(
-                request
-                    .as_ref()
-                    .map_or("", |(_, fingerprint, _)| fingerprint),
-            )
-            .arg(
-                request
-                    .as_ref()
-                    .map_or("", |(_, _, window)| window.as_str()),
-            );
+            .arg(self.max_events());
+        guarded(&mut call, &write.guard);
         let invocation = call.invoke_async::<Option<(String, u64, String, u8)>>(&mut connection);
         let Some((narrative, analysis_version, id, replayed)) = self.bounded(invocation).await?
         else {

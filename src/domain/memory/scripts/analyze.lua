@@ -1,16 +1,16 @@
 -- TechAgent's write. KEYS: analysis, context, progress, stream, channel[, request].
--- ARGV: task_id, record_json, summary, maxlen, deadline_ms, expected_version ('' for any),
--- fingerprint, window_ms.
+-- ARGV: task_id, record_json, summary, maxlen, expected_version ('' for any), then the guard:
+-- deadline_ms, fingerprint, window_ms.
 -- Returns {version, notification id, 1 if replayed else 0}.
 local remembered = recall_request(KEYS[6], ARGV[7])
 if remembered then
   if remembered.err then return remembered end
   return {remembered.v, remembered.id, 1}
 end
-local late = check_deadline(ARGV[5])
+local late = check_deadline(ARGV[6])
 if late then return late end
 local current = tonumber(redis.call('HGET', KEYS[2], 'rift_analysis_version') or '0')
-if ARGV[6] ~= '' and tonumber(ARGV[6]) ~= current then
+if ARGV[5] ~= '' and tonumber(ARGV[5]) ~= current then
   return redis.error_reply('RIFTVERSION ' .. current)
 end
 local version = redis.call('HINCRBY', KEYS[2], 'rift_analysis_version', 1)

@@ -1,5 +1,5 @@
 -- ConceptAgent's write. KEYS: narrative, context, stream, channel[, request].
--- ARGV: task_id, prefix, suffix, maxlen, deadline_ms, fingerprint, window_ms.
+-- ARGV: task_id, prefix, suffix, maxlen, then the guard: deadline_ms, fingerprint, window_ms.
 -- Returns false when there is no analysis, else {narrative, analysis version, notification id,
 -- 1 if replayed else 0}.
 -- Reading the analysis and writing the narrative in one step pins the version it was built on.

@@ -1,0 +1,448 @@
+// Rift's dashboard: a live task board, the notification feed, and a command box, over the
+// WebSocket adapter's typed frames.
+//
+// The board is built from notifications: on connecting, the page watches every task from "0"
+// (everything retained), then live. It remembers the id of the last notification it applied
+// and, when the connection drops, reconnects with backoff and resumes strictly after that id:
+// nothing is missed, nothing applied twice. Commands typed in the box are parsed here into typed
+// requests ({"analyze": {...}, "id": n}); the reply is matched by its id.
+//
+// A token in the page's URL (?token=...) goes on the WebSocket as the `bearer.<token>`
+// subprotocol next to `rift` (browsers cannot set an Authorization header on a WebSocket), or as
+// ?token= when it is not a valid subprotocol name.
+
+const BACKOFF_FIRST_MS = 250;
+const BACKOFF_MAX_MS = 5000;
+const FEED_LIMIT = 500;
+const REPLY_LIMIT = 50;
+
+const $ = (selector) => document.querySelector(selector);
+
+const state = {
+  /** task id -> what the notifications and replies said about it */
+  tasks: new Map(),
+  /** id of the last notification applied; the resume token */
+  lastId: null,
+  notificationCount: 0,
+  socket: null,
+  /** request id -> the reply's list item, waiting for the answer */
+  pending: new Map(),
+  nextRequest: 1,
+  backoffMs: BACKOFF_FIRST_MS,
+  retryTimer: null,
+  renderQueued: false,
+};
+
+const token = new URLSearchParams(location.search).get("token");
+
+// --- connection ---------------------------------------------------------------------------
+
+function socketUrl() {
+  const url = new URL("ws", location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.search = "";
+  return url;
+}
+
+/** RFC 6455 subprotocols are HTTP tokens. */
+const SUBPROTOCOL_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function connect() {
+  clearTimeout(state.retryTimer);
+  setConnection("connecting", "connecting…");
+  const url = socketUrl();
+  const protocols = ["rift"];
+  if (token) {
+    if (SUBPROTOCOL_TOKEN.test(token)) {
+      protocols.push(`bearer.${token}`);
+    } else {
+      url.searchParams.set("token", token);
+    }
+  }
+  let socket;
+  try {
+    socket = new WebSocket(url, protocols);
+  } catch (error) {
+    setConnection("offline", `cannot connect: ${error.message}`);
+    return;
+  }
+  state.socket = socket;
+  socket.addEventListener("open", () => watchEverything(socket));
+  socket.addEventListener("message", (event) => onFrame(event.data));
+  socket.addEventListener("close", (event) => {
+    if (state.socket !== socket) return;
+    state.socket = null;
+    for (const pending of state.pending.values()) {
+      if (pending.entry) {
+        showError(pending, { code: "UNAVAILABLE", message: "the connection closed before the reply", hint: "it may or may not have run: the board will show it once the page is live again" });
+      }
+    }
+    state.pending.clear();
+    retry(`connection lost${event.code ? ` (${event.code})` : ""}`);
+  });
+}
+
+/** Reconnects after the current backoff, doubling it (with jitter) for next time. */
+function retry(why) {
+  const delay = Math.round(state.backoffMs * (0.8 + 0.4 * Math.random()));
+  state.backoffMs = Math.min(state.backoffMs * 2, BACKOFF_MAX_MS);
+  setConnection("reconnecting", `${why}; reconnecting in ${(delay / 1000).toFixed(1)} s`);
+  clearTimeout(state.retryTimer);
+  state.retryTimer = setTimeout(() => {
+    if (state.socket) {
+      watchEverything(state.socket);
+    } else {
+      connect();
+    }
+  }, delay);
+}
+
+/** Follows every task from the last notification applied ("0": everything retained). */
+function watchEverything(socket) {
+  const after = state.lastId ?? "0";
+  request(socket, { watch: { task_id: "", after } }, null, (reply) => {
+    if (reply.error) {
+      const { code, message } = reply.error;
+      if (code === "UNAUTHENTICATED" || code === "PERMISSION_DENIED") {
+        // Retrying will not help: say so and stay put.
+        setConnection("refused", `${code}: ${message}`);
+      } else {
+        retry(`watch refused: ${code}`);
+      }
+      return;
+    }
+    state.backoffMs = BACKOFF_FIRST_MS;
+    setConnection("live", "live");
+  });
+}
+
+function setConnection(kind, text) {
+  const element = $("#connection");
+  element.dataset.state = kind;
+  element.textContent = text;
+}
+
+// --- frames ---------------------------------------------------------------------------------
+
+function onFrame(data) {
+  let frame;
+  try {
+    frame = JSON.parse(data);
+  } catch {
+    console.warn("not a JSON frame", data);
+    return;
+  }
+  if (frame.notification) {
+    applyNotification(frame.notification);
+  } else if (frame.watch_ended) {
+    // The watch stopped on an error (memory unavailable during replay): pick it up again.
+    addSystemEntry(`watch ended: ${frame.watch_ended.error.message}`);
+    retry("watch ended");
+  } else if ("id" in frame && state.pending.has(frame.id)) {
+    const pending = state.pending.get(frame.id);
+    state.pending.delete(frame.id);
+    pending.onReply(frame);
+  } else if (frame.error) {
+    addSystemEntry(`error: ${frame.error.message}`);
+  }
+}
+
+/** Sends a typed request; `onReply` gets `{result}` or `{error}`. */
+function request(socket, body, rawFrame, onReply) {
+  const id = state.nextRequest++;
+  state.pending.set(id, { onReply });
+  socket.send(rawFrame ? rawFrame(id) : JSON.stringify({ ...body, id }));
+  return id;
+}
+
+// --- notifications --------------------------------------------------------------------------
+
+/** Compares two notification ids (`<ms>-<seq>`, 64-bit parts). */
+function compareIds(a, b) {
+  const [aMs, aSeq = "0"] = a.split("-");
+  const [bMs, bSeq = "0"] = b.split("-");
+  const ms = BigInt(aMs) - BigInt(bMs);
+  if (ms !== 0n) return ms < 0n ? -1 : 1;
+  const seq = BigInt(aSeq) - BigInt(bSeq);
+  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
+}
+
+function taskRecord(taskId) {
+  let task = state.tasks.get(taskId);
+  if (!task) {
+    task = {
+      taskId,
+      hasAnalysis: false,
+      analysisVersion: 0,
+      hasNarrative: false,
+      narrativeVersion: 0,
+      summary: "",
+      completionRecorded: false,
+      lastAction: "",
+      lastTime: "",
+    };
+    state.tasks.set(taskId, task);
+  }
+  return task;
+}
+
+function applyNotification(notification) {
+  // Resuming strictly after the last id means this never happens; if a server ever did send
+  // an old id again, applying it twice would corrupt the board.
+  if (state.lastId && compareIds(notification.id, state.lastId) <= 0) return;
+  state.lastId = notification.id;
+  state.notificationCount += 1;
+  const { task_id: taskId, action, payload = {} } = notification;
+  if (action === "history_truncated") {
+    addSystemEntry("older notifications were trimmed from the history; the board may lack tasks");
+  } else if (action === "task_deleted") {
+    state.tasks.delete(taskId);
+  } else if (taskId) {
+    const task = taskRecord(taskId);
+    task.lastAction = action;
+    task.lastTime = notification.time;
+    if (action === "analysis_stored") {
+      task.hasAnalysis = true;
+      task.analysisVersion = payload.version ?? task.analysisVersion + 1;
+      task.summary = payload.summary ?? "";
+      // A new analysis removes the completion record (TaskAgent:progress).
+      task.completionRecorded = false;
+    } else if (action === "narrative_stored") {
+      task.hasNarrative = true;
+      task.narrativeVersion = payload.analysis_version ?? 0;
+    } else if (action === "progress_completed") {
+      task.completionRecorded = true;
+    }
+  }
+  addFeedEntry(notification);
+  scheduleRender();
+}
+
+/** The status TaskAgent would report (TaskStatus::of). */
+function statusOf(task) {
+  if (!task.hasAnalysis) return "not-started";
+  if (!task.hasNarrative) return "in-progress";
+  return task.narrativeVersion >= task.analysisVersion ? "completed" : "stale";
+}
+
+// --- rendering ------------------------------------------------------------------------------
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "class") node.className = value;
+    else if (name.startsWith("data-")) node.dataset[camel(name.slice(5))] = value;
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) {
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function camel(name) {
+  return name.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
+}
+
+function scheduleRender() {
+  if (state.renderQueued) return;
+  state.renderQueued = true;
+  setTimeout(render, 0);
+}
+
+function render() {
+  state.renderQueued = false;
+  const tasks = [...state.tasks.values()].sort((a, b) =>
+    a.taskId.localeCompare(b.taskId, undefined, { numeric: true }),
+  );
+  const rows = tasks.map((task) => {
+    const status = statusOf(task);
+    const check = element("button", { type: "button", title: `Check progress for task ${task.taskId}` }, "Check");
+    check.addEventListener("click", () => runCommand(`Check progress for task ${task.taskId}`));
+    return element(
+      "tr",
+      {
+        "data-task": task.taskId,
+        "data-status": status,
+        "data-analysis-version": String(task.analysisVersion),
+        "data-narrative-version": task.hasNarrative ? String(task.narrativeVersion) : "",
+      },
+      element("th", { scope: "row" }, task.taskId),
+      element(
+        "td",
+        {},
+        element("span", { class: `status status-${status}` }, status),
+        task.completionRecorded ? element("span", { class: "recorded", title: "TaskAgent recorded completion" }, " ✓") : "",
+      ),
+      element("td", { class: "number" }, task.hasAnalysis ? `v${task.analysisVersion}` : "—"),
+      element(
+        "td",
+        { class: "number" },
+        task.hasNarrative ? `on v${task.narrativeVersion}` : "—",
+        status === "stale" ? element("span", { class: "stale-mark", title: "built on an older analysis" }, ` · ${task.analysisVersion - task.narrativeVersion} behind`) : "",
+      ),
+      element("td", {}, task.summary),
+      element("td", { class: "muted" }, task.lastAction ? `${task.lastAction} · ${clock(task.lastTime)}` : ""),
+      element("td", {}, check),
+    );
+  });
+  $("#board tbody").replaceChildren(...rows);
+  $("#board-empty").hidden = rows.length > 0;
+  $("#feed-count").textContent = String(state.notificationCount);
+  $("#last-id").textContent = state.lastId ?? "none yet";
+}
+
+function clock(time) {
+  const date = new Date(time);
+  if (Number.isNaN(date.getTime())) return "";
+  return `${date.toLocaleTimeString([], { hour12: false })}.${String(date.getMilliseconds()).padStart(3, "0")}`;
+}
+
+function describe(notification) {
+  const { action, payload = {} } = notification;
+  if (action === "analysis_stored") return `${payload.summary ?? ""} · v${payload.version ?? "?"}`;
+  if (action === "narrative_stored") return `narrative on v${payload.analysis_version ?? "?"}`;
+  if (action === "progress_completed") return `completed on v${payload.analysis_version ?? "?"}`;
+  if (action === "task_deleted") return "deleted";
+  return JSON.stringify(payload);
+}
+
+function addFeedEntry(notification) {
+  const feed = $("#feed");
+  const entry = element(
+    "li",
+    { "data-id": notification.id, "data-task": notification.task_id, "data-action": notification.action },
+    element("time", { datetime: notification.time }, clock(notification.time)),
+    element("span", { class: "task" }, notification.task_id || "—"),
+    element("span", { class: "agent" }, notification.agent),
+    element("span", { class: "action" }, notification.action),
+    element("span", { class: "detail" }, describe(notification)),
+    element("code", { class: "id" }, notification.id),
+  );
+  feed.prepend(entry);
+  while (feed.children.length > FEED_LIMIT) feed.lastElementChild.remove();
+}
+
+function addSystemEntry(text) {
+  const feed = $("#feed");
+  feed.prepend(element("li", { class: "system" }, text));
+  while (feed.children.length > FEED_LIMIT) feed.lastElementChild.remove();
+}
+
+// --- commands -------------------------------------------------------------------------------
+
+/**
+ * The natural-language commands, as typed requests. Returns `{frame: id => string}` to send,
+ * or `{local: text}` to answer in the page.
+ */
+export function parseCommand(text) {
+  let match = /^\s*analyze\s+(?:data\s+)?for\s+task\s+([\s\S]*?)\s+with\s+data\s*:?\s*([\s\S]*)$/i.exec(text);
+  if (match) {
+    const [, taskId, data] = match;
+    try {
+      JSON.parse(data);
+    } catch (error) {
+      return { local: { code: "INVALID_ARGUMENT", message: `data is not valid JSON: ${error.message}`, hint: 'data is a JSON list, e.g. ["data1", "data2", "data3"]' } };
+    }
+    // The list goes out as typed, not re-serialized, so numbers keep every digit.
+    return {
+      frame: (id) => `{"analyze": {"task_id": ${JSON.stringify(taskId.trim())}, "data": ${data.trim()}}, "id": ${id}}`,
+    };
+  }
+  match = /^\s*generate\s+(?:a\s+)?narrative\s+for\s+task\s+([\s\S]*)$/i.exec(text);
+  if (match) return typed({ narrate: { task_id: match[1].trim() } });
+  match = /^\s*check\s+progress\s+for\s+task\s+([\s\S]*)$/i.exec(text);
+  if (match) return typed({ progress: { task_id: match[1].trim() } });
+  match = /^\s*delete\s+task\s+([\s\S]*)$/i.exec(text);
+  if (match) return typed({ delete_task: { task_id: match[1].trim() } });
+  if (/^\s*help\s*$/i.test(text)) return typed({ help: {} });
+  if (/^\s*(watch|stop\s+watching)\b/i.test(text)) {
+    return { local: { code: "FAILED_PRECONDITION", message: "this page already watches every task", hint: "the notification feed shows them all" } };
+  }
+  return {
+    local: {
+      code: "INVALID_ARGUMENT",
+      message: `unrecognized command ${JSON.stringify(text.trim().slice(0, 60))}`,
+      hint: "commands: Analyze data for task <id> with data: <JSON list> · Generate a narrative for task <id> · Check progress for task <id> · Delete task <id> · help",
+    },
+  };
+}
+
+function typed(body) {
+  return { frame: (id) => JSON.stringify({ ...body, id }) };
+}
+
+function runCommand(text) {
+  if (!text.trim()) return;
+  const entry = element("li", { class: "reply pending", "data-kind": "pending" }, element("code", { class: "sent" }, text));
+  const replies = $("#replies");
+  replies.prepend(entry);
+  while (replies.children.length > REPLY_LIMIT) replies.lastElementChild.remove();
+  const parsed = parseCommand(text);
+  if (parsed.local) {
+    showError({ entry }, parsed.local);
+    return;
+  }
+  const socket = state.socket;
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
+    showError({ entry }, { code: "UNAVAILABLE", message: "not connected", hint: "wait for the connection to come back, then send again" });
+    return;
+  }
+  const id = request(socket, null, parsed.frame, (reply) => {
+    if (reply.error) showError({ entry }, reply.error);
+    else showResult(entry, reply.result);
+  });
+  state.pending.get(id).entry = entry;
+}
+
+function showError({ entry }, error) {
+  entry.className = "reply error";
+  entry.dataset.kind = "error";
+  entry.dataset.code = error.code;
+  entry.append(
+    element("span", { class: "code" }, error.code),
+    element("span", { class: "message" }, error.message),
+    error.hint ? element("span", { class: "hint" }, error.hint) : "",
+  );
+}
+
+function showResult(entry, result) {
+  entry.className = "reply result";
+  entry.dataset.kind = "result";
+  entry.append(element("span", { class: "message" }, summarize(result)));
+  if (result.task_id !== undefined) noteReply(result);
+}
+
+function summarize(result) {
+  if (result.summary !== undefined) return `task ${result.task_id}: ${result.summary} (version ${result.version})`;
+  if (result.narrative !== undefined) return result.narrative;
+  if (result.status !== undefined) {
+    return `task ${result.task_id}: ${result.status} (analysis v${result.analysis_version}, narrative on v${result.narrative_analysis_version})`;
+  }
+  if (result.deleted !== undefined) return result.deleted ? `task ${result.task_id} deleted` : `task ${result.task_id} had nothing stored`;
+  if (result.commands) return result.commands.map((command) => command.grammar).join(" · ");
+  return JSON.stringify(result);
+}
+
+/** A progress reply is TaskAgent's word on a task: take its versions. */
+function noteReply(result) {
+  if (result.status === undefined) return;
+  const task = taskRecord(result.task_id);
+  task.hasAnalysis = result.status !== "not-started";
+  task.analysisVersion = result.analysis_version;
+  task.hasNarrative = result.status === "completed" || result.status === "stale";
+  task.narrativeVersion = result.narrative_analysis_version;
+  scheduleRender();
+}
+
+// --- start ----------------------------------------------------------------------------------
+
+$("#command").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("#command-input");
+  runCommand(input.value);
+  input.value = "";
+});
+
+render();
+connect();

@@ -1,0 +1,183 @@
+import datetime
+
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TaskStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TASK_STATUS_UNSPECIFIED: _ClassVar[TaskStatus]
+    NOT_STARTED: _ClassVar[TaskStatus]
+    IN_PROGRESS: _ClassVar[TaskStatus]
+    COMPLETED: _ClassVar[TaskStatus]
+    STALE: _ClassVar[TaskStatus]
+TASK_STATUS_UNSPECIFIED: TaskStatus
+NOT_STARTED: TaskStatus
+IN_PROGRESS: TaskStatus
+COMPLETED: TaskStatus
+STALE: TaskStatus
+
+class AnalyzeRequest(_message.Message):
+    __slots__ = ("task_id", "data", "request_id", "expected_version")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    data: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]
+    request_id: str
+    expected_version: int
+    def __init__(self, task_id: _Optional[str] = ..., data: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ..., request_id: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class AnalyzeResponse(_message.Message):
+    __slots__ = ("task_id", "summary", "version", "stats")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    summary: str
+    version: int
+    stats: AnalysisStats
+    def __init__(self, task_id: _Optional[str] = ..., summary: _Optional[str] = ..., version: _Optional[int] = ..., stats: _Optional[_Union[AnalysisStats, _Mapping]] = ...) -> None: ...
+
+class AnalysisStats(_message.Message):
+    __slots__ = ("item_count", "types", "numbers", "strings")
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    STRINGS_FIELD_NUMBER: _ClassVar[int]
+    item_count: int
+    types: TypeCounts
+    numbers: NumberStats
+    strings: StringStats
+    def __init__(self, item_count: _Optional[int] = ..., types: _Optional[_Union[TypeCounts, _Mapping]] = ..., numbers: _Optional[_Union[NumberStats, _Mapping]] = ..., strings: _Optional[_Union[StringStats, _Mapping]] = ...) -> None: ...
+
+class TypeCounts(_message.Message):
+    __slots__ = ("nulls", "booleans", "numbers", "strings", "lists", "objects")
+    NULLS_FIELD_NUMBER: _ClassVar[int]
+    BOOLEANS_FIELD_NUMBER: _ClassVar[int]
+    NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    STRINGS_FIELD_NUMBER: _ClassVar[int]
+    LISTS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    nulls: int
+    booleans: int
+    numbers: int
+    strings: int
+    lists: int
+    objects: int
+    def __init__(self, nulls: _Optional[int] = ..., booleans: _Optional[int] = ..., numbers: _Optional[int] = ..., strings: _Optional[int] = ..., lists: _Optional[int] = ..., objects: _Optional[int] = ...) -> None: ...
+
+class NumberStats(_message.Message):
+    __slots__ = ("count", "min", "max", "mean", "sum")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    SUM_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    min: float
+    max: float
+    mean: float
+    sum: float
+    def __init__(self, count: _Optional[int] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., mean: _Optional[float] = ..., sum: _Optional[float] = ...) -> None: ...
+
+class StringStats(_message.Message):
+    __slots__ = ("count", "distinct", "top")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    DISTINCT_FIELD_NUMBER: _ClassVar[int]
+    TOP_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    distinct: int
+    top: _containers.RepeatedCompositeFieldContainer[ValueCount]
+    def __init__(self, count: _Optional[int] = ..., distinct: _Optional[int] = ..., top: _Optional[_Iterable[_Union[ValueCount, _Mapping]]] = ...) -> None: ...
+
+class ValueCount(_message.Message):
+    __slots__ = ("value", "count")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    value: str
+    count: int
+    def __init__(self, value: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class NarrateRequest(_message.Message):
+    __slots__ = ("task_id", "request_id")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    request_id: str
+    def __init__(self, task_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class NarrateResponse(_message.Message):
+    __slots__ = ("task_id", "narrative", "analysis_version")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    NARRATIVE_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    narrative: str
+    analysis_version: int
+    def __init__(self, task_id: _Optional[str] = ..., narrative: _Optional[str] = ..., analysis_version: _Optional[int] = ...) -> None: ...
+
+class ProgressRequest(_message.Message):
+    __slots__ = ("task_id",)
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+
+class ProgressResponse(_message.Message):
+    __slots__ = ("task_id", "status", "analysis_version", "narrative_analysis_version")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NARRATIVE_ANALYSIS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    status: TaskStatus
+    analysis_version: int
+    narrative_analysis_version: int
+    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., analysis_version: _Optional[int] = ..., narrative_analysis_version: _Optional[int] = ...) -> None: ...
+
+class SubscribeRequest(_message.Message):
+    __slots__ = ("task_id", "after")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    after: str
+    def __init__(self, task_id: _Optional[str] = ..., after: _Optional[str] = ...) -> None: ...
+
+class DeleteTaskRequest(_message.Message):
+    __slots__ = ("task_id",)
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+
+class DeleteTaskResponse(_message.Message):
+    __slots__ = ("task_id", "deleted")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    deleted: bool
+    def __init__(self, task_id: _Optional[str] = ..., deleted: _Optional[bool] = ...) -> None: ...
+
+class Notification(_message.Message):
+    __slots__ = ("id", "task_id", "agent", "action", "payload", "time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    task_id: str
+    agent: str
+    action: str
+    payload: _struct_pb2.Struct
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., action: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,12 @@
+// Original file: ../../proto/rift/v1/rift.proto
+
+
+export interface SubscribeRequest {
+  'taskId'?: (string);
+  'after'?: (string);
+}
+
+export interface SubscribeRequest__Output {
+  'taskId': (string);
+  'after': (string);
+}

@@ -1,0 +1,284 @@
+//! The outermost layer of the gRPC server: a request id and a span for every call, metrics and
+//! an access log line when it ends.
+//!
+//! The request id is the client's `x-request-id` metadata when it is a safe one (see
+//! [`RequestId::from_client`]), else a fresh UUID. It is the `request_id` field of the call's
+//! `grpc` span, so every log line the call produces carries it, and it comes back in the
+//! response metadata (`x-request-id`), errors included.
+//!
+//! A call ends with its status: in the response headers for a trailers-only response (most
+//! errors), else in the trailers once the body is done. A body dropped before its trailers is a
+//! call the client abandoned: counted as `CANCELLED`. Sitting outside every other layer, this one
+//! sees the status the client gets.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use tonic::{
+    Code,
+    body::Body,
+    codegen::http::{self, HeaderMap, HeaderValue},
+};
+use tracing::Instrument as _;
+
+use crate::telemetry::{RequestId, Telemetry, Transport};
+
+/// The metadata key of the request id, both ways.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Wraps the server's services in [`Observe`].
+#[derive(Debug, Clone)]
+pub(super) struct ObserveLayer {
+    telemetry: Telemetry,
+}
+
+impl ObserveLayer {
+    pub(super) fn new(telemetry: Telemetry) -> Self {
+        Self { telemetry }
+    }
+}
+
+impl<S> tower::Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            telemetry: self.telemetry.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Observe<S> {
+    inner: S,
+    telemetry: Telemetry,
+}
+
+impl<S, RequestBody> tower::Service<http::Request<RequestBody>> for Observe<S>
+where
+    S: tower::Service<http::Request<RequestBody>, Response = http::Response<Body>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let request_id = RequestId::from_client(
+            request
+                .headers()
+                .get(REQUEST_ID_HEADER)
+                .and_then(|value| value.to_str().ok()),
+        );
+        let operation = operation_of(request.uri().path());
+        let span = tracing::info_span!("grpc", request_id = %request_id, operation);
+        let call = Call {
+            telemetry: self.telemetry.clone(),
+            operation,
+            started: Instant::now(),
+            span: span.clone(),
+        };
+        let responding = span.in_scope(|| self.inner.call(request));
+        Box::pin(
+            async move {
+                let mut response = responding.await?;
+                if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+                    response.headers_mut().insert(REQUEST_ID_HEADER, value);
+                }
+                let (parts, body) = response.into_parts();
+                let span = call.span.clone();
+                let call = match status_in(&parts.headers) {
+                    Some(code) => {
+                        call.finish(code);
+                        None
+                    }
+                    None => Some(call),
+                };
+                let body = Body::new(ObservedBody { body, call, span });
+                Ok(http::Response::from_parts(parts, body))
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// A call in progress, recorded once when its status is known.
+struct Call {
+    telemetry: Telemetry,
+    operation: &'static str,
+    started: Instant,
+    span: tracing::Span,
+}
+
+impl Call {
+    fn finish(self, code: &'static str) {
+        let elapsed = self.started.elapsed();
+        self.telemetry
+            .call_finished(self.operation, Transport::Grpc, code, elapsed);
+        self.span.in_scope(|| {
+            tracing::debug!(
+                target: "rift::access",
+                operation = self.operation,
+                transport = Transport::Grpc.as_str(),
+                code,
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+                "call finished"
+            );
+        });
+    }
+}
+
+/// A response body that records its call when the trailers pass, or when it is dropped first.
+struct ObservedBody {
+    body: Body,
+    call: Option<Call>,
+    /// Entered while the body is polled, so a streaming handler's log lines carry the id too.
+    span: tracing::Span,
+}
+
+impl http_body::Body for ObservedBody {
+    type Data = <Body as http_body::Body>::Data;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let polled = {
+            let _entered = this.span.enter();
+            Pin::new(&mut this.body).poll_frame(cx)
+        };
+        let code = match &polled {
+            Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().map(|trailers| {
+                // Trailers without a status are malformed; tonic never sends them.
+                status_in(trailers).unwrap_or("UNKNOWN")
+            }),
+            Poll::Ready(Some(Err(_))) => Some("UNKNOWN"),
+            Poll::Ready(None) => Some("UNKNOWN"),
+            Poll::Pending => None,
+        };
+        if let Some(code) = code
+            && let Some(call) = this.call.take()
+        {
+            call.finish(code);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for ObservedBody {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            call.finish("CANCELLED");
+        }
+    }
+}
+
+/// The status in `headers` (`grpc-status`), by its canonical name.
+fn status_in(headers: &HeaderMap) -> Option<&'static str> {
+    let value = headers.get("grpc-status")?.to_str().ok()?;
+    let code = value.parse::<i32>().map_or(Code::Unknown, Code::from);
+    Some(code_name(code))
+}
+
+/// The canonical name of a status code, as error frames and `rift_calls_total` spell it.
+pub(crate) fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// The `operation` label of a request path: the method name for `rift.v1.Rift` (as the
+/// WebSocket adapter names its commands), `service/method` for health and reflection, and
+/// `unknown` for anything else, so a client cannot mint label values.
+fn operation_of(path: &str) -> &'static str {
+    const KNOWN: &[(&str, &str)] = &[
+        ("/rift.v1.Rift/Analyze", "Analyze"),
+        ("/rift.v1.Rift/Narrate", "Narrate"),
+        ("/rift.v1.Rift/Progress", "Progress"),
+        ("/rift.v1.Rift/Subscribe", "Subscribe"),
+        ("/rift.v1.Rift/DeleteTask", "DeleteTask"),
+        (
+            "/grpc.health.v1.Health/Check",
+            "grpc.health.v1.Health/Check",
+        ),
+        (
+            "/grpc.health.v1.Health/Watch",
+            "grpc.health.v1.Health/Watch",
+        ),
+        ("/grpc.health.v1.Health/List", "grpc.health.v1.Health/List"),
+        (
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        ),
+        (
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| *known == path)
+        .map_or("unknown", |(_, label)| label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_are_a_closed_set() {
+        assert_eq!(operation_of("/rift.v1.Rift/Analyze"), "Analyze");
+        assert_eq!(
+            operation_of("/grpc.health.v1.Health/Check"),
+            "grpc.health.v1.Health/Check"
+        );
+        assert_eq!(operation_of("/rift.v1.Rift/Nope"), "unknown");
+        assert_eq!(operation_of("/made.up/Label"), "unknown");
+    }
+
+    #[test]
+    fn statuses_are_read_by_name() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(status_in(&headers), None);
+        headers.insert("grpc-status", HeaderValue::from_static("9"));
+        assert_eq!(status_in(&headers), Some("FAILED_PRECONDITION"));
+        headers.insert("grpc-status", HeaderValue::from_static("0"));
+        assert_eq!(status_in(&headers), Some("OK"));
+    }
+}
