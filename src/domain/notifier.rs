@@ -174,12 +174,12 @@ impl Notifier {
 /// an error, that error as the last item.
 #[derive(Debug)]
 pub struct Subscription {
-    receiver: mpsc::Receiver<Notification>,
+    receiver: mpsc::Receiver<Arc<Notification>>,
     ending: Option<oneshot::Receiver<CoreError>>,
 }
 
 impl Stream for Subscription {
-    type Item = Result<Notification, CoreError>;
+    type Item = Result<Arc<Notification>, CoreError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.receiver.poll_recv(cx) {
@@ -210,7 +210,7 @@ enum Start {
 struct Feed<'a> {
     shared: &'a Shared,
     filter: TaskFilter,
-    sender: &'a mpsc::Sender<Notification>,
+    sender: &'a mpsc::Sender<Arc<Notification>>,
     /// The id of the last notification queued for the subscriber: where it resumes if cut off.
     queued: EventId,
     /// Cancelled with the server's shutdown token.
@@ -247,7 +247,9 @@ impl Feed<'_> {
                         self.shared
                             .telemetry
                             .notification_delivered(notification.time());
-                        self.deliver(Notification::clone(&notification)).await?;
+                        // Shared, not copied: a thousand subscribers of one event hold one
+                        // notification between them.
+                        self.deliver(notification).await?;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -275,7 +277,7 @@ impl Feed<'_> {
             for notification in batch {
                 cursor = notification.id;
                 if self.filter.admits(&notification) {
-                    self.deliver(notification).await?;
+                    self.deliver(Arc::new(notification)).await?;
                 }
             }
             if complete {
@@ -307,19 +309,19 @@ impl Feed<'_> {
             TaskFilter::All => String::new(),
             TaskFilter::One(task) => task.to_string(),
         };
-        self.deliver(Notification {
+        self.deliver(Arc::new(Notification {
             // Resuming from the notice goes on with the oldest event still retained.
             id: resume_after,
             task_id,
             agent: agent::RIFT.to_owned(),
             action: action::HISTORY_TRUNCATED.to_owned(),
             payload,
-        })
+        }))
         .await?;
         Ok(resume_after)
     }
 
-    async fn deliver(&mut self, notification: Notification) -> Result<(), Stop> {
+    async fn deliver(&mut self, notification: Arc<Notification>) -> Result<(), Stop> {
         let id = notification.id;
         let timeout = self.shared.config.slow_subscriber_timeout;
         tokio::select! {

@@ -52,6 +52,27 @@ pub fn proto_from_json(value: JsonValue) -> ProtoValue {
     ProtoValue { kind: Some(kind) }
 }
 
+/// [`proto_from_json`] of a borrowed value: each string is copied once, straight into the
+/// protobuf value.
+fn proto_from_json_ref(value: &JsonValue) -> ProtoValue {
+    let kind = match value {
+        JsonValue::Null => Kind::NullValue(0),
+        JsonValue::Bool(b) => Kind::BoolValue(*b),
+        JsonValue::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        JsonValue::String(s) => Kind::StringValue(s.clone()),
+        JsonValue::Array(items) => Kind::ListValue(ListValue {
+            values: items.iter().map(proto_from_json_ref).collect(),
+        }),
+        JsonValue::Object(map) => Kind::StructValue(Struct {
+            fields: map
+                .iter()
+                .map(|(k, v)| (k.clone(), proto_from_json_ref(v)))
+                .collect(),
+        }),
+    };
+    ProtoValue { kind: Some(kind) }
+}
+
 pub(super) fn struct_from_json(map: Map<String, JsonValue>) -> Struct {
     Struct {
         fields: map
@@ -140,19 +161,42 @@ impl From<domain::Progress> for pb::ProgressResponse {
     }
 }
 
+fn timestamp(id: domain::EventId) -> Timestamp {
+    Timestamp {
+        seconds: (id.ms / 1000) as i64,
+        nanos: ((id.ms % 1000) * 1_000_000) as i32,
+    }
+}
+
 impl From<Notification> for pb::Notification {
     fn from(notification: Notification) -> Self {
-        let time = Timestamp {
-            seconds: (notification.id.ms / 1000) as i64,
-            nanos: ((notification.id.ms % 1000) * 1_000_000) as i32,
-        };
         pb::Notification {
             id: notification.id.to_string(),
             task_id: notification.task_id,
             agent: notification.agent,
             action: notification.action,
             payload: Some(struct_from_json(notification.payload)),
-            time: Some(time),
+            time: Some(timestamp(notification.id)),
+        }
+    }
+}
+
+/// From a notification shared between subscribers (the notifier hands each the same one).
+impl From<&Notification> for pb::Notification {
+    fn from(notification: &Notification) -> Self {
+        pb::Notification {
+            id: notification.id.to_string(),
+            task_id: notification.task_id.clone(),
+            agent: notification.agent.clone(),
+            action: notification.action.clone(),
+            payload: Some(Struct {
+                fields: notification
+                    .payload
+                    .iter()
+                    .map(|(k, v)| (k.clone(), proto_from_json_ref(v)))
+                    .collect(),
+            }),
+            time: Some(timestamp(notification.id)),
         }
     }
 }
@@ -169,6 +213,25 @@ mod tests {
         let proto = proto_from_json(original.clone());
         let back = json_from_proto(proto, &|| "data".into()).expect("finite");
         assert_eq!(back, original);
+    }
+
+    #[test]
+    fn borrowed_and_owned_notifications_convert_alike() {
+        let payload = json!({"task_id": "1", "version": 3, "nested": {"list": [1.5, null, "x"]}});
+        let notification = Notification {
+            id: domain::EventId {
+                ms: 1_700_000_000_123,
+                seq: 4,
+            },
+            task_id: "1".into(),
+            agent: "TechAgent".into(),
+            action: "analysis_stored".into(),
+            payload: payload.as_object().cloned().unwrap_or_default(),
+        };
+        assert_eq!(
+            pb::Notification::from(&notification),
+            pb::Notification::from(notification)
+        );
     }
 
     #[test]

@@ -98,7 +98,10 @@ impl Rift for RiftService {
             .subscribe(&caller, &request.task_id, &request.after)
             .await
             .map_err(into_status)?;
-        let stream = subscription.map(|item| item.map(pb::Notification::from).map_err(into_status));
+        let stream = subscription.map(|item| {
+            item.map(|notification| pb::Notification::from(&*notification))
+                .map_err(into_status)
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 

@@ -8,7 +8,10 @@
 //! invalid UTF-8 in a text frame (1007, as RFC 6455 requires) or a protocol violation (1002).
 //! Whatever the way out, the connection's state, its watch included, is dropped with it.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures::StreamExt;
@@ -64,7 +67,7 @@ struct Gone;
 enum Event {
     Shutdown,
     Frame(Option<Result<Message, axum::Error>>),
-    Notification(Option<Result<Notification, CoreError>>),
+    Notification(Option<Result<Arc<Notification>, CoreError>>),
 }
 
 impl Connection {
@@ -289,7 +292,7 @@ impl Connection {
 
     async fn on_notification(
         &mut self,
-        item: Option<Result<Notification, CoreError>>,
+        item: Option<Result<Arc<Notification>, CoreError>>,
     ) -> Result<(), Gone> {
         match item {
             Some(Ok(notification)) => {
@@ -398,7 +401,9 @@ fn operation_of(command: &Command) -> &'static str {
 }
 
 /// The next item of the watch; pending forever without one, so `select!` waits on the rest.
-async fn next_notification(watch: &mut Option<Watch>) -> Option<Result<Notification, CoreError>> {
+async fn next_notification(
+    watch: &mut Option<Watch>,
+) -> Option<Result<Arc<Notification>, CoreError>> {
     match watch {
         Some(watch) => watch.subscription.next().await,
         None => std::future::pending().await,
