@@ -12,7 +12,7 @@ use super::{Kind, Op, OperationReport, Recorder, Timing};
 
 /// One caller: a connection (or a share of one) and the requests it sends.
 pub(crate) trait Caller: Send + 'static {
-    /// Runs one `kind` and waits for the answer; `Err((code, message))` on an error reply.
+    /// Runs one `kind` and waits for the answer; an error reply is a [`CallError`].
     fn call(&mut self, kind: Kind) -> impl Future<Output = Result<(), CallError>> + Send;
 }
 
