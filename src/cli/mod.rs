@@ -19,7 +19,7 @@ use tonic::{
     transport::{Channel, Endpoint},
 };
 
-pub use self::render::{CallError, code_name};
+pub use self::render::CallError;
 use crate::{grpc::proto_from_json, pb};
 
 /// The client subcommands of the `rift` binary.

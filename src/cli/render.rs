@@ -8,10 +8,13 @@ use std::io::{self, Write};
 
 use prost_types::{Value, value::Kind};
 use serde_json::{Map, Value as Json, json};
-use tonic::{Code, Status};
+use tonic::Status;
 use tonic_types::StatusExt;
 
-use crate::{grpc::json_from_proto, pb};
+use crate::{
+    grpc::{code_name, json_from_proto},
+    pb,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Format {
@@ -43,29 +46,6 @@ fn message(status: &Status) -> String {
         source = cause.source();
     }
     message
-}
-
-/// The canonical name of a gRPC code, as the gRPC spec and other clients spell it.
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
 }
 
 pub(super) fn analysis(
@@ -364,6 +344,7 @@ fn line(out: &mut impl Write, value: &Json) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use tonic::Code;
     use tonic_types::ErrorDetails;
 
     fn rendered(status: Status, json: bool) -> String {

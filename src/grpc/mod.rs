@@ -43,7 +43,7 @@ pub use self::{
     convert::{json_from_proto, proto_from_json},
     observe::REQUEST_ID_HEADER,
     service::RiftService,
-    status::{ERROR_DOMAIN, into_status},
+    status::{ERROR_DOMAIN, code_name, into_status},
 };
 use crate::{
     domain::{Agents, reason},

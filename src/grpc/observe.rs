@@ -25,6 +25,7 @@ use tonic::{
 };
 use tracing::Instrument as _;
 
+use super::status::code_name;
 use crate::telemetry::{RequestId, Telemetry, Transport};
 
 /// The metadata key of the request id, both ways.
@@ -198,29 +199,6 @@ fn status_in(headers: &HeaderMap) -> Option<&'static str> {
     let value = headers.get("grpc-status")?.to_str().ok()?;
     let code = value.parse::<i32>().map_or(Code::Unknown, Code::from);
     Some(code_name(code))
-}
-
-/// The canonical name of a status code, as error frames and `rift_calls_total` spell it.
-pub(crate) fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
 }
 
 /// The `operation` label of a request path: the method name for `rift.v1.Rift` (as the
