@@ -323,6 +323,16 @@ impl Feed<'_> {
 
     async fn deliver(&mut self, notification: Arc<Notification>) -> Result<(), Stop> {
         let id = notification.id;
+        // Room in the buffer is the common case: queue without arming a timer, which would
+        // cost a clock read and a timer-wheel entry per delivery.
+        let notification = match self.sender.try_send(notification) {
+            Ok(()) => {
+                self.queued = id;
+                return Ok(());
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Stop::Quietly),
+            Err(mpsc::error::TrySendError::Full(notification)) => notification,
+        };
         let timeout = self.shared.config.slow_subscriber_timeout;
         tokio::select! {
             () = self.shutdown.cancelled() => Err(Stop::Quietly),
