@@ -47,6 +47,10 @@ struct State {
     trimmed: bool,
     /// Idempotency keys: fingerprint, remembered result, and when to forget them.
     requests: HashMap<String, Remembered>,
+    /// Size at which expired keys are next swept out of `requests`: doubling it after each
+    /// sweep keeps the sweeps amortised O(1) per write instead of a scan under the lock on
+    /// every one.
+    sweep_at: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -130,13 +134,15 @@ impl State {
     }
 
     /// The remembered result for `guard`'s request key, after checking its fingerprint; also
-    /// refuses writes past their deadline. Expired keys are forgotten on the way.
+    /// refuses writes past their deadline. An expired key counts as absent.
     fn admit(&mut self, guard: &WriteGuard<'_>) -> Result<Option<RememberedResult>, MemoryError> {
         if let Some(request) = guard.request {
             let now = Instant::now();
-            self.requests
-                .retain(|_, remembered| remembered.expires > now);
-            if let Some(remembered) = self.requests.get(request.id) {
+            let live = self
+                .requests
+                .get(request.id)
+                .filter(|remembered| remembered.expires > now);
+            if let Some(remembered) = live {
                 if remembered.fingerprint != request.fingerprint {
                     return Err(MemoryError::RequestIdReused);
                 }
@@ -154,6 +160,12 @@ impl State {
 
     fn remember(&mut self, guard: &WriteGuard<'_>, result: RememberedResult) {
         if let Some(request) = guard.request {
+            if self.requests.len() >= self.sweep_at {
+                let now = Instant::now();
+                self.requests
+                    .retain(|_, remembered| remembered.expires > now);
+                self.sweep_at = (self.requests.len() * 2).max(1024);
+            }
             self.requests.insert(
                 request.id.to_owned(),
                 Remembered {

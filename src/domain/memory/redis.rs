@@ -117,6 +117,8 @@ pub struct RedisMemory {
     connection: ConnectionManager,
     config: RedisConfig,
     scripts: std::sync::Arc<Scripts>,
+    /// `config.max_events` as the scripts' `MAXLEN` argument, formatted once.
+    maxlen: std::sync::Arc<str>,
 }
 
 impl RedisMemory {
@@ -136,6 +138,7 @@ impl RedisMemory {
         Ok(Self {
             client,
             connection,
+            maxlen: config.max_events.max(1).to_string().into(),
             config,
             scripts: std::sync::Arc::new(Scripts::new()),
         })
@@ -155,8 +158,8 @@ impl RedisMemory {
         }
     }
 
-    fn max_events(&self) -> String {
-        self.config.max_events.max(1).to_string()
+    fn max_events(&self) -> &str {
+        &self.maxlen
     }
 }
 
