@@ -15,6 +15,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("rift_descriptor.bin"),
         descriptors.encode_to_vec(),
     )?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    // Messages and the client, as generated.
+    tonic_prost_build::configure()
+        .build_server(false)
+        .compile_fds(descriptors.clone())?;
+    // The server, in a file of its own: it refers to the messages above, except that the
+    // Subscribe stream sends notifications already encoded (`src/grpc/encoded.rs`), one
+    // encoding per event for all subscribers. No message is generated twice: prost skips
+    // types with an extern path.
+    let server_dir = out_dir.join("server");
+    fs::create_dir_all(&server_dir)?;
+    tonic_prost_build::configure()
+        .build_client(false)
+        .out_dir(&server_dir)
+        .extern_path(".rift.v1", "crate::pb")
+        .extern_path(".rift.v1.Notification", "crate::grpc::EncodedNotification")
+        .compile_fds(descriptors)?;
     Ok(())
 }

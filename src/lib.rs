@@ -33,6 +33,8 @@ pub mod ws;
 pub mod pb {
     #![allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
     tonic::include_proto!("rift.v1");
+    // `rift_server`, generated apart: see `build.rs`.
+    include!(concat!(env!("OUT_DIR"), "/server/rift.v1.rs"));
 
     /// Encoded `FileDescriptorSet` of Rift's protos, for gRPC reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -149,7 +149,6 @@ async fn slow_subscriber_catches_up(config: Config) {
         core: CoreConfig {
             notifier: NotifierConfig {
                 live_buffer: 2,
-                subscriber_buffer: 1,
                 replay_page: 7,
                 ..NotifierConfig::default()
             },

@@ -2,11 +2,15 @@
 
 use std::{
     fmt,
+    ops::Deref,
     str::FromStr,
+    sync::OnceLock,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use bytes::Bytes;
 use serde_json::{Map, Value};
+use tokio::time::Instant;
 
 use super::{CoreError, TaskId};
 
@@ -93,6 +97,73 @@ pub struct Notification {
 impl Notification {
     pub fn time(&self) -> SystemTime {
         self.id.time()
+    }
+}
+
+/// A notification as the fan-out hands it to subscribers: one value per event, shared by all of
+/// them, with room for each wire format's encoding of it.
+///
+/// A transport asks for its encoding with [`Published::encoded`]; the first subscriber to
+/// need it encodes, every other one gets the same bytes. With a thousand subscribers of one
+/// task, that is one encoding per event instead of a thousand.
+#[derive(Debug)]
+pub struct Published {
+    notification: Notification,
+    /// When this process took it from memory: how far behind a subscriber is, without a clock
+    /// read per delivery.
+    taken_at: Instant,
+    encodings: [OnceLock<Bytes>; WireFormat::COUNT],
+}
+
+/// The encodings transports keep of a [`Published`] notification. The domain never looks
+/// inside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireFormat {
+    /// The gRPC stream's message.
+    Protobuf,
+    /// The WebSocket frame.
+    Json,
+}
+
+impl WireFormat {
+    const COUNT: usize = 2;
+}
+
+impl Published {
+    pub fn new(notification: Notification) -> Self {
+        Self {
+            notification,
+            taken_at: Instant::now(),
+            encodings: Default::default(),
+        }
+    }
+
+    pub fn notification(&self) -> &Notification {
+        &self.notification
+    }
+
+    /// When this process took the notification from memory.
+    pub fn taken_at(&self) -> Instant {
+        self.taken_at
+    }
+
+    /// The notification in `format`, encoded by `encode` the first time it is asked for.
+    pub fn encoded(
+        &self,
+        format: WireFormat,
+        encode: impl FnOnce(&Notification) -> Bytes,
+    ) -> Bytes {
+        self.encodings[format as usize]
+            .get_or_init(|| encode(&self.notification))
+            .clone()
+    }
+}
+
+impl Deref for Published {
+    type Target = Notification;
+
+    fn deref(&self) -> &Notification {
+        &self.notification
     }
 }
 

@@ -20,7 +20,7 @@ pub use self::{
     },
     analysis::AnalysisStats,
     error::{CoreError, MemoryError, reason},
-    event::{EventId, Notification, Resume, TaskFilter},
+    event::{EventId, Notification, Published, Resume, TaskFilter, WireFormat},
     notifier::{NotifierConfig, Subscription},
     task::{MAX_TASK_ID_LEN, TaskId},
 };

@@ -1,48 +1,59 @@
 //! Fan-out of notifications to subscribers, gap-free from replay into live.
 //!
 //! One tail loop per process reads new notifications from memory (on Redis, `XREAD BLOCK` on a
-//! connection of its own) and broadcasts them to this process's subscribers. Each subscriber
-//! task:
+//! connection of its own) and broadcasts them to this process's subscribers. A subscription is
+//! a stream its transport polls directly, with no task or queue of its own between the two:
 //!
-//! 1. joins the broadcast *before* reading history, so nothing appended meanwhile is missed;
-//! 2. replays from memory strictly after its resume id;
-//! 3. forwards live events, dropping any id it already delivered.
+//! 1. it joins the broadcast *before* reading history, so nothing appended meanwhile is missed;
+//! 2. it replays from memory strictly after its resume id, a page at a time;
+//! 3. it forwards live events, dropping any id it already delivered.
 //!
 //! The broadcast buffer is bounded and shared: a subscriber that falls behind is not waited
 //! for. It gets `Lagged` instead and catches up from memory (`XRANGE`), which still holds what
-//! it missed, unless trimming took it, in which case it is told (`history_truncated`).
-//! Writers never wait for subscribers.
+//! it missed, unless trimming took it, in which case it is told (`history_truncated`). One that
+//! is more than [`NotifierConfig::slow_subscriber_timeout`] behind when it overflows is cut off
+//! with the id to resume after. Writers never wait for subscribers, and a subscriber's
+//! transport buffers are bounded by its own flow control: a transport that cannot send does not
+//! poll.
+//!
+//! At shutdown the tail loop ends, dropping the broadcast's only sender: every subscription
+//! ends once it has delivered what was already broadcast.
 
 use std::{
+    collections::VecDeque,
+    future::Future,
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{Context, Poll, ready},
     time::Duration,
 };
 
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::{
+    sync::{broadcast, watch},
+    time::Instant,
+};
+use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    CoreError, EventId, MemoryError, Notification, Resume, TaskFilter,
+    CoreError, EventId, MemoryError, Notification, Published, Resume, TaskFilter,
     event::{action, agent},
     memory::Memory,
 };
 use crate::telemetry::Telemetry;
 
-/// Buffer sizes of the fan-out.
+/// Buffer sizes and limits of the fan-out.
 #[derive(Debug, Clone, Copy)]
 pub struct NotifierConfig {
     /// Events the shared broadcast holds for the slowest subscriber before it must catch up.
     pub live_buffer: usize,
-    /// Events queued per subscriber between its task and its transport.
-    pub subscriber_buffer: usize,
     /// Events read from memory per replay page.
     pub replay_page: usize,
-    /// How long a subscriber may leave its buffer full before it is cut off with
-    /// `SubscriberTooSlow` (and the id to resume after).
+    /// How far behind live a subscriber may be when it overflows the shared buffer and still
+    /// be caught up from memory; further behind, it is cut off with `SubscriberTooSlow` (and
+    /// the id to resume after).
     pub slow_subscriber_timeout: Duration,
 }
 
@@ -50,7 +61,6 @@ impl Default for NotifierConfig {
     fn default() -> Self {
         Self {
             live_buffer: 4096,
-            subscriber_buffer: 256,
             replay_page: 512,
             slow_subscriber_timeout: Duration::from_secs(30),
         }
@@ -60,15 +70,20 @@ impl Default for NotifierConfig {
 #[derive(Debug, Clone)]
 pub(crate) struct Notifier {
     shared: Arc<Shared>,
+    /// The tail loop holds the only strong sender; subscribing upgrades this one. Once the loop
+    /// ends, subscriptions see the broadcast closed and end.
+    live: broadcast::WeakSender<Arc<Published>>,
+    /// Becomes true once the tail loop knows where history ends, the point from which it
+    /// broadcasts. A subscriber joining earlier could fall between its own starting point and
+    /// the loop's: it waits.
+    tail_started: watch::Receiver<bool>,
 }
 
 #[derive(Debug)]
 struct Shared {
     memory: Arc<dyn Memory>,
-    live: broadcast::Sender<Arc<Notification>>,
     config: NotifierConfig,
     telemetry: Telemetry,
-    shutdown: CancellationToken,
 }
 
 impl Shared {
@@ -85,20 +100,6 @@ impl Shared {
     }
 }
 
-/// Why a subscriber task stopped early.
-enum Stop {
-    /// The subscriber went away or the server is shutting down: nothing to report.
-    Quietly,
-    /// Reported to the subscriber as the stream's last item.
-    Failed(CoreError),
-}
-
-impl From<CoreError> for Stop {
-    fn from(error: CoreError) -> Self {
-        Stop::Failed(error)
-    }
-}
-
 impl Notifier {
     /// Starts the tail loop; it and every subscription end when `shutdown` is cancelled.
     pub(crate) fn start(
@@ -110,17 +111,22 @@ impl Notifier {
         let (live, _) = broadcast::channel(config.live_buffer.max(1));
         let shared = Arc::new(Shared {
             memory,
-            live,
             config,
             telemetry,
-            shutdown,
         });
-        tokio::spawn(tail_loop(shared.clone()));
-        Self { shared }
+        let weak = live.downgrade();
+        let (started, tail_started) = watch::channel(false);
+        tokio::spawn(tail_loop(shared.clone(), live, started, shutdown));
+        Self {
+            shared,
+            live: weak,
+            tail_started,
+        }
     }
 
     /// Notifications for `filter` from `resume` on. The stream ends at shutdown, or after an
-    /// error item (memory unavailable during replay): resume from the last id seen.
+    /// error item (memory unavailable during replay, subscriber too slow): resume from the last
+    /// id seen.
     ///
     /// "From now on" is fixed before this returns, so anything written after the caller sees
     /// the subscription (a gRPC client: the response headers) is delivered.
@@ -129,231 +135,275 @@ impl Notifier {
         filter: TaskFilter,
         resume: Resume,
     ) -> Result<Subscription, CoreError> {
+        self.wait_for_tail().await?;
         // Joined before reading where history stands, so no event falls between the two.
-        let live = self.shared.live.subscribe();
-        let start = match resume {
-            Resume::Live => Start::Live(self.shared.memory.history().await?.last),
+        let live = self
+            .live
+            .upgrade()
+            .ok_or(CoreError::ShuttingDown)?
+            .subscribe();
+        let (cursor, phase) = match resume {
+            // Only what comes after the history's end as it was once the broadcast was joined:
+            // the broadcast alone carries all of it, so nothing more is read from memory.
+            Resume::Live => (self.shared.memory.history().await?.last, Phase::Live),
             // "0" asks for everything retained: nothing it asked for can have been trimmed.
-            Resume::After(EventId::ZERO) => Start::After(EventId::ZERO),
-            Resume::After(after) => Start::Resume(after),
+            Resume::After(EventId::ZERO) => (EventId::ZERO, Phase::NextPage),
+            Resume::After(after) => (after, Phase::Resuming),
         };
-        let (sender, receiver) = mpsc::channel(self.shared.config.subscriber_buffer.max(1));
-        let (ending_sender, ending) = oneshot::channel();
-        let shared = self.shared.clone();
-        // A child token per subscriber: the feed polls it once per event, and polling a token
-        // locks its waiter list. Sharing the server's token made every feed of the process
-        // contend for that one lock (thousands of subscribers, thousands of events a second).
-        let shutdown = self.shared.shutdown.child_token();
-        tokio::spawn(async move {
-            let mut feed = Feed {
-                shared: &shared,
-                filter,
-                sender: &sender,
-                shutdown: &shutdown,
-                queued: EventId::ZERO,
-            };
-            if let Err(Stop::Failed(error)) = feed.run(start, live).await {
-                // Set before `sender` drops, so the subscriber sees it right after the events
-                // already queued, even when the queue is full.
-                let _ = ending_sender.send(error);
-            }
-        });
         Ok(Subscription {
-            receiver,
-            ending: Some(ending),
+            shared: self.shared.clone(),
+            filter,
+            live: BroadcastStream::new(live),
+            cursor,
+            delivered: cursor,
+            behind_since: Instant::now(),
+            ready: VecDeque::new(),
+            phase,
         })
     }
 
-    /// Subscribers in this process (those whose task is still running).
+    /// Waits, briefly, for the tail loop to start: only at startup, and longer only while
+    /// memory cannot be reached.
+    async fn wait_for_tail(&self) -> Result<(), CoreError> {
+        const PATIENCE: Duration = Duration::from_secs(2);
+        let mut started = self.tail_started.clone();
+        match tokio::time::timeout(PATIENCE, started.wait_for(|started| *started)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(CoreError::ShuttingDown),
+            Err(_) => Err(CoreError::Unavailable {
+                retry_after: PATIENCE,
+            }),
+        }
+    }
+
+    /// Subscribers in this process.
     pub(crate) fn subscriber_count(&self) -> usize {
-        self.shared.live.receiver_count()
+        self.live.upgrade().map_or(0, |live| live.receiver_count())
     }
 }
 
-/// A subscriber's stream of notifications: the events in order, then, if the feed stopped on
-/// an error, that error as the last item.
-#[derive(Debug)]
+/// A subscriber's stream of notifications: the events in order, then, if it stopped on an
+/// error, that error as the last item.
+///
+/// Polled by the subscriber's transport itself; dropping a `next()` future loses nothing, as
+/// every bit of state lives here.
 pub struct Subscription {
-    receiver: mpsc::Receiver<Arc<Notification>>,
-    ending: Option<oneshot::Receiver<CoreError>>,
+    shared: Arc<Shared>,
+    filter: TaskFilter,
+    live: BroadcastStream<Arc<Published>>,
+    /// The last id taken, delivered or filtered out: anything at or before it is a duplicate.
+    cursor: EventId,
+    /// The last id delivered: where the subscriber resumes if cut off.
+    delivered: EventId,
+    /// When the newest event delivered was taken from memory (at first, when the subscription
+    /// began): how far behind live the subscriber is.
+    behind_since: Instant,
+    /// Read from memory, not yet delivered.
+    ready: VecDeque<Arc<Published>>,
+    phase: Phase,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("filter", &self.filter)
+            .field("cursor", &self.cursor)
+            .field("delivered", &self.delivered)
+            .finish_non_exhaustive()
+    }
+}
+
+type Reading = Pin<Box<dyn Future<Output = Result<Page, CoreError>> + Send>>;
+
+enum Phase {
+    /// Forwarding the broadcast.
+    Live,
+    /// Resuming from a client's token, which may point before the retained history: check,
+    /// then replay.
+    Resuming,
+    /// Read the next page after the cursor once `ready` is delivered.
+    NextPage,
+    /// Waiting for memory.
+    Reading(Reading),
+    /// Ended: after an error, or the broadcast closed at shutdown.
+    Ended,
+}
+
+/// What one read from memory brought.
+struct Page {
+    /// The truncation notice, if any, then the admitted events.
+    events: Vec<Arc<Published>>,
+    /// The last id read, admitted or not.
+    cursor: EventId,
+    /// Fewer events than a page: memory has nothing more after `cursor` for now.
+    complete: bool,
 }
 
 impl Stream for Subscription {
-    type Item = Result<Arc<Notification>, CoreError>;
+    type Item = Result<Arc<Published>, CoreError>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.receiver.poll_recv(cx) {
-            Poll::Ready(Some(notification)) => Poll::Ready(Some(Ok(notification))),
-            Poll::Ready(None) => {
-                let error = self
-                    .ending
-                    .take()
-                    .and_then(|mut ending| ending.try_recv().ok());
-                Poll::Ready(error.map(Err))
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(published) = this.ready.pop_front() {
+                return Poll::Ready(Some(Ok(this.deliver(published))));
             }
-            Poll::Pending => Poll::Pending,
+            match &mut this.phase {
+                Phase::Ended => return Poll::Ready(None),
+                Phase::Resuming => this.read(true),
+                Phase::NextPage => this.read(false),
+                Phase::Reading(reading) => match ready!(reading.as_mut().poll(cx)) {
+                    Ok(page) => {
+                        this.cursor = page.cursor;
+                        this.ready.extend(page.events);
+                        this.phase = if page.complete {
+                            Phase::Live
+                        } else {
+                            Phase::NextPage
+                        };
+                    }
+                    Err(error) => {
+                        this.phase = Phase::Ended;
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                },
+                Phase::Live => match ready!(this.live.poll_next_unpin(cx)) {
+                    Some(Ok(published)) => {
+                        if published.id <= this.cursor {
+                            continue;
+                        }
+                        this.cursor = published.id;
+                        if this.filter.admits(&published) {
+                            this.shared
+                                .telemetry
+                                .notification_delivered(published.time());
+                            return Poll::Ready(Some(Ok(this.deliver(published))));
+                        }
+                    }
+                    Some(Err(BroadcastStreamRecvError::Lagged(missed))) => {
+                        this.shared.telemetry.subscriber_lagged(missed);
+                        let behind = this.behind_since.elapsed();
+                        if behind > this.shared.config.slow_subscriber_timeout {
+                            tracing::debug!(missed, ?behind, "subscriber too slow; cut off");
+                            this.phase = Phase::Ended;
+                            return Poll::Ready(Some(Err(CoreError::SubscriberTooSlow {
+                                resume_after: this.delivered.to_string(),
+                            })));
+                        }
+                        tracing::debug!(missed, cursor = %this.cursor, "subscriber lagged; catching up from memory");
+                        this.read(true);
+                    }
+                    None => {
+                        this.phase = Phase::Ended;
+                        return Poll::Ready(None);
+                    }
+                },
+            }
         }
     }
 }
 
-/// Where a feed starts: right after an id, or resuming a client's token, which may point
-/// before the retained history.
-#[derive(Debug, Clone, Copy)]
-enum Start {
-    /// Only what comes after the history's end as it was once the broadcast was joined: the
-    /// broadcast alone carries all of it, so nothing is read from memory.
-    Live(EventId),
-    After(EventId),
-    Resume(EventId),
+impl Subscription {
+    fn deliver(&mut self, published: Arc<Published>) -> Arc<Published> {
+        self.delivered = published.id;
+        self.behind_since = published.taken_at();
+        published
+    }
+
+    /// Starts reading the page after the cursor, first checking for trimmed history if asked.
+    fn read(&mut self, check_truncation: bool) {
+        self.phase = Phase::Reading(Box::pin(read_page(
+            self.shared.clone(),
+            self.filter.clone(),
+            self.cursor,
+            check_truncation,
+        )));
+    }
 }
 
-struct Feed<'a> {
-    shared: &'a Shared,
+/// The events after `cursor` (one page), preceded, if asked and events after `cursor` may have
+/// been trimmed, by a notice saying so; the page then starts just before the oldest retained
+/// event.
+async fn read_page(
+    shared: Arc<Shared>,
     filter: TaskFilter,
-    sender: &'a mpsc::Sender<Arc<Notification>>,
-    /// The id of the last notification queued for the subscriber: where it resumes if cut off.
-    queued: EventId,
-    /// Cancelled with the server's shutdown token.
-    shutdown: &'a CancellationToken,
-}
-
-impl Feed<'_> {
-    async fn run(
-        &mut self,
-        start: Start,
-        mut live: broadcast::Receiver<Arc<Notification>>,
-    ) -> Result<(), Stop> {
-        let mut cursor = match start {
-            Start::Live(cursor) => cursor,
-            Start::After(cursor) => self.replay(cursor).await?,
-            Start::Resume(after) => {
-                let cursor = self.warn_if_truncated(after).await?;
-                self.replay(cursor).await?
-            }
-        };
-        loop {
-            let received = tokio::select! {
-                () = self.shutdown.cancelled() => return Err(Stop::Quietly),
-                () = self.sender.closed() => return Err(Stop::Quietly),
-                received = live.recv() => received,
-            };
-            match received {
-                Ok(notification) => {
-                    if notification.id <= cursor {
-                        continue;
-                    }
-                    cursor = notification.id;
-                    if self.filter.admits(&notification) {
-                        self.shared
-                            .telemetry
-                            .notification_delivered(notification.time());
-                        // Shared, not copied: a thousand subscribers of one event hold one
-                        // notification between them.
-                        self.deliver(notification).await?;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::debug!(missed, %cursor, "subscriber lagged; catching up from memory");
-                    self.shared.telemetry.subscriber_lagged(missed);
-                    cursor = self.warn_if_truncated(cursor).await?;
-                    cursor = self.replay(cursor).await?;
-                }
-                Err(broadcast::error::RecvError::Closed) => return Err(Stop::Quietly),
-            }
-        }
-    }
-
-    /// Delivers every retained event after `cursor`; returns the new cursor.
-    async fn replay(&mut self, mut cursor: EventId) -> Result<EventId, Stop> {
-        let page = self.shared.config.replay_page.max(1);
-        loop {
-            let batch = self
-                .shared
-                .memory
-                .events_after(cursor, page)
-                .await
-                .map_err(|error| self.shared.failed(error))?;
-            let complete = batch.len() < page;
-            for notification in batch {
-                cursor = notification.id;
-                if self.filter.admits(&notification) {
-                    self.deliver(Arc::new(notification)).await?;
-                }
-            }
-            if complete {
-                return Ok(cursor);
-            }
-        }
-    }
-
-    /// If events after `cursor` may have been trimmed, says so and returns the id to go on
-    /// from: just before the oldest retained event.
-    async fn warn_if_truncated(&mut self, cursor: EventId) -> Result<EventId, Stop> {
-        let history = self
-            .shared
+    mut cursor: EventId,
+    check_truncation: bool,
+) -> Result<Page, CoreError> {
+    let mut events = Vec::new();
+    if check_truncation {
+        let history = shared
             .memory
             .history()
             .await
-            .map_err(|error| self.shared.failed(error))?;
-        if !history.lost_after(cursor) {
-            return Ok(cursor);
+            .map_err(|error| shared.failed(error))?;
+        if history.lost_after(cursor) {
+            let resume_after = history.first_retained.predecessor();
+            events.push(Arc::new(Published::new(truncation_notice(
+                &filter,
+                cursor,
+                history.first_retained,
+                resume_after,
+            ))));
+            cursor = resume_after;
         }
-        let resume_after = history.first_retained.predecessor();
-        let mut payload = Map::new();
-        payload.insert("requested_after".into(), Value::String(cursor.to_string()));
-        payload.insert(
-            "oldest_retained".into(),
-            Value::String(history.first_retained.to_string()),
-        );
-        let task_id = match &self.filter {
-            TaskFilter::All => String::new(),
-            TaskFilter::One(task) => task.to_string(),
-        };
-        self.deliver(Arc::new(Notification {
-            // Resuming from the notice goes on with the oldest event still retained.
-            id: resume_after,
-            task_id,
-            agent: agent::RIFT.to_owned(),
-            action: action::HISTORY_TRUNCATED.to_owned(),
-            payload,
-        }))
-        .await?;
-        Ok(resume_after)
     }
-
-    async fn deliver(&mut self, notification: Arc<Notification>) -> Result<(), Stop> {
-        let id = notification.id;
-        // Room in the buffer is the common case: queue without arming a timer, which would
-        // cost a clock read and a timer-wheel entry per delivery.
-        let notification = match self.sender.try_send(notification) {
-            Ok(()) => {
-                self.queued = id;
-                return Ok(());
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Stop::Quietly),
-            Err(mpsc::error::TrySendError::Full(notification)) => notification,
-        };
-        let timeout = self.shared.config.slow_subscriber_timeout;
-        tokio::select! {
-            () = self.shutdown.cancelled() => Err(Stop::Quietly),
-            sent = tokio::time::timeout(timeout, self.sender.send(notification)) => match sent {
-                Ok(Ok(())) => {
-                    self.queued = id;
-                    Ok(())
-                }
-                Ok(Err(_)) => Err(Stop::Quietly),
-                // Its buffer stayed full: the subscriber is not reading. Writers never wait for
-                // it; it is told where to resume instead.
-                Err(_) => Err(Stop::Failed(CoreError::SubscriberTooSlow {
-                    resume_after: self.queued.to_string(),
-                })),
-            },
+    let page = shared.config.replay_page.max(1);
+    let batch = shared
+        .memory
+        .events_after(cursor, page)
+        .await
+        .map_err(|error| shared.failed(error))?;
+    let complete = batch.len() < page;
+    for notification in batch {
+        cursor = notification.id;
+        if filter.admits(&notification) {
+            events.push(Arc::new(Published::new(notification)));
         }
+    }
+    Ok(Page {
+        events,
+        cursor,
+        complete,
+    })
+}
+
+fn truncation_notice(
+    filter: &TaskFilter,
+    requested_after: EventId,
+    oldest_retained: EventId,
+    resume_after: EventId,
+) -> Notification {
+    let mut payload = Map::new();
+    payload.insert(
+        "requested_after".into(),
+        Value::String(requested_after.to_string()),
+    );
+    payload.insert(
+        "oldest_retained".into(),
+        Value::String(oldest_retained.to_string()),
+    );
+    let task_id = match filter {
+        TaskFilter::All => String::new(),
+        TaskFilter::One(task) => task.to_string(),
+    };
+    Notification {
+        // Resuming from the notice goes on with the oldest event still retained.
+        id: resume_after,
+        task_id,
+        agent: agent::RIFT.to_owned(),
+        action: action::HISTORY_TRUNCATED.to_owned(),
+        payload,
     }
 }
 
 /// Reads new notifications from memory and broadcasts them, until shutdown.
-async fn tail_loop(shared: Arc<Shared>) {
+async fn tail_loop(
+    shared: Arc<Shared>,
+    live: broadcast::Sender<Arc<Published>>,
+    started: watch::Sender<bool>,
+    shutdown: CancellationToken,
+) {
     const PAGE: usize = 512;
     let mut tail = shared.memory.open_tail();
     let mut backoff = Backoff::default();
@@ -363,16 +413,17 @@ async fn tail_loop(shared: Arc<Shared>) {
             Err(error) => {
                 tracing::warn!(%error, "notifier cannot read history yet; retrying");
                 shared.note(&error);
-                if !backoff.wait(&shared.shutdown).await {
+                if !backoff.wait(&shutdown).await {
                     return;
                 }
             }
         }
     };
     tracing::debug!(%cursor, "notifier tail started");
+    started.send_replace(true);
     loop {
         let batch = tokio::select! {
-            () = shared.shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
             batch = tail.next_batch(cursor, PAGE) => batch,
         };
         match batch {
@@ -381,13 +432,13 @@ async fn tail_loop(shared: Arc<Shared>) {
                 for notification in batch {
                     cursor = notification.id;
                     // No receivers is fine: nobody is subscribed right now.
-                    let _ = shared.live.send(Arc::new(notification));
+                    let _ = live.send(Arc::new(Published::new(notification)));
                 }
             }
             Err(error) => {
                 tracing::warn!(%error, %cursor, "notifier tail read failed; retrying");
                 shared.note(&error);
-                if !backoff.wait(&shared.shutdown).await {
+                if !backoff.wait(&shutdown).await {
                     return;
                 }
             }
@@ -455,35 +506,75 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_subscriber_that_stops_reading_is_cut_off_with_its_resume_id() {
-        let memory = InProcessMemory::new(1000);
-        let shutdown = CancellationToken::new();
-        let notifier = Notifier::start(
+    fn notifier(memory: &InProcessMemory, shutdown: &CancellationToken) -> Notifier {
+        Notifier::start(
             Arc::new(memory.clone()),
             NotifierConfig {
                 live_buffer: 4,
-                subscriber_buffer: 2,
                 replay_page: 8,
                 slow_subscriber_timeout: Duration::from_secs(5),
             },
             Telemetry::new(),
             shutdown.clone(),
-        );
+        )
+    }
+
+    fn version(published: &Published) -> u64 {
+        published.payload["version"].as_u64().expect("a version")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subscriber_briefly_behind_catches_up_from_memory() {
+        let memory = InProcessMemory::new(1000);
+        let shutdown = CancellationToken::new();
+        let notifier = notifier(&memory, &shutdown);
         let mut subscription = notifier
-            .subscribe(TaskFilter::All, Resume::After(EventId::ZERO))
+            .subscribe(TaskFilter::All, Resume::Live)
             .await
             .expect("subscribed");
-        // Writers never wait for the subscriber, however many events it leaves unread.
+        // Five times the shared buffer, written while the subscriber reads nothing.
         write(&memory, 20).await;
-        tokio::time::sleep(Duration::from_secs(6)).await;
+        for expected in 1..=20 {
+            let event = subscription
+                .next()
+                .await
+                .expect("an event")
+                .expect("no error");
+            assert_eq!(version(&event), expected);
+        }
+        write(&memory, 1).await;
+        let live = subscription
+            .next()
+            .await
+            .expect("an event")
+            .expect("no error");
+        assert_eq!(version(&live), 21);
+        shutdown.cancel();
+        assert!(subscription.next().await.is_none(), "ends at shutdown");
+    }
 
-        let first = subscription.next().await.expect("queued").expect("event");
-        let second = subscription.next().await.expect("queued").expect("event");
-        assert!(first.id < second.id);
+    #[tokio::test(start_paused = true)]
+    async fn a_subscriber_far_behind_is_cut_off_with_its_resume_id() {
+        let memory = InProcessMemory::new(1000);
+        let shutdown = CancellationToken::new();
+        let notifier = notifier(&memory, &shutdown);
+        let mut subscription = notifier
+            .subscribe(TaskFilter::All, Resume::Live)
+            .await
+            .expect("subscribed");
+        write(&memory, 1).await;
+        let first = subscription
+            .next()
+            .await
+            .expect("an event")
+            .expect("no error");
+        // The subscriber stops reading for longer than the limit while writers go on, well
+        // past the shared buffer; writers never wait for it.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        write(&memory, 20).await;
         match subscription.next().await {
             Some(Err(CoreError::SubscriberTooSlow { resume_after })) => {
-                assert_eq!(resume_after, second.id.to_string());
+                assert_eq!(resume_after, first.id.to_string());
             }
             other => panic!("expected SubscriberTooSlow, got {other:?}"),
         }
@@ -494,15 +585,29 @@ mod tests {
 
         // Resuming from the id it was given loses nothing.
         let mut resumed = notifier
-            .subscribe(TaskFilter::All, Resume::After(second.id))
+            .subscribe(TaskFilter::All, Resume::After(first.id))
             .await
             .expect("resubscribed");
-        let mut seen = 2;
-        while seen < 20 {
+        for expected in 2..=21 {
             let event = resumed.next().await.expect("an event").expect("no error");
-            assert_eq!(event.payload["version"], seen + 1);
-            seen += 1;
+            assert_eq!(version(&event), expected);
         }
         shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn subscribing_after_shutdown_is_refused() {
+        let memory = InProcessMemory::new(1000);
+        let shutdown = CancellationToken::new();
+        let notifier = notifier(&memory, &shutdown);
+        shutdown.cancel();
+        // The tail loop ends on its own task; wait until its sender is gone.
+        while notifier.live.upgrade().is_some() {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(
+            notifier.subscribe(TaskFilter::All, Resume::Live).await,
+            Err(CoreError::ShuttingDown)
+        ));
     }
 }

@@ -8,6 +8,7 @@
 //! and from the moment shutdown begins.
 
 mod convert;
+mod encoded;
 mod observe;
 mod service;
 mod status;
@@ -41,6 +42,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 pub use self::{
     convert::{json_from_proto, proto_from_json},
+    encoded::EncodedNotification,
     observe::REQUEST_ID_HEADER,
     service::RiftService,
     status::{ERROR_DOMAIN, code_name, into_status},

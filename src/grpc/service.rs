@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, metadata::MetadataMap};
 
-use super::{convert, status::into_status};
+use super::{EncodedNotification, convert, status::into_status};
 use crate::{
     domain::{Agents, AnalyzeOptions, Caller, auth},
     pb::{self, rift_server::Rift},
@@ -24,7 +24,7 @@ impl RiftService {
 }
 
 type NotificationStream =
-    std::pin::Pin<Box<dyn Stream<Item = Result<pb::Notification, Status>> + Send + 'static>>;
+    std::pin::Pin<Box<dyn Stream<Item = Result<EncodedNotification, Status>> + Send + 'static>>;
 
 #[tonic::async_trait]
 impl Rift for RiftService {
@@ -99,7 +99,7 @@ impl Rift for RiftService {
             .await
             .map_err(into_status)?;
         let stream = subscription.map(|item| {
-            item.map(|notification| pb::Notification::from(&*notification))
+            item.map(|published| EncodedNotification::of(&published))
                 .map_err(into_status)
         });
         Ok(Response::new(Box::pin(stream)))

@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
@@ -25,7 +25,8 @@ use super::{
 };
 use crate::{
     domain::{
-        Agents, AnalyzeOptions, Caller, CoreError, Notification, Subscription, auth::Operation,
+        Agents, AnalyzeOptions, Caller, CoreError, Published, Subscription, WireFormat,
+        auth::Operation,
     },
     telemetry::{RequestId, Transport},
 };
@@ -67,7 +68,7 @@ struct Gone;
 enum Event {
     Shutdown,
     Frame(Option<Result<Message, axum::Error>>),
-    Notification(Option<Result<Arc<Notification>, CoreError>>),
+    Notification(Option<Result<Arc<Published>, CoreError>>),
 }
 
 impl Connection {
@@ -292,14 +293,24 @@ impl Connection {
 
     async fn on_notification(
         &mut self,
-        item: Option<Result<Arc<Notification>, CoreError>>,
+        item: Option<Result<Arc<Published>, CoreError>>,
     ) -> Result<(), Gone> {
         match item {
-            Some(Ok(notification)) => {
+            Some(Ok(published)) => {
                 if let Some(watch) = &mut self.watch {
-                    watch.resume_after = notification.id.to_string();
+                    watch.resume_after = published.id.to_string();
                 }
-                self.send(frame::notification_frame(&notification)).await
+                // Every watcher of the event sends the same frame: made once, shared.
+                let encoded = published.encoded(WireFormat::Json, |notification| {
+                    frame::notification_frame(notification).into()
+                });
+                match Utf8Bytes::try_from(encoded) {
+                    Ok(text) => self.send(text).await,
+                    Err(error) => {
+                        tracing::error!(%error, "notification frame is not UTF-8");
+                        Ok(())
+                    }
+                }
             }
             Some(Err(error)) => {
                 let Some(watch) = self.watch.take() else {
@@ -323,7 +334,7 @@ impl Connection {
 
     /// Sends one frame, giving up on a client that does not take it within [`SEND_TIMEOUT`] or
     /// when the server shuts down.
-    async fn send(&mut self, text: String) -> Result<(), Gone> {
+    async fn send(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), Gone> {
         let sending =
             tokio::time::timeout(SEND_TIMEOUT, self.socket.send(Message::Text(text.into())));
         let sent = tokio::select! {
@@ -401,9 +412,7 @@ fn operation_of(command: &Command) -> &'static str {
 }
 
 /// The next item of the watch; pending forever without one, so `select!` waits on the rest.
-async fn next_notification(
-    watch: &mut Option<Watch>,
-) -> Option<Result<Arc<Notification>, CoreError>> {
+async fn next_notification(watch: &mut Option<Watch>) -> Option<Result<Arc<Published>, CoreError>> {
     match watch {
         Some(watch) => watch.subscription.next().await,
         None => std::future::pending().await,
