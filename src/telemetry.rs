@@ -130,8 +130,8 @@ impl Telemetry {
         let delivery_delay = Histogram::with_opts(
             HistogramOpts::new(
                 "rift_notification_delivery_delay_seconds",
-                "From a notification's time to its hand-over to a live subscriber's transport \
-                 (replayed history is not counted).",
+                "From a notification's time to its first hand-over to a live subscriber's \
+                 transport, once per event (replayed history is not counted).",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
         );

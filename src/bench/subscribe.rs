@@ -14,15 +14,16 @@
 
 use std::{
     collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use anyhow::Context as _;
 use serde_json::json;
-use tokio::{
-    sync::{oneshot, watch},
-    time::MissedTickBehavior,
-};
+use tokio::{sync::oneshot, time::MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::{OperationReport, Recorder, Report, Target, grpc, parse_duration, run_tag};
@@ -153,14 +154,36 @@ async fn subscribe(
         .into_inner())
 }
 
+/// How a subscriber knows it is done.
+#[derive(Clone)]
+struct Ending {
+    /// The last version written, once the writers are done; `u64::MAX` until then.
+    last: Arc<AtomicU64>,
+    /// Cancelled once `last` is set, for subscribers that already have it.
+    last_known: CancellationToken,
+    /// Cancelled when the drain time is over.
+    stop: CancellationToken,
+}
+
+impl Ending {
+    /// Tokens of its own for one subscriber: polling a token locks its waiter list, and a
+    /// thousand subscribers polling the same two would contend for them on every delivery.
+    fn for_subscriber(&self) -> Self {
+        Self {
+            last: self.last.clone(),
+            last_known: self.last_known.child_token(),
+            stop: self.stop.child_token(),
+        }
+    }
+}
+
 async fn subscriber(
     channel: tonic::transport::Channel,
     request: tonic::Request<pb::SubscribeRequest>,
     ready: oneshot::Sender<Result<(), String>>,
     start: Instant,
     capacity: usize,
-    mut last: watch::Receiver<Option<u64>>,
-    stop: CancellationToken,
+    ending: Ending,
 ) -> Received {
     let mut received = Received {
         events: Vec::with_capacity(capacity),
@@ -178,8 +201,15 @@ async fn subscriber(
     let _ = ready.send(Ok(()));
     let mut previous = EventId::ZERO;
     let mut highest = 0;
+    let last_known = ending.last_known.cancelled();
+    let stopped = ending.stop.cancelled();
+    tokio::pin!(last_known, stopped);
+    let mut waiting_for_last = true;
     loop {
+        // Biased, the message first: while deliveries keep coming, the other two are not
+        // even polled.
         tokio::select! {
+            biased;
             message = stream.message() => match message {
                 Ok(Some(notification)) => {
                     let at = micros_since(start);
@@ -193,7 +223,7 @@ async fn subscriber(
                         .map_or(0, |v| v as u64);
                     highest = highest.max(version);
                     received.events.push((u32::try_from(version).unwrap_or(u32::MAX), at));
-                    if last.borrow().is_some_and(|last| highest >= last) {
+                    if highest >= ending.last.load(Ordering::Relaxed) {
                         break;
                     }
                 }
@@ -206,12 +236,13 @@ async fn subscriber(
                     break;
                 }
             },
-            changed = last.changed() => {
-                if changed.is_err() || last.borrow().is_some_and(|last| highest >= last) {
+            () = &mut last_known, if waiting_for_last => {
+                waiting_for_last = false;
+                if highest >= ending.last.load(Ordering::Relaxed) {
                     break;
                 }
             }
-            () = stop.cancelled() => break,
+            () = &mut stopped => break,
         }
     }
     received
@@ -305,8 +336,11 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
     let channels = grpc::channels(target, connections).await?;
     let expected_events = (f64::from(args.rate) * args.duration.as_secs_f64()).ceil() as usize;
     let start = Instant::now();
-    let (last_sender, last) = watch::channel(None);
-    let stop = CancellationToken::new();
+    let ending = Ending {
+        last: Arc::new(AtomicU64::new(u64::MAX)),
+        last_known: CancellationToken::new(),
+        stop: CancellationToken::new(),
+    };
 
     let mut readiness = Vec::with_capacity(subscribers);
     let mut tasks = Vec::with_capacity(subscribers);
@@ -326,8 +360,7 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
             ready,
             start,
             expected_events + 16,
-            last.clone(),
-            stop.clone(),
+            ending.for_subscriber(),
         )));
     }
     let mut not_ready = Vec::new();
@@ -375,8 +408,9 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
     if send_offsets.len() <= last_version as usize {
         send_offsets.resize(last_version as usize + 1, None);
     }
-    let _ = last_sender.send(Some(last_version));
-    let drain_stop = stop.clone();
+    ending.last.store(last_version, Ordering::Relaxed);
+    ending.last_known.cancel();
+    let drain_stop = ending.stop.clone();
     let drain = args.drain;
     tokio::spawn(async move {
         tokio::time::sleep(drain).await;
@@ -414,7 +448,7 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
         }
         missing += seen.iter().skip(1).filter(|s| !**s).count() as u64;
     }
-    stop.cancel();
+    ending.stop.cancel();
 
     let measured = args.duration.as_secs_f64();
     let mut report = Report {

@@ -4,7 +4,10 @@ use std::{
     fmt,
     ops::Deref,
     str::FromStr,
-    sync::OnceLock,
+    sync::{
+        OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -113,6 +116,8 @@ pub struct Published {
     /// read per delivery.
     taken_at: Instant,
     encodings: [OnceLock<Bytes>; WireFormat::COUNT],
+    /// Whether a live subscriber has been handed it yet.
+    handed_over: AtomicBool,
 }
 
 /// The encodings transports keep of a [`Published`] notification. The domain never looks
@@ -135,6 +140,7 @@ impl Published {
             notification,
             taken_at: Instant::now(),
             encodings: Default::default(),
+            handed_over: AtomicBool::new(false),
         }
     }
 
@@ -152,10 +158,15 @@ impl Published {
         &self,
         format: WireFormat,
         encode: impl FnOnce(&Notification) -> Bytes,
-    ) -> Bytes {
-        self.encodings[format as usize]
-            .get_or_init(|| encode(&self.notification))
-            .clone()
+    ) -> &Bytes {
+        self.encodings[format as usize].get_or_init(|| encode(&self.notification))
+    }
+
+    /// True for the first caller only: per-event work done once, whoever delivers first.
+    pub(crate) fn first_hand_over(&self) -> bool {
+        // A plain load first: after the first delivery, the flag's cache line stays shared
+        // between cores instead of bouncing with a write per subscriber.
+        !self.handed_over.load(Ordering::Relaxed) && !self.handed_over.swap(true, Ordering::Relaxed)
     }
 }
 

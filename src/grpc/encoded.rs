@@ -9,6 +9,8 @@
 //!
 //! On the wire nothing changes: the bytes are exactly what encoding `pb::Notification` gives.
 
+use std::sync::Arc;
+
 use bytes::{Buf, BufMut, Bytes};
 use prost::{
     DecodeError, Message,
@@ -21,29 +23,52 @@ use crate::{
 };
 
 /// A `rift.v1.Notification` in its protobuf encoding.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct EncodedNotification {
-    bytes: Bytes,
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    /// Kept with the event: the subscriber already holds it, so sending takes no reference
+    /// count of its own on the bytes (a write to a cache line every core shares).
+    Published(Arc<Published>),
+    /// Decoded.
+    Owned(Bytes),
+}
+
+impl Default for Source {
+    fn default() -> Self {
+        Source::Owned(Bytes::new())
+    }
 }
 
 impl EncodedNotification {
     /// The notification's shared encoding, made now if no subscriber needed it before.
-    pub fn of(published: &Published) -> Self {
+    pub fn of(published: Arc<Published>) -> Self {
+        Self::encoding(&published);
         Self {
-            bytes: published.encoded(WireFormat::Protobuf, |notification| {
-                pb::Notification::from(notification).encode_to_vec().into()
-            }),
+            source: Source::Published(published),
         }
     }
 
+    fn encoding(published: &Published) -> &Bytes {
+        published.encoded(WireFormat::Protobuf, |notification| {
+            pb::Notification::from(notification).encode_to_vec().into()
+        })
+    }
+
     pub fn as_bytes(&self) -> &Bytes {
-        &self.bytes
+        match &self.source {
+            Source::Published(published) => Self::encoding(published),
+            Source::Owned(bytes) => bytes,
+        }
     }
 }
 
 impl Message for EncodedNotification {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.bytes);
+        buf.put_slice(self.as_bytes());
     }
 
     /// Decoding goes through the generated message, so what is kept is its encoding. Never
@@ -55,18 +80,18 @@ impl Message for EncodedNotification {
         buf: &mut impl Buf,
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
-        let mut message = pb::Notification::decode(self.bytes.clone())?;
+        let mut message = pb::Notification::decode(self.as_bytes().clone())?;
         message.merge_field(tag, wire_type, buf, ctx)?;
-        self.bytes = message.encode_to_vec().into();
+        self.source = Source::Owned(message.encode_to_vec().into());
         Ok(())
     }
 
     fn encoded_len(&self) -> usize {
-        self.bytes.len()
+        self.as_bytes().len()
     }
 
     fn clear(&mut self) {
-        self.bytes.clear();
+        self.source = Source::default();
     }
 }
 
@@ -77,8 +102,8 @@ mod tests {
     use super::*;
     use crate::domain::{EventId, Notification};
 
-    fn published() -> Published {
-        Published::new(Notification {
+    fn published() -> Arc<Published> {
+        Arc::new(Published::new(Notification {
             id: EventId {
                 ms: 1_700_000_000_123,
                 seq: 4,
@@ -90,13 +115,13 @@ mod tests {
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
-        })
+        }))
     }
 
     #[test]
     fn the_bytes_are_the_generated_message_s_encoding() {
         let published = published();
-        let encoded = EncodedNotification::of(&published);
+        let encoded = EncodedNotification::of(published.clone());
         let decoded = pb::Notification::decode(encoded.as_bytes().clone()).expect("decodes");
         assert_eq!(decoded, pb::Notification::from(published.notification()));
         // What goes on the wire: the codec writes the message through `Message::encode`.
@@ -106,14 +131,14 @@ mod tests {
     #[test]
     fn every_subscriber_gets_the_same_encoding() {
         let published = published();
-        let first = EncodedNotification::of(&published);
-        let second = EncodedNotification::of(&published);
+        let first = EncodedNotification::of(published.clone());
+        let second = EncodedNotification::of(published);
         assert_eq!(first.as_bytes().as_ptr(), second.as_bytes().as_ptr());
     }
 
     #[test]
     fn decoding_gives_back_the_same_message() {
-        let bytes = EncodedNotification::of(&published()).encode_to_vec();
+        let bytes = EncodedNotification::of(published()).encode_to_vec();
         let decoded = EncodedNotification::decode(bytes.as_slice()).expect("decodes");
         assert_eq!(decoded.as_bytes().as_ref(), bytes.as_slice());
         // A string field claiming five bytes where there is one.

@@ -7,6 +7,7 @@
 //! Health follows the memory layer: SERVING while it answers, NOT_SERVING while it does not
 //! and from the moment shutdown begins.
 
+mod coalesce;
 mod convert;
 mod encoded;
 mod observe;
@@ -39,6 +40,8 @@ use tonic::{
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tonic_types::{ErrorDetails, StatusExt};
+
+use self::coalesce::Coalesced;
 
 pub use self::{
     convert::{json_from_proto, proto_from_json},
@@ -162,7 +165,7 @@ fn limited(
             let permit = permits.clone().acquire_owned().await.ok()?;
             let accepted = incoming.next().await?;
             let counted = accepted.map(|io| Counted {
-                io,
+                io: Coalesced::new(io),
                 _permit: permit,
             });
             Some((counted, (incoming, permits)))
@@ -172,7 +175,7 @@ fn limited(
 
 /// A connection holding one of the permits of [`limited`].
 struct Counted {
-    io: TcpStream,
+    io: Coalesced<TcpStream>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -180,7 +183,7 @@ impl Connected for Counted {
     type ConnectInfo = <TcpStream as Connected>::ConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.io.connect_info()
+        self.io.get_ref().connect_info()
     }
 }
 
@@ -201,14 +204,6 @@ impl AsyncWrite for Counted {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -98,10 +98,8 @@ impl Rift for RiftService {
             .subscribe(&caller, &request.task_id, &request.after)
             .await
             .map_err(into_status)?;
-        let stream = subscription.map(|item| {
-            item.map(|published| EncodedNotification::of(&published))
-                .map_err(into_status)
-        });
+        let stream =
+            subscription.map(|item| item.map(EncodedNotification::of).map_err(into_status));
         Ok(Response::new(Box::pin(stream)))
     }
 

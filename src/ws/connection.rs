@@ -304,7 +304,7 @@ impl Connection {
                 let encoded = published.encoded(WireFormat::Json, |notification| {
                     frame::notification_frame(notification).into()
                 });
-                match Utf8Bytes::try_from(encoded) {
+                match Utf8Bytes::try_from(encoded.clone()) {
                     Ok(text) => self.send(text).await,
                     Err(error) => {
                         tracing::error!(%error, "notification frame is not UTF-8");
