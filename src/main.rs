@@ -172,11 +172,18 @@ impl ServeArgs {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    match cli.command {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Command::Bench(args) = &cli.command {
+        runtime.worker_threads(args.threads.max(1));
+    }
+    runtime.enable_all().build()?.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Serve(args) => {
             let listeners = Listeners::bind(args.grpc_addr, args.http_addr).await?;
             let shutdown = CancellationToken::new();

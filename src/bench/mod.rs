@@ -24,6 +24,7 @@
 mod calls;
 mod driver;
 mod grpc;
+mod h2_subscribers;
 mod idle;
 mod recorder;
 mod server;
@@ -62,6 +63,11 @@ pub struct BenchArgs {
     /// Also write the JSON report to this file.
     #[arg(long, global = true)]
     pub json_file: Option<std::path::PathBuf>,
+    /// Worker threads of the load tool. One by default: the tool shares the machine with Rift
+    /// and Redis, and with one thread it neither takes more than a core from them nor pays
+    /// for waking its own threads (BENCHMARKS.md).
+    #[arg(long, global = true, default_value_t = 1)]
+    pub threads: usize,
     #[command(subcommand)]
     pub scenario: Scenario,
 }

@@ -8,9 +8,10 @@
 //! The task is fresh, so its versions are exactly 1..=N: every subscriber must receive each of
 //! them exactly once, in increasing id order.
 //!
-//! Subscribers decode only what they check, the id and the payload's version ([`Received`]),
-//! with the generated Subscribe method's path and codec: a million deliveries a second is
-//! otherwise as much work for the load tool as for Rift, on the same two cores.
+//! Subscribers read only what they check, the id and the payload's version ([`Received`]), a
+//! connection's worth of streams per task, straight off HTTP/2 (`h2_subscribers`): a million
+//! deliveries a second is otherwise as much work for the load tool as for Rift, on the same
+//! two cores.
 
 use std::{
     collections::BTreeMap,
@@ -22,15 +23,15 @@ use std::{
 };
 
 use anyhow::Context as _;
+use prost::encoding::{WireType, decode_key, decode_varint};
 use serde_json::json;
 use tokio::{sync::oneshot, time::MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::{OperationReport, Recorder, Report, Target, grpc, parse_duration, run_tag};
-use crate::{
-    domain::EventId,
-    pb::{self, rift_client::RiftClient},
+use super::{
+    OperationReport, Recorder, Report, Target, grpc, h2_subscribers, parse_duration, run_tag,
 };
+use crate::pb::{self, rift_client::RiftClient};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SubscribeArgs {
@@ -59,11 +60,11 @@ pub struct SubscribeArgs {
 
 /// What one subscriber received: (version, microseconds since the start) in arrival order.
 #[derive(Debug, Default)]
-struct Received {
-    events: Vec<(u32, u32)>,
+pub(super) struct Received {
+    pub(super) events: Vec<(u32, u32)>,
     /// Notifications whose id was not greater than the one before.
-    out_of_order: u64,
-    error: Option<String>,
+    pub(super) out_of_order: u64,
+    pub(super) error: Option<String>,
 }
 
 /// What one writer sent: (version, microseconds since the start when it was sent).
@@ -74,44 +75,76 @@ struct Sent {
     errors: BTreeMap<String, (u64, String)>,
 }
 
-fn micros_since(start: Instant) -> u32 {
+/// How a subscriber knows it is done.
+#[derive(Clone)]
+pub(super) struct Ending {
+    /// The last version written, once the writers are done; `u64::MAX` until then.
+    last: Arc<AtomicU64>,
+    /// Cancelled once `last` is set, for subscribers that already have it.
+    pub(super) last_known: CancellationToken,
+    /// Cancelled when the drain time is over.
+    pub(super) stop: CancellationToken,
+}
+
+impl Ending {
+    /// The last version written; `u64::MAX` while writers are still writing.
+    pub(super) fn last(&self) -> u64 {
+        self.last.load(Ordering::Relaxed)
+    }
+
+    /// Tokens of its own for one reader: polling a token locks its waiter list, and readers
+    /// polling the same two would contend for them.
+    fn for_reader(&self) -> Self {
+        Self {
+            last: self.last.clone(),
+            last_known: self.last_known.child_token(),
+            stop: self.stop.child_token(),
+        }
+    }
+}
+
+pub(super) fn micros_since(start: Instant) -> u32 {
     u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX)
 }
 
-/// The fields of `rift.v1.Notification` a subscriber checks; the payload is kept encoded.
-#[derive(Clone, PartialEq, prost::Message)]
-struct Delivered {
-    #[prost(string, tag = "1")]
-    id: String,
-    /// An encoded `google.protobuf.Struct`.
-    #[prost(bytes = "vec", tag = "5")]
-    payload: Vec<u8>,
+/// Splits off the next field of `buf`: (field number, wire type, its bytes; none for a
+/// varint).
+fn next_field<'a>(buf: &mut &'a [u8]) -> Option<(u32, WireType, &'a [u8])> {
+    let (tag, wire) = decode_key(buf).ok()?;
+    let len = match wire {
+        WireType::LengthDelimited => usize::try_from(decode_varint(buf).ok()?).ok()?,
+        WireType::SixtyFourBit => 8,
+        WireType::ThirtyTwoBit => 4,
+        WireType::Varint => {
+            decode_varint(buf).ok()?;
+            0
+        }
+        _ => return None,
+    };
+    let (field, rest) = buf.split_at_checked(len)?;
+    *buf = rest;
+    Some((tag, wire, field))
+}
+
+/// The two fields of an encoded `rift.v1.Notification` a subscriber checks, read in place: the
+/// id (1) and the payload (5, an encoded `google.protobuf.Struct`).
+pub(super) fn notification_fields(mut encoded: &[u8]) -> (Option<&str>, Option<&[u8]>) {
+    let (mut id, mut payload) = (None, None);
+    while let Some((tag, wire, field)) = next_field(&mut encoded) {
+        match (tag, wire) {
+            (1, WireType::LengthDelimited) => id = std::str::from_utf8(field).ok(),
+            (5, WireType::LengthDelimited) => payload = Some(field),
+            _ => {}
+        }
+    }
+    (id, payload)
 }
 
 /// The number under `key` in an encoded `google.protobuf.Struct`, read without decoding the
 /// rest: `Struct.fields` (1) is a map, each entry `{key (1), value (2)}`, and
 /// `Value.number_value` (2) a double.
-fn struct_number(mut encoded: &[u8], key: &str) -> Option<f64> {
-    use prost::encoding::{WireType, decode_key, decode_varint};
-
-    /// Splits off the next length-delimited field of `buf`: (field number, its bytes).
-    fn next<'a>(buf: &mut &'a [u8]) -> Option<(u32, WireType, &'a [u8])> {
-        let (tag, wire) = decode_key(buf).ok()?;
-        let len = match wire {
-            WireType::LengthDelimited => usize::try_from(decode_varint(buf).ok()?).ok()?,
-            WireType::SixtyFourBit => 8,
-            WireType::ThirtyTwoBit => 4,
-            WireType::Varint => {
-                decode_varint(buf).ok()?;
-                0
-            }
-            _ => return None,
-        };
-        let (field, rest) = buf.split_at_checked(len)?;
-        *buf = rest;
-        Some((tag, wire, field))
-    }
-
+pub(super) fn struct_number(mut encoded: &[u8], key: &str) -> Option<f64> {
+    let next = next_field;
     while !encoded.is_empty() {
         let (1, WireType::LengthDelimited, mut entry) = next(&mut encoded)? else {
             continue;
@@ -135,117 +168,6 @@ fn struct_number(mut encoded: &[u8], key: &str) -> Option<f64> {
         }
     }
     None
-}
-
-/// Subscribe, with [`Delivered`] for the streamed message.
-async fn subscribe(
-    channel: tonic::transport::Channel,
-    request: tonic::Request<pb::SubscribeRequest>,
-) -> Result<tonic::codec::Streaming<Delivered>, tonic::Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-    let codec = tonic_prost::ProstCodec::<pb::SubscribeRequest, Delivered>::default();
-    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/rift.v1.Rift/Subscribe");
-    Ok(grpc
-        .server_streaming(request, path, codec)
-        .await?
-        .into_inner())
-}
-
-/// How a subscriber knows it is done.
-#[derive(Clone)]
-struct Ending {
-    /// The last version written, once the writers are done; `u64::MAX` until then.
-    last: Arc<AtomicU64>,
-    /// Cancelled once `last` is set, for subscribers that already have it.
-    last_known: CancellationToken,
-    /// Cancelled when the drain time is over.
-    stop: CancellationToken,
-}
-
-impl Ending {
-    /// Tokens of its own for one subscriber: polling a token locks its waiter list, and a
-    /// thousand subscribers polling the same two would contend for them on every delivery.
-    fn for_subscriber(&self) -> Self {
-        Self {
-            last: self.last.clone(),
-            last_known: self.last_known.child_token(),
-            stop: self.stop.child_token(),
-        }
-    }
-}
-
-async fn subscriber(
-    channel: tonic::transport::Channel,
-    request: tonic::Request<pb::SubscribeRequest>,
-    ready: oneshot::Sender<Result<(), String>>,
-    start: Instant,
-    capacity: usize,
-    ending: Ending,
-) -> Received {
-    let mut received = Received {
-        events: Vec::with_capacity(capacity),
-        ..Received::default()
-    };
-    let mut stream = match subscribe(channel, request).await {
-        Ok(stream) => stream,
-        Err(status) => {
-            let error = format!("{:?}: {}", status.code(), status.message());
-            let _ = ready.send(Err(error.clone()));
-            received.error = Some(error);
-            return received;
-        }
-    };
-    let _ = ready.send(Ok(()));
-    let mut previous = EventId::ZERO;
-    let mut highest = 0;
-    let last_known = ending.last_known.cancelled();
-    let stopped = ending.stop.cancelled();
-    tokio::pin!(last_known, stopped);
-    let mut waiting_for_last = true;
-    loop {
-        // Biased, the message first: while deliveries keep coming, the other two are not
-        // even polled.
-        tokio::select! {
-            biased;
-            message = stream.message() => match message {
-                Ok(Some(notification)) => {
-                    let at = micros_since(start);
-                    let id: EventId = notification.id.parse().unwrap_or_default();
-                    if id <= previous {
-                        received.out_of_order += 1;
-                    }
-                    previous = id;
-                    let version = struct_number(&notification.payload, "version")
-                        .filter(|v| *v >= 0.0)
-                        .map_or(0, |v| v as u64);
-                    highest = highest.max(version);
-                    received.events.push((u32::try_from(version).unwrap_or(u32::MAX), at));
-                    if highest >= ending.last.load(Ordering::Relaxed) {
-                        break;
-                    }
-                }
-                Ok(None) => {
-                    received.error = Some("the stream ended".into());
-                    break;
-                }
-                Err(status) => {
-                    received.error = Some(format!("{:?}: {}", status.code(), status.message()));
-                    break;
-                }
-            },
-            () = &mut last_known, if waiting_for_last => {
-                waiting_for_last = false;
-                if highest >= ending.last.load(Ordering::Relaxed) {
-                    break;
-                }
-            }
-            () = &mut stopped => break,
-        }
-    }
-    received
 }
 
 /// Writes in an open loop: one Analyze every `1 / rate` seconds whatever the answers' latency
@@ -333,7 +255,6 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
         .max(1);
     let task_id = format!("{}-sub", run_tag());
     let token = grpc::bearer(target)?;
-    let channels = grpc::channels(target, connections).await?;
     let expected_events = (f64::from(args.rate) * args.duration.as_secs_f64()).ceil() as usize;
     let start = Instant::now();
     let ending = Ending {
@@ -342,32 +263,35 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
         stop: CancellationToken::new(),
     };
 
-    let mut readiness = Vec::with_capacity(subscribers);
-    let mut tasks = Vec::with_capacity(subscribers);
-    for i in 0..subscribers {
+    let request = pb::SubscribeRequest {
+        task_id: task_id.clone(),
+        after: String::new(),
+    };
+    let plan = h2_subscribers::Plan {
+        addr: target.grpc_addr,
+        authorization: target.token.as_ref().map(|token| format!("Bearer {token}")),
+        request,
+        capacity: expected_events + 16,
+        start,
+    };
+    let mut readiness = Vec::with_capacity(connections);
+    let mut tasks = Vec::with_capacity(connections);
+    for c in 0..connections {
+        // The subscribers dealt out as evenly as they go.
+        let count = subscribers / connections + usize::from(c < subscribers % connections);
         let (ready, is_ready) = oneshot::channel();
         readiness.push(is_ready);
-        let request = grpc::authorized(
-            pb::SubscribeRequest {
-                task_id: task_id.clone(),
-                after: String::new(),
-            },
-            token.as_ref(),
-        );
-        tasks.push(tokio::spawn(subscriber(
-            channels[i % channels.len()].clone(),
-            request,
+        tasks.push(tokio::spawn(h2_subscribers::read_connection(
+            plan.clone(),
+            count,
             ready,
-            start,
-            expected_events + 16,
-            ending.for_subscriber(),
+            ending.for_reader(),
         )));
     }
     let mut not_ready = Vec::new();
     for is_ready in readiness {
         match tokio::time::timeout(Duration::from_secs(60), is_ready).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => not_ready.push(error),
+            Ok(Ok(errors)) => not_ready.extend(errors),
             Ok(Err(_)) => not_ready.push("subscriber task ended".into()),
             Err(_) => not_ready.push("not subscribed within 60 s".into()),
         }
@@ -421,8 +345,11 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
     let (mut delivered, mut missing, mut duplicates, mut out_of_order, mut unknown) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut subscriber_errors: BTreeMap<String, u64> = BTreeMap::new();
-    for task in tasks {
-        let received = task.await?;
+    for received in futures::future::try_join_all(tasks)
+        .await?
+        .into_iter()
+        .flatten()
+    {
         if let Some(error) = received.error {
             *subscriber_errors.entry(error).or_insert(0) += 1;
         }
@@ -568,12 +495,13 @@ mod tests {
             payload: Some(payload),
             ..Default::default()
         };
-        let delivered =
-            Delivered::decode(notification.encode_to_vec().as_slice()).expect("decodes");
-        assert_eq!(delivered.id, "1-2");
-        assert_eq!(struct_number(&delivered.payload, "version"), Some(1234.0));
-        assert_eq!(struct_number(&delivered.payload, "summary"), None);
-        assert_eq!(struct_number(&delivered.payload, "missing"), None);
+        let encoded = notification.encode_to_vec();
+        let (id, payload) = notification_fields(&encoded);
+        assert_eq!(id, Some("1-2"));
+        let payload = payload.expect("a payload");
+        assert_eq!(struct_number(payload, "version"), Some(1234.0));
+        assert_eq!(struct_number(payload, "summary"), None);
+        assert_eq!(struct_number(payload, "missing"), None);
         assert_eq!(struct_number(&[0xff, 0xff], "version"), None);
     }
 }
