@@ -28,8 +28,11 @@ rift=${CARGO_TARGET_DIR:-target}/release/rift
 redis_port=6391
 "${prio[@]}" redis-server --save "" --appendonly no --port "$redis_port" --daemonize no >"$out/redis.log" 2>&1 &
 redis_pid=$!
+# WORKER_THREADS=1 serves with one worker thread (`--worker-threads`); default: one per core.
+serve_threads=()
+if [ -n "${WORKER_THREADS:-}" ]; then serve_threads=(--worker-threads "$WORKER_THREADS"); fi
 "${prio[@]}" "$rift" serve --grpc-addr 127.0.0.1:50061 --http-addr 127.0.0.1:8061 \
-  --redis-url "redis://127.0.0.1:$redis_port" --max-connections 20000 \
+  --redis-url "redis://127.0.0.1:$redis_port" --max-connections 20000 "${serve_threads[@]}" \
   2>"$out/rift.log" &
 rift_pid=$!
 trap 'kill "$rift_pid" "$redis_pid" 2>/dev/null; wait 2>/dev/null' EXIT

@@ -60,6 +60,11 @@ struct ServeArgs {
     /// HTTP listen address (dashboard at /, WebSocket at /ws, /healthz, /metrics).
     #[arg(long, env = "RIFT_HTTP_ADDR", default_value = "127.0.0.1:8000")]
     http_addr: SocketAddr,
+    /// Threads serving requests; default: one per core. On a machine shared with Redis (one
+    /// thread) and other busy processes, fewer can be faster: Rift's threads stop waking each
+    /// other for work (BENCHMARKS.md).
+    #[arg(long, env = "RIFT_WORKER_THREADS")]
+    worker_threads: Option<usize>,
     /// Redis URL (redis://host:port/db, unix:///path.sock); REDIS_URL is read too.
     /// Without one, memory is in-process.
     #[arg(long, env = "RIFT_REDIS_URL")]
@@ -114,6 +119,7 @@ impl ServeArgs {
         let ServeArgs {
             grpc_addr: _,
             http_addr: _,
+            worker_threads: _,
             redis_url,
             max_events,
             max_items,
@@ -176,8 +182,17 @@ fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Command::Bench(args) = &cli.command {
-        runtime.worker_threads(args.threads.max(1));
+    match &cli.command {
+        Command::Serve(ServeArgs {
+            worker_threads: Some(threads),
+            ..
+        }) => {
+            runtime.worker_threads((*threads).max(1));
+        }
+        Command::Bench(args) => {
+            runtime.worker_threads(args.threads.max(1));
+        }
+        _ => {}
     }
     runtime.enable_all().build()?.block_on(run(cli.command))
 }
