@@ -36,6 +36,7 @@ use tokio::{
 };
 use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::{
     CoreError, EventId, MemoryError, Notification, Published, Resume, TaskFilter,
@@ -159,6 +160,7 @@ impl Notifier {
             behind_since: Instant::now(),
             ready: VecDeque::new(),
             phase,
+            span: tracing::Span::current(),
         })
     }
 
@@ -201,6 +203,9 @@ pub struct Subscription {
     /// Read from memory, not yet delivered.
     ready: VecDeque<Arc<Published>>,
     phase: Phase,
+    /// The subscriber's span (a gRPC call's, a WebSocket connection's), for what is logged
+    /// while it is polled: its transport does not enter it for every delivery.
+    span: tracing::Span,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -286,6 +291,7 @@ impl Stream for Subscription {
                         }
                     }
                     Some(Err(BroadcastStreamRecvError::Lagged(missed))) => {
+                        let _entered = this.span.clone().entered();
                         this.shared.telemetry.subscriber_lagged(missed);
                         let behind = this.behind_since.elapsed();
                         if behind > this.shared.config.slow_subscriber_timeout {
@@ -317,12 +323,15 @@ impl Subscription {
 
     /// Starts reading the page after the cursor, first checking for trimmed history if asked.
     fn read(&mut self, check_truncation: bool) {
-        self.phase = Phase::Reading(Box::pin(read_page(
-            self.shared.clone(),
-            self.filter.clone(),
-            self.cursor,
-            check_truncation,
-        )));
+        self.phase = Phase::Reading(Box::pin(
+            read_page(
+                self.shared.clone(),
+                self.filter.clone(),
+                self.cursor,
+                check_truncation,
+            )
+            .instrument(self.span.clone()),
+        ));
     }
 }
 
