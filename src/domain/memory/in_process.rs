@@ -390,4 +390,8 @@ impl Tail for InProcessTail {
             tokio::time::timeout(TAIL_WAIT, self.newest.wait_for(|newest| *newest > after)).await;
         Ok(self.memory.state().after(after, limit))
     }
+
+    async fn newest(&mut self) -> Result<EventId, MemoryError> {
+        Ok(*self.newest.borrow())
+    }
 }

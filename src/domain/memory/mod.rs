@@ -203,4 +203,8 @@ pub trait Tail: Send {
         after: EventId,
         limit: usize,
     ) -> Result<Vec<Notification>, MemoryError>;
+
+    /// The id of the newest notification (`ZERO` if none), without reading any: where a tail
+    /// nobody listens to skips ahead to.
+    async fn newest(&mut self) -> Result<EventId, MemoryError>;
 }

@@ -381,25 +381,10 @@ impl Tail for RedisTail {
         after: EventId,
         limit: usize,
     ) -> Result<Vec<Notification>, MemoryError> {
-        let connection = match self.connection.as_mut() {
-            Some(connection) => connection,
-            None => {
-                // Longer than the block, so a healthy blocking read never times out, yet a
-                // half-open connection is still noticed.
-                let config = AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(self.connect_timeout))
-                    .set_response_timeout(Some(self.block + Duration::from_secs(2)));
-                let connection = self
-                    .client
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await
-                    .map_err(classify)?;
-                self.connection.insert(connection)
-            }
-        };
         let options = StreamReadOptions::default()
             .block(self.block.as_millis() as usize)
             .count(limit.max(1));
+        let connection = self.connection().await?;
         let reply = connection
             .xread_options::<_, _, Option<StreamReadReply>>(
                 &[keys::NOTIFICATIONS],
@@ -420,6 +405,45 @@ impl Tail for RedisTail {
             .flat_map(|key| key.ids)
             .map(notification_from_entry)
             .collect()
+    }
+
+    async fn newest(&mut self) -> Result<EventId, MemoryError> {
+        let connection = self.connection().await?;
+        // The newest entry survives `MAXLEN ~` trimming, so it is the newest id minted.
+        let reply = connection
+            .xrevrange_count::<_, _, _, _, StreamRangeReply>(keys::NOTIFICATIONS, "+", "-", 1)
+            .await;
+        match reply {
+            Ok(reply) => reply
+                .ids
+                .first()
+                .map_or(Ok(EventId::ZERO), |entry| parse_id(&entry.id)),
+            Err(error) => {
+                self.connection = None;
+                Err(classify(error))
+            }
+        }
+    }
+}
+
+impl RedisTail {
+    /// The tail's own connection, opened on first use and again after a failure.
+    async fn connection(&mut self) -> Result<&mut MultiplexedConnection, MemoryError> {
+        let connection = match self.connection.take() {
+            Some(connection) => connection,
+            None => {
+                // Longer than the block, so a healthy blocking read never times out, yet a
+                // half-open connection is still noticed.
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(self.connect_timeout))
+                    .set_response_timeout(Some(self.block + Duration::from_secs(2)));
+                self.client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(classify)?
+            }
+        };
+        Ok(self.connection.insert(connection))
     }
 }
 
