@@ -1,8 +1,9 @@
 //! Fan-out of notifications to subscribers, gap-free from replay into live.
 //!
 //! One tail loop per process reads new notifications from memory (on Redis, `XREAD BLOCK` on a
-//! connection of its own) and broadcasts them to this process's subscribers. A subscription is
-//! a stream its transport polls directly, with no task or queue of its own between the two:
+//! connection of its own) and broadcasts them to this process's subscribers; while there are
+//! none, it only follows where history ends. A subscription is a stream its transport polls
+//! directly, with no task or queue of its own between the two:
 //!
 //! 1. it joins the broadcast *before* reading history, so nothing appended meanwhile is missed;
 //! 2. it replays from memory strictly after its resume id, a page at a time;
