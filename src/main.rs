@@ -73,19 +73,19 @@ struct ServeArgs {
     #[arg(long, env = "RIFT_MAX_EVENTS", default_value_t = 100_000)]
     max_events: usize,
     /// Most items one Analyze accepts.
-    #[arg(long, env = "RIFT_MAX_ITEMS", default_value_t = 10_000)]
+    #[arg(long, env = "RIFT_MAX_ITEMS", default_value_t = Limits::default().max_items)]
     max_items: usize,
     /// Largest gRPC request message, in bytes.
-    #[arg(long, env = "RIFT_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    #[arg(long, env = "RIFT_MAX_MESSAGE_BYTES", default_value_t = GrpcConfig::default().max_message_bytes)]
     max_message_bytes: usize,
     /// Largest WebSocket frame, in bytes.
-    #[arg(long, env = "RIFT_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "RIFT_MAX_FRAME_BYTES", default_value_t = WsConfig::default().max_frame_bytes)]
     max_frame_bytes: usize,
     /// Connections open at once, on each of the gRPC and HTTP listeners.
-    #[arg(long, env = "RIFT_MAX_CONNECTIONS", default_value_t = 10_000)]
+    #[arg(long, env = "RIFT_MAX_CONNECTIONS", default_value_t = GrpcConfig::default().max_connections)]
     max_connections: usize,
     /// Concurrent gRPC calls, subscriptions included, per connection.
-    #[arg(long, env = "RIFT_MAX_STREAMS_PER_CONNECTION", default_value_t = 256)]
+    #[arg(long, env = "RIFT_MAX_STREAMS_PER_CONNECTION", default_value_t = GrpcConfig::default().max_streams_per_connection)]
     max_streams_per_connection: u32,
     /// Longest a Redis call may take before the caller gets UNAVAILABLE, in milliseconds.
     #[arg(long, env = "RIFT_REDIS_TIMEOUT_MS", default_value_t = 800)]
@@ -101,10 +101,10 @@ struct ServeArgs {
     #[arg(long, env = "RIFT_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
     /// Unary calls in progress at once; more get RESOURCE_EXHAUSTED.
-    #[arg(long, env = "RIFT_MAX_IN_FLIGHT", default_value_t = 1024)]
+    #[arg(long, env = "RIFT_MAX_IN_FLIGHT", default_value_t = Limits::default().max_in_flight)]
     max_in_flight: usize,
     /// Subscriptions open at once.
-    #[arg(long, env = "RIFT_MAX_SUBSCRIBERS", default_value_t = 10_000)]
+    #[arg(long, env = "RIFT_MAX_SUBSCRIBERS", default_value_t = Limits::default().max_subscribers)]
     max_subscribers: usize,
     /// Server-side deadline of every call, in milliseconds.
     #[arg(long, env = "RIFT_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]

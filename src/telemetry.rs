@@ -181,7 +181,8 @@ impl Telemetry {
         }
     }
 
-    /// One call finished with `code` (a gRPC canonical status name) after `elapsed`.
+    /// One call finished with `code` (a gRPC canonical status name) after `elapsed`: counted,
+    /// timed, and written to the access log (`rift::access`, at debug) in the current span.
     pub fn call_finished(
         &self,
         operation: &str,
@@ -198,6 +199,14 @@ impl Telemetry {
             .latency
             .with_label_values(&[operation, transport])
             .observe(elapsed.as_secs_f64());
+        tracing::debug!(
+            target: "rift::access",
+            operation,
+            transport,
+            code,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "call finished"
+        );
     }
 
     /// Counts a WebSocket connection as open until the returned guard is dropped.
@@ -229,6 +238,10 @@ impl Telemetry {
     /// Memory answered (`true`) or could not be reached (`false`); counts the flips.
     pub fn memory_observed(&self, available: bool) {
         let state = if available { UP } else { DOWN };
+        // Called after every memory call: a plain load while nothing changed.
+        if self.metrics.memory_state.load(Ordering::Relaxed) == state {
+            return;
+        }
         self.metrics.memory_available.set(i64::from(available));
         let before = self.metrics.memory_state.swap(state, Ordering::Relaxed);
         if before != UNKNOWN && before != state {

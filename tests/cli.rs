@@ -70,15 +70,9 @@ fn json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn rift_on_redis() -> (RedisServer, TestRift) {
-    let redis = RedisServer::start();
-    let rift = TestRift::on_redis(&redis.url()).await;
-    (redis, rift)
-}
-
 #[tokio::test]
 async fn the_task_flow_as_text() {
-    let (_redis, server) = rift_on_redis().await;
+    let (_redis, server) = TestRift::with_redis().await;
 
     let analyzed = run(
         &server,
@@ -109,7 +103,7 @@ async fn the_task_flow_as_text() {
 
 #[tokio::test]
 async fn the_task_flow_as_json_with_the_address_from_the_environment() {
-    let (_redis, server) = rift_on_redis().await;
+    let (_redis, server) = TestRift::with_redis().await;
     let addr = server.grpc_addr.to_string(); // no scheme: http:// is assumed
     let run_env = |args: &[&str]| {
         let mut command = rift(args);
@@ -169,7 +163,7 @@ async fn the_task_flow_as_json_with_the_address_from_the_environment() {
 
 #[tokio::test]
 async fn failures_print_the_code_and_details_and_exit_non_zero() {
-    let (_redis, server) = rift_on_redis().await;
+    let (_redis, server) = TestRift::with_redis().await;
 
     let missing = run(&server, &["narrate", "nope"]).await;
     assert_eq!(missing.status.code(), Some(1));
@@ -226,7 +220,7 @@ async fn an_unreachable_rift_is_unavailable() {
 /// two after it.
 #[tokio::test]
 async fn watch_replays_and_resumes() {
-    let (_redis, server) = rift_on_redis().await;
+    let (_redis, server) = TestRift::with_redis().await;
     ok(&run(&server, &["analyze", "101", "--data", r#"["x"]"#]).await);
     ok(&run(&server, &["narrate", "101"]).await);
     ok(&run(&server, &["progress", "101"]).await);
@@ -268,7 +262,7 @@ async fn watch_replays_and_resumes() {
 /// (on stderr), and the next write appears on stdout while it runs.
 #[tokio::test]
 async fn watch_follows_live_writes() {
-    let (_redis, server) = rift_on_redis().await;
+    let (_redis, server) = TestRift::with_redis().await;
     let addr = format!("http://{}", server.grpc_addr);
     let mut watch = rift(&["watch", "--count", "1", "--addr", &addr])
         .stdout(Stdio::piped())
@@ -366,7 +360,7 @@ async fn tokens_reach_a_rift_that_asks_for_them() {
 /// error carries is printed; `--request-id` makes a retry return the original answer.
 #[tokio::test]
 async fn optimistic_versions_and_idempotent_retries() {
-    let (_redis, server) = rift_on_redis().await;
+    let (_redis, server) = TestRift::with_redis().await;
     ok(&run(&server, &["analyze", "101", "--data", "[1]"]).await);
 
     let stale = run(
@@ -401,7 +395,7 @@ async fn optimistic_versions_and_idempotent_retries() {
 
 #[tokio::test]
 async fn delete_task_removes_what_was_stored() {
-    let (_redis, server) = rift_on_redis().await;
+    let (_redis, server) = TestRift::with_redis().await;
     ok(&run(&server, &["analyze", "101", "--data", "[1]"]).await);
     let deleted = run(&server, &["delete-task", "101"]).await;
     assert_eq!(ok(&deleted), "task 101: deleted\n");

@@ -16,6 +16,7 @@ use rift::{
     server::Config,
 };
 use support::{
+    grpc::strings,
     redis::RedisServer,
     rift::{RiftProcess, TestRift},
 };
@@ -45,15 +46,6 @@ const LIVE: &str = "document.querySelector('#connection').dataset.state === 'liv
 const LAST_REPLY: &str = "(() => { const r = document.querySelector('#replies li'); \
     return r && r.dataset.kind !== 'pending' && \
     { kind: r.dataset.kind, code: r.dataset.code || '', text: r.innerText }; })()";
-
-fn strings(items: &[&str]) -> Vec<prost_types::Value> {
-    items
-        .iter()
-        .map(|item| prost_types::Value {
-            kind: Some(prost_types::value::Kind::StringValue((*item).to_owned())),
-        })
-        .collect()
-}
 
 /// A port for a server that must come back on the same address after a crash: bound on
 /// `127.0.0.1:0`, so the kernel picks a free one, then released for the server to take.

@@ -4,18 +4,12 @@ mod support;
 
 use prost_types::{Value, value::Kind};
 use rift::pb::{self, TaskStatus};
-use support::{redis::RedisServer, rift::TestRift};
+use support::{
+    grpc::{error_info, strings, violated_field},
+    redis::RedisServer,
+    rift::TestRift,
+};
 use tonic::Code;
-use tonic_types::StatusExt;
-
-fn strings(items: &[&str]) -> Vec<Value> {
-    items
-        .iter()
-        .map(|s| Value {
-            kind: Some(Kind::StringValue((*s).to_owned())),
-        })
-        .collect()
-}
 
 fn number(x: f64) -> Value {
     Value {
@@ -187,20 +181,9 @@ async fn narrate_without_analysis_is_a_failed_precondition_with_a_reason() {
         .await
         .expect_err("no analysis");
     assert_eq!(status.code(), Code::FailedPrecondition);
-    let info = status
-        .get_error_details()
-        .error_info()
-        .cloned()
-        .expect("ErrorInfo");
+    let info = error_info(&status);
     assert_eq!(info.reason, "ANALYSIS_MISSING");
     assert_eq!(info.domain, "rift.v1");
-}
-
-/// The field a status's BadRequest details blame.
-fn violated_field(status: &tonic::Status) -> String {
-    let details = status.get_error_details();
-    let bad_request = details.bad_request().expect("BadRequest details");
-    bad_request.field_violations[0].field.clone()
 }
 
 #[tokio::test]
@@ -255,11 +238,7 @@ async fn limits_give_typed_errors_and_the_server_keeps_serving() {
         .await
         .expect_err("5000 bytes > 4096");
     assert_eq!(too_big.code(), Code::ResourceExhausted, "{too_big:?}");
-    let info = too_big
-        .get_error_details()
-        .error_info()
-        .cloned()
-        .expect("ErrorInfo");
+    let info = error_info(&too_big);
     assert_eq!(info.reason, "MESSAGE_TOO_LARGE");
 
     let nan = client

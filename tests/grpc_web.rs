@@ -12,14 +12,13 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use prost_types::{Value, value::Kind};
 use rift::pb::{self, rift_client::RiftClient};
 use support::{
+    grpc::{error_info, strings, violated_field},
     redis::RedisServer,
     rift::{RiftProcess, TestRift},
 };
 use tonic::{Code, body::Body};
-use tonic_types::StatusExt;
 use tonic_web::{GrpcWebCall, GrpcWebClientService};
 use tower::ServiceExt as _;
 
@@ -69,21 +68,6 @@ fn content_type(headers: &HeaderMap) -> &str {
         .unwrap_or_default()
 }
 
-fn strings(items: &[&str]) -> Vec<Value> {
-    items
-        .iter()
-        .map(|s| Value {
-            kind: Some(Kind::StringValue((*s).to_owned())),
-        })
-        .collect()
-}
-
-async fn rift_on_redis() -> (RedisServer, TestRift) {
-    let redis = RedisServer::start();
-    let rift = TestRift::on_redis(&redis.url()).await;
-    (redis, rift)
-}
-
 /// Reads the next notification, failing rather than hanging if none comes.
 async fn next(stream: &mut tonic::Streaming<pb::Notification>) -> pb::Notification {
     tokio::time::timeout(Duration::from_secs(30), stream.message())
@@ -95,7 +79,7 @@ async fn next(stream: &mut tonic::Streaming<pb::Notification>) -> pb::Notificati
 
 #[tokio::test]
 async fn unary_calls_over_grpc_web() {
-    let (_redis, rift) = rift_on_redis().await;
+    let (_redis, rift) = TestRift::with_redis().await;
     let mut client = grpc_web_client(&rift);
 
     let analysis = client
@@ -138,7 +122,7 @@ async fn unary_calls_over_grpc_web() {
 
 #[tokio::test]
 async fn errors_keep_their_details_over_grpc_web() {
-    let (_redis, rift) = rift_on_redis().await;
+    let (_redis, rift) = TestRift::with_redis().await;
     let mut client = grpc_web_client(&rift);
 
     let status = client
@@ -149,11 +133,7 @@ async fn errors_keep_their_details_over_grpc_web() {
         .await
         .expect_err("narrate before analyze");
     assert_eq!(status.code(), Code::FailedPrecondition);
-    let info = status
-        .get_error_details()
-        .error_info()
-        .cloned()
-        .expect("ErrorInfo detail");
+    let info = error_info(&status);
     assert_eq!(info.reason, "ANALYSIS_MISSING");
 
     let status = client
@@ -165,9 +145,7 @@ async fn errors_keep_their_details_over_grpc_web() {
         .await
         .expect_err("invalid task id");
     assert_eq!(status.code(), Code::InvalidArgument);
-    let details = status.get_error_details();
-    let violations = &details.bad_request().expect("BadRequest").field_violations;
-    assert_eq!(violations[0].field, "task_id");
+    assert_eq!(violated_field(&status), "task_id");
 }
 
 /// Replay then live on one open HTTP/1.1 response: the second event arrives while the stream
@@ -175,7 +153,7 @@ async fn errors_keep_their_details_over_grpc_web() {
 /// from the first id replays exactly the second.
 #[tokio::test]
 async fn subscribe_streams_and_resumes_over_grpc_web() {
-    let (_redis, rift) = rift_on_redis().await;
+    let (_redis, rift) = TestRift::with_redis().await;
     let mut client = grpc_web_client(&rift);
     client
         .analyze(pb::AnalyzeRequest {
@@ -268,7 +246,7 @@ async fn bearer_tokens_work_over_grpc_web() {
 /// and expose the status headers, or the browser hides the answer from the page.
 #[tokio::test]
 async fn cors_lets_another_origin_call() {
-    let (_redis, rift) = rift_on_redis().await;
+    let (_redis, rift) = TestRift::with_redis().await;
     let url = format!("http://{}/rift.v1.Rift/Progress", rift.grpc_addr);
 
     let preflight = Request::builder()

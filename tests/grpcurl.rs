@@ -5,7 +5,7 @@ mod support;
 
 use std::{net::SocketAddr, process::Output};
 
-use support::{redis::RedisServer, rift::TestRift, tools};
+use support::{json, redis::RedisServer, rift::TestRift, tools};
 use tokio::process::Command;
 
 /// `grpcurl -plaintext <flags> <addr> <rest>`: flags go before the address, the verb or
@@ -40,10 +40,6 @@ async fn ok(addr: SocketAddr, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("utf-8")
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
 #[tokio::test]

@@ -18,13 +18,13 @@ use rift::{
 };
 use serde_json::Value;
 use support::{
+    grpc::{error_info, violated_field},
     redis::RedisServer,
     rift::{TestRift, redis_config},
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, transport::Channel};
-use tonic_types::StatusExt;
 use ws::{WsClient, code_name};
 
 const READER: &str = "reader-token-0123456789";
@@ -289,13 +289,7 @@ async fn retries_are_idempotent(rift: &TestRift) {
         .await
         .expect_err("same id, other payload");
     assert_eq!(reused.code(), Code::InvalidArgument);
-    let field = reused
-        .get_error_details()
-        .bad_request()
-        .expect("BadRequest")
-        .field_violations[0]
-        .field
-        .clone();
+    let field = violated_field(&reused);
     assert_eq!(field, "request_id");
 
     let narrate = pb::NarrateRequest {
@@ -389,11 +383,7 @@ async fn expected_version_guards_writes(rift: &TestRift) {
         .await
         .expect_err("stale version");
     assert_eq!(conflict.code(), Code::Aborted);
-    let info = conflict
-        .get_error_details()
-        .error_info()
-        .cloned()
-        .expect("ErrorInfo");
+    let info = error_info(&conflict);
     assert_eq!(info.reason, "VERSION_MISMATCH");
     assert_eq!(
         info.metadata.get("current_version").map(String::as_str),
@@ -629,11 +619,7 @@ async fn overload_is_shed_with_resource_exhausted() {
             .expect("a result")
             .expect_err("shed while two are in flight");
         assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-        let info = status
-            .get_error_details()
-            .error_info()
-            .cloned()
-            .expect("ErrorInfo");
+        let info = error_info(&status);
         assert_eq!(info.reason, "OVERLOADED");
     }
     unpause(&redis).await;

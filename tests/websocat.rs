@@ -7,7 +7,7 @@ mod support;
 use std::{process::Stdio, time::Duration};
 
 use rift::pb;
-use support::{redis::RedisServer, rift::TestRift, tools};
+use support::{json, redis::RedisServer, rift::TestRift, tools};
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
     process::{Child, ChildStdin, ChildStdout, Command},
@@ -59,10 +59,6 @@ impl Websocat {
         self.send(line).await;
         self.receive().await
     }
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
 #[tokio::test]

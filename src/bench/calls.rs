@@ -7,7 +7,7 @@
 
 use std::{
     collections::BTreeMap,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 
 use anyhow::Context as _;
@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::{Kind, Report, Target, grpc, run_tag, sample_data};
 use crate::domain::{
     AnalysisStats, TaskId, analysis,
-    memory::analyze_script_source,
+    memory::{analyze_script_source, unix_ms},
     records::{self, keys},
 };
 
@@ -70,7 +70,7 @@ fn deltas(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTre
     after
         .iter()
         .filter_map(|(name, &calls)| {
-            let delta = calls - before.get(name).copied().unwrap_or(0).min(calls);
+            let delta = calls.saturating_sub(before.get(name).copied().unwrap_or(0));
             (delta > 0).then(|| (name.clone(), delta))
         })
         .collect()
@@ -181,11 +181,7 @@ pub(crate) async fn redis_benchmark_analyze(
     let data: Vec<Value> = sample_data(items).into_iter().map(Value::String).collect();
     let summary = analysis::summary(data.len());
     let record = records::analysis_json(&task, &summary, &AnalysisStats::of(&data));
-    let deadline = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
-        + 24 * 3600 * 1000;
+    let deadline = unix_ms(SystemTime::now()) + 24 * 3600 * 1000;
     let script_args = [
         "EVALSHA".to_owned(),
         sha,

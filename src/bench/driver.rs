@@ -32,11 +32,32 @@ impl CallError {
     }
 }
 
+/// Errors by code: how many, and the first message seen, as a sample.
+pub(crate) type ErrorTally = BTreeMap<String, (u64, String)>;
+
+/// Counts `count` errors of `code`; `message` is kept only if `code` is new.
+pub(crate) fn count_error(errors: &mut ErrorTally, code: String, message: String, count: u64) {
+    errors.entry(code).or_insert((0, message)).0 += count;
+}
+
+/// `errors` as a report has them: the total, the count by code and a sample message by code.
+pub(crate) fn error_fields(
+    errors: &ErrorTally,
+) -> (u64, BTreeMap<String, u64>, BTreeMap<String, String>) {
+    let total = errors.values().map(|(count, _)| count).sum();
+    let codes = errors.iter().map(|(c, (n, _))| (c.clone(), *n)).collect();
+    let samples = errors
+        .iter()
+        .map(|(c, (_, m))| (c.clone(), m.clone()))
+        .collect();
+    (total, codes, samples)
+}
+
 /// What one caller saw.
 #[derive(Debug, Default)]
 struct Tally {
     latency: [Recorder; 3],
-    errors: [BTreeMap<String, (u64, String)>; 3],
+    errors: [ErrorTally; 3],
 }
 
 impl Tally {
@@ -44,10 +65,7 @@ impl Tally {
         match result {
             Ok(()) => self.latency[kind.index()].record(latency),
             Err(error) => {
-                let entry = self.errors[kind.index()]
-                    .entry(error.code)
-                    .or_insert((0, error.message));
-                entry.0 += 1;
+                count_error(&mut self.errors[kind.index()], error.code, error.message, 1);
             }
         }
     }
@@ -58,7 +76,7 @@ impl Tally {
         }
         for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
             for (code, (count, message)) in theirs {
-                mine.entry(code).or_insert((0, message)).0 += count;
+                count_error(mine, code, message, count);
             }
         }
     }
@@ -101,27 +119,22 @@ pub(crate) async fn drive<C: Caller>(
     }
     let measured = timing.duration.as_secs_f64();
     let kinds: Vec<Kind> = match op {
-        Op::Analyze => vec![Kind::Analyze],
-        Op::Narrate => vec![Kind::Narrate],
-        Op::Progress => vec![Kind::Progress],
         Op::Mix => Kind::ALL.to_vec(),
+        single => vec![single.nth(0)],
     };
     let mut reports: Vec<OperationReport> = kinds
         .iter()
         .map(|kind| {
             let latency = &total.latency[kind.index()];
-            let errors = &total.errors[kind.index()];
+            let (errors, error_codes, error_samples) = error_fields(&total.errors[kind.index()]);
             OperationReport {
                 name: kind.name().to_owned(),
                 ok: latency.count(),
-                errors: errors.values().map(|(count, _)| count).sum(),
+                errors,
                 throughput_per_s: latency.count() as f64 / measured,
                 latency: latency.summary(),
-                error_codes: errors.iter().map(|(c, (n, _))| (c.clone(), *n)).collect(),
-                error_samples: errors
-                    .iter()
-                    .map(|(c, (_, m))| (c.clone(), m.clone()))
-                    .collect(),
+                error_codes,
+                error_samples,
             }
         })
         .collect();

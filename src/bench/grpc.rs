@@ -79,10 +79,9 @@ pub(crate) fn bearer(
     target: &Target,
 ) -> anyhow::Result<Option<MetadataValue<tonic::metadata::Ascii>>> {
     target
-        .token
-        .as_ref()
-        .map(|token| {
-            format!("Bearer {token}")
+        .authorization()
+        .map(|authorization| {
+            authorization
                 .parse()
                 .context("the token is not valid in a header")
         })
@@ -112,28 +111,32 @@ fn call_error(status: &tonic::Status) -> CallError {
 }
 
 impl GrpcCaller {
-    pub(crate) async fn analyze(&mut self) -> Result<pb::AnalyzeResponse, tonic::Status> {
-        let request = authorized(
+    /// This caller's Analyze request, with the token when there is one.
+    pub(crate) fn analyze_request(&self) -> Request<pb::AnalyzeRequest> {
+        authorized(
             pb::AnalyzeRequest {
                 task_id: self.task_id.clone(),
                 data: self.data.clone(),
                 ..Default::default()
             },
             self.token.as_ref(),
-        );
+        )
+    }
+
+    pub(crate) async fn analyze(&mut self) -> Result<pb::AnalyzeResponse, tonic::Status> {
+        let request = self.analyze_request();
         self.client.analyze(request).await.map(|r| r.into_inner())
     }
 }
 
 impl Caller for GrpcCaller {
     async fn call(&mut self, kind: Kind) -> Result<(), CallError> {
-        let task_id = self.task_id.clone();
         let answered = match kind {
             Kind::Analyze => self.analyze().await.map(drop),
             Kind::Narrate => {
                 let request = authorized(
                     pb::NarrateRequest {
-                        task_id,
+                        task_id: self.task_id.clone(),
                         ..Default::default()
                     },
                     self.token.as_ref(),
@@ -141,7 +144,12 @@ impl Caller for GrpcCaller {
                 self.client.narrate(request).await.map(drop)
             }
             Kind::Progress => {
-                let request = authorized(pb::ProgressRequest { task_id }, self.token.as_ref());
+                let request = authorized(
+                    pb::ProgressRequest {
+                        task_id: self.task_id.clone(),
+                    },
+                    self.token.as_ref(),
+                );
                 self.client.progress(request).await.map(drop)
             }
         };

@@ -62,10 +62,12 @@ impl Reader {
             let rest = self.take_messages(chunk, at);
             self.partial.extend_from_slice(rest);
         } else {
+            // Keep the buffer: consume the whole messages in place and leave the rest.
             self.partial.extend_from_slice(chunk);
-            let partial = std::mem::take(&mut self.partial);
-            let rest = self.take_messages(&partial, at);
-            self.partial.extend_from_slice(rest);
+            let mut partial = std::mem::take(&mut self.partial);
+            let left = self.take_messages(&partial, at).len();
+            partial.advance(partial.len() - left);
+            self.partial = partial;
         }
     }
 

@@ -42,14 +42,10 @@ use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
+pub(crate) use self::recorder::Recorder;
 pub use self::{
-    calls::CallsArgs,
-    grpc::GrpcArgs,
-    idle::IdleArgs,
-    recorder::{Latency, Recorder},
-    server::ServerMemory,
-    subscribe::SubscribeArgs,
-    ws::WsArgs,
+    calls::CallsArgs, grpc::GrpcArgs, idle::IdleArgs, recorder::Latency, server::ServerMemory,
+    subscribe::SubscribeArgs, ws::WsArgs,
 };
 
 /// `rift bench`: what to drive, and how to report it.
@@ -91,6 +87,13 @@ pub struct Target {
     /// Bearer token to present, when Rift asks for one.
     #[arg(long, global = true, env = "RIFT_BENCH_TOKEN")]
     pub token: Option<String>,
+}
+
+impl Target {
+    /// The `authorization` header value for the token (`Bearer <token>`), when there is one.
+    pub(crate) fn authorization(&self) -> Option<String> {
+        self.token.as_ref().map(|token| format!("Bearer {token}"))
+    }
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -11,7 +11,7 @@ const MAX_MICROS: u64 = 60_000_000;
 
 /// Latencies of one kind of operation, in microseconds, to three significant digits.
 #[derive(Debug, Clone)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     histogram: Histogram<u64>,
 }
 
@@ -22,30 +22,30 @@ impl Default for Recorder {
 }
 
 impl Recorder {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             histogram: Histogram::new_with_bounds(1, MAX_MICROS, 3)
                 .expect("constant bounds are valid"),
         }
     }
 
-    pub fn record(&mut self, latency: Duration) {
+    pub(crate) fn record(&mut self, latency: Duration) {
         let micros = u64::try_from(latency.as_micros()).unwrap_or(MAX_MICROS);
         self.histogram
             .saturating_record(micros.clamp(1, MAX_MICROS));
     }
 
-    pub fn merge(&mut self, other: &Recorder) {
+    pub(crate) fn merge(&mut self, other: &Recorder) {
         // Both have the same bounds, so adding cannot fail.
         let _ = self.histogram.add(&other.histogram);
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.histogram.len()
     }
 
     /// Percentiles in milliseconds.
-    pub fn summary(&self) -> Latency {
+    pub(crate) fn summary(&self) -> Latency {
         let ms = |micros: u64| micros as f64 / 1000.0;
         let h = &self.histogram;
         if h.is_empty() {

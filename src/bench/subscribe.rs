@@ -29,7 +29,9 @@ use tokio::{sync::oneshot, time::MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    OperationReport, Recorder, Report, Target, grpc, h2_subscribers, parse_duration, run_tag,
+    OperationReport, Recorder, Report, Target,
+    driver::{ErrorTally, count_error, error_fields},
+    grpc, h2_subscribers, parse_duration, run_tag,
 };
 use crate::pb::{self, rift_client::RiftClient};
 
@@ -72,7 +74,7 @@ pub(super) struct Received {
 struct Sent {
     events: Vec<(u64, u32)>,
     latency: Recorder,
-    errors: BTreeMap<String, (u64, String)>,
+    errors: ErrorTally,
 }
 
 /// How a subscriber knows it is done.
@@ -191,17 +193,14 @@ async fn write_paced(
         }
         Ok((Err(status), _, _)) => {
             let status: tonic::Status = status;
-            sent.errors
-                .entry(format!("{:?}", status.code()))
-                .or_insert((0, status.message().to_owned()))
-                .0 += 1;
+            count_error(
+                &mut sent.errors,
+                format!("{:?}", status.code()),
+                status.message().to_owned(),
+                1,
+            );
         }
-        Err(error) => {
-            sent.errors
-                .entry("PANIC".into())
-                .or_insert((0, error.to_string()))
-                .0 += 1;
-        }
+        Err(error) => count_error(&mut sent.errors, "PANIC".into(), error.to_string(), 1),
     };
     for i in 0.. {
         ticks.tick().await;
@@ -216,11 +215,16 @@ async fn write_paced(
         {
             reap(&mut sent, done);
         }
-        let mut caller = callers[i % callers.len()].clone();
+        let caller = &callers[i % callers.len()];
+        let mut client = caller.client.clone();
+        let request = caller.analyze_request();
         in_flight.spawn(async move {
             let offset = micros_since(start);
             let at = Instant::now();
-            let answer = caller.analyze().await.map(|response| response.version);
+            let answer = client
+                .analyze(request)
+                .await
+                .map(|response| response.into_inner().version);
             (answer, offset, at.elapsed())
         });
     }
@@ -269,7 +273,7 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
     };
     let plan = h2_subscribers::Plan {
         addr: target.grpc_addr,
-        authorization: target.token.as_ref().map(|token| format!("Bearer {token}")),
+        authorization: target.authorization(),
         request,
         capacity: expected_events + 16,
         start,
@@ -398,20 +402,15 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
         latency: delivery.summary(),
         ..OperationReport::default()
     });
+    let (write_error_count, error_codes, error_samples) = error_fields(&write_errors);
     report.operations.push(OperationReport {
         name: "write".into(),
         ok: write_latency.count(),
-        errors: write_errors.values().map(|(n, _)| n).sum(),
+        errors: write_error_count,
         throughput_per_s: write_latency.count() as f64 / writing_took.as_secs_f64(),
         latency: write_latency.summary(),
-        error_codes: write_errors
-            .iter()
-            .map(|(c, (n, _))| (c.clone(), *n))
-            .collect(),
-        error_samples: write_errors
-            .iter()
-            .map(|(c, (_, m))| (c.clone(), m.clone()))
-            .collect(),
+        error_codes,
+        error_samples,
     });
     let expected = last_version * subscribers as u64;
     report.figure("events_written", last_version);
@@ -421,10 +420,7 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
     report.figure("duplicates", duplicates);
     report.figure("out_of_order", out_of_order);
     report.figure("unknown_versions", unknown);
-    report.figure(
-        "writes_answered_with_error",
-        write_errors.values().map(|(n, _)| n).sum::<u64>(),
-    );
+    report.figure("writes_answered_with_error", write_error_count);
     report.figure("subscribe_all_s", subscribed_in.as_secs_f64());
     if !subscriber_errors.is_empty() {
         report.figure("subscriber_errors", &subscriber_errors);

@@ -48,11 +48,10 @@ pub(crate) async fn connect(target: &Target) -> anyhow::Result<Socket> {
         .as_str()
         .into_client_request()
         .with_context(|| format!("bad WebSocket URL {}", target.ws_url))?;
-    if let Some(token) = &target.token {
-        request.headers_mut().insert(
-            "authorization",
-            HeaderValue::from_str(&format!("Bearer {token}"))?,
-        );
+    if let Some(authorization) = target.authorization() {
+        request
+            .headers_mut()
+            .insert("authorization", HeaderValue::from_str(&authorization)?);
     }
     // tungstenite zero-fills its read buffer, 128 KiB by default, before each read: at tens of
     // thousands of replies a second that memset was the load tool's largest cost. Replies are

@@ -435,8 +435,11 @@ impl Agents {
 
     fn mark_available(&self, available: bool) {
         self.telemetry.memory_observed(available);
-        self.available
-            .send_if_modified(|now| std::mem::replace(now, available) != available);
+        // Every call ends here: a read lock while nothing changed, the write lock only on a flip.
+        if *self.available.borrow() != available {
+            self.available
+                .send_if_modified(|now| std::mem::replace(now, available) != available);
+        }
     }
 
     fn observed<T>(&self, result: Result<T, MemoryError>) -> Result<T, CoreError> {

@@ -64,7 +64,6 @@ pub mod reason {
     pub const TOO_MANY_ITEMS: &str = "TOO_MANY_ITEMS";
     pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
     pub const VERSION_MISMATCH: &str = "VERSION_MISMATCH";
-    pub const REQUEST_ID_REUSED: &str = "REQUEST_ID_REUSED";
     pub const OVERLOADED: &str = "OVERLOADED";
     pub const TOO_MANY_SUBSCRIBERS: &str = "TOO_MANY_SUBSCRIBERS";
     pub const TOO_MANY_CONNECTIONS: &str = "TOO_MANY_CONNECTIONS";

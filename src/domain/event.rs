@@ -46,9 +46,7 @@ impl EventId {
             },
         }
     }
-}
 
-impl EventId {
     /// The largest id before `self` (`ZERO` for `ZERO`): resuming after it starts at `self`.
     pub fn predecessor(self) -> EventId {
         match (self.ms, self.seq) {

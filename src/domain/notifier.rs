@@ -572,6 +572,14 @@ mod tests {
         )
     }
 
+    async fn next_event(subscription: &mut Subscription) -> Arc<Published> {
+        subscription
+            .next()
+            .await
+            .expect("an event")
+            .expect("no error")
+    }
+
     fn version(published: &Published) -> u64 {
         published.payload["version"].as_u64().expect("a version")
     }
@@ -588,19 +596,11 @@ mod tests {
         // Five times the shared buffer, written while the subscriber reads nothing.
         write(&memory, 20).await;
         for expected in 1..=20 {
-            let event = subscription
-                .next()
-                .await
-                .expect("an event")
-                .expect("no error");
+            let event = next_event(&mut subscription).await;
             assert_eq!(version(&event), expected);
         }
         write(&memory, 1).await;
-        let live = subscription
-            .next()
-            .await
-            .expect("an event")
-            .expect("no error");
+        let live = next_event(&mut subscription).await;
         assert_eq!(version(&live), 21);
         shutdown.cancel();
         assert!(subscription.next().await.is_none(), "ends at shutdown");
@@ -616,11 +616,7 @@ mod tests {
             .await
             .expect("subscribed");
         write(&memory, 1).await;
-        let first = subscription
-            .next()
-            .await
-            .expect("an event")
-            .expect("no error");
+        let first = next_event(&mut subscription).await;
         // The subscriber stops reading for longer than the limit while writers go on, well
         // past the shared buffer; writers never wait for it.
         tokio::time::sleep(Duration::from_secs(6)).await;
@@ -642,7 +638,7 @@ mod tests {
             .await
             .expect("resubscribed");
         for expected in 2..=21 {
-            let event = resumed.next().await.expect("an event").expect("no error");
+            let event = next_event(&mut resumed).await;
             assert_eq!(version(&event), expected);
         }
         shutdown.cancel();
@@ -666,11 +662,11 @@ mod tests {
             .expect("subscribed");
         write(&memory, 3).await;
         for expected in 6..=8 {
-            let event = live.next().await.expect("an event").expect("no error");
+            let event = next_event(&mut live).await;
             assert_eq!(version(&event), expected);
         }
         for expected in 1..=8 {
-            let event = replayed.next().await.expect("an event").expect("no error");
+            let event = next_event(&mut replayed).await;
             assert_eq!(version(&event), expected);
         }
         shutdown.cancel();

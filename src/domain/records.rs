@@ -40,15 +40,6 @@ pub mod keys {
     }
     /// The notification stream every Rift process tails.
     pub const NOTIFICATIONS: &str = "shared:notifications";
-
-    /// Context field holding the analysis JSON (prototype).
-    pub const FIELD_ANALYSIS: &str = "TechAgent_analysis";
-    /// Context field holding the narrative text (prototype).
-    pub const FIELD_NARRATIVE: &str = "ConceptAgent_narrative";
-    /// Context field counting analyses (Rift's bookkeeping; the prototype ignores it).
-    pub const FIELD_ANALYSIS_VERSION: &str = "rift_analysis_version";
-    /// Context field naming the analysis version the narrative was built on (Rift's bookkeeping).
-    pub const FIELD_NARRATIVE_VERSION: &str = "rift_narrative_analysis_version";
 }
 
 /// The analysis as stored under `TechAgent:analysis:<id>` and in the context hash.

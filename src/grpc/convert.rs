@@ -1,7 +1,7 @@
 //! Conversions between protobuf messages and domain values.
 
 use prost_types::{ListValue, Struct, Timestamp, Value as ProtoValue, value::Kind};
-use serde_json::{Map, Number, Value as JsonValue};
+use serde_json::{Number, Value as JsonValue};
 
 use crate::{
     domain::{self, AnalysisStats, CoreError, Notification, TaskStatus},
@@ -39,17 +39,7 @@ pub fn json_from_proto(
 
 /// JSON as a protobuf `Value`.
 pub fn proto_from_json(value: JsonValue) -> ProtoValue {
-    let kind = match value {
-        JsonValue::Null => Kind::NullValue(0),
-        JsonValue::Bool(b) => Kind::BoolValue(b),
-        JsonValue::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        JsonValue::String(s) => Kind::StringValue(s),
-        JsonValue::Array(items) => Kind::ListValue(ListValue {
-            values: items.into_iter().map(proto_from_json).collect(),
-        }),
-        JsonValue::Object(map) => Kind::StructValue(struct_from_json(map)),
-    };
-    ProtoValue { kind: Some(kind) }
+    proto_from_json_ref(&value)
 }
 
 /// [`proto_from_json`] of a borrowed value: each string is copied once, straight into the
@@ -71,15 +61,6 @@ fn proto_from_json_ref(value: &JsonValue) -> ProtoValue {
         }),
     };
     ProtoValue { kind: Some(kind) }
-}
-
-pub(super) fn struct_from_json(map: Map<String, JsonValue>) -> Struct {
-    Struct {
-        fields: map
-            .into_iter()
-            .map(|(k, v)| (k, proto_from_json(v)))
-            .collect(),
-    }
 }
 
 impl From<AnalysisStats> for pb::AnalysisStats {
@@ -170,14 +151,7 @@ fn timestamp(id: domain::EventId) -> Timestamp {
 
 impl From<Notification> for pb::Notification {
     fn from(notification: Notification) -> Self {
-        pb::Notification {
-            id: notification.id.to_string(),
-            task_id: notification.task_id,
-            agent: notification.agent,
-            action: notification.action,
-            payload: Some(struct_from_json(notification.payload)),
-            time: Some(timestamp(notification.id)),
-        }
+        Self::from(&notification)
     }
 }
 

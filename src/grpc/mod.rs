@@ -14,9 +14,8 @@ mod observe;
 mod service;
 mod status;
 
-use std::collections::HashMap;
-
 use std::{
+    collections::HashMap,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -231,6 +230,16 @@ fn conventional_statuses(response: http::Response<Body>) -> http::Response<Body>
 }
 
 fn rewrite_status(headers: &mut http::HeaderMap) {
+    // Every response passes here; only the two codes above are decoded in full.
+    let rewritable = headers.get("grpc-status").is_some_and(|code| {
+        matches!(
+            Code::from_bytes(code.as_bytes()),
+            Code::OutOfRange | Code::Cancelled
+        )
+    });
+    if !rewritable {
+        return;
+    }
     let Some(status) = Status::from_header_map(headers) else {
         return;
     };
@@ -264,21 +273,16 @@ impl http_body::Body for RewrittenTrailers {
     type Error = <Body as http_body::Body>::Error;
 
     fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let polled = std::pin::Pin::new(&mut self.0).poll_frame(cx);
-        polled.map(|frame| {
-            frame.map(|frame| {
-                frame.map(|frame| match frame.into_trailers() {
-                    Ok(mut trailers) => {
-                        rewrite_status(&mut trailers);
-                        http_body::Frame::trailers(trailers)
-                    }
-                    Err(frame) => frame,
-                })
-            })
-        })
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let mut polled = Pin::new(&mut self.0).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &mut polled
+            && let Some(trailers) = frame.trailers_mut()
+        {
+            rewrite_status(trailers);
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -299,17 +303,18 @@ async fn report_health(agents: Agents, reporter: HealthReporter, shutdown: Cance
         } else {
             ServingStatus::NotServing
         };
-        reporter.set_service_status("", status).await;
-        reporter.set_service_status(SERVICE_NAME, status).await;
+        report(&reporter, status).await;
         tokio::select! {
             () = shutdown.cancelled() => break,
             changed = available.changed() => if changed.is_err() { break },
         }
     }
-    reporter
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
-    reporter
-        .set_service_status(SERVICE_NAME, ServingStatus::NotServing)
-        .await;
+    report(&reporter, ServingStatus::NotServing).await;
+}
+
+/// The same status for the whole server ("") and for `rift.v1.Rift`.
+async fn report(reporter: &HealthReporter, status: ServingStatus) {
+    for service in ["", SERVICE_NAME] {
+        reporter.set_service_status(service, status).await;
+    }
 }

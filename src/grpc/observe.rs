@@ -123,17 +123,10 @@ struct Call {
 impl Call {
     fn finish(self, code: &'static str) {
         let elapsed = self.started.elapsed();
-        self.telemetry
-            .call_finished(self.operation, Transport::Grpc, code, elapsed);
+        // In the call's span, so the access log line carries the request id.
         self.span.in_scope(|| {
-            tracing::debug!(
-                target: "rift::access",
-                operation = self.operation,
-                transport = Transport::Grpc.as_str(),
-                code,
-                duration_ms = elapsed.as_secs_f64() * 1000.0,
-                "call finished"
-            );
+            self.telemetry
+                .call_finished(self.operation, Transport::Grpc, code, elapsed);
         });
     }
 }

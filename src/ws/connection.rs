@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{
     domain::{
-        Agents, AnalyzeOptions, Caller, CoreError, Published, Subscription, WireFormat,
+        Agents, AnalyzeOptions, Caller, CoreError, EventId, Published, Subscription, WireFormat,
         auth::Operation,
     },
     telemetry::{RequestId, Transport},
@@ -57,9 +57,19 @@ pub(super) struct Connection {
 struct Watch {
     /// Empty: every task.
     task_id: String,
-    /// Where to resume: the last notification id delivered, or the token the watch began with.
-    resume_after: String,
+    /// The token the watch began with.
+    after: String,
+    /// The last notification delivered; kept as an id, formatted only if the watch ends.
+    last_delivered: Option<EventId>,
     subscription: Subscription,
+}
+
+impl Watch {
+    /// Where to resume: after the last notification delivered, or where the watch began.
+    fn resume_after(&self) -> String {
+        self.last_delivered
+            .map_or_else(|| self.after.clone(), |id| id.to_string())
+    }
 }
 
 /// The client is gone, or must be let go: end the loop.
@@ -141,31 +151,25 @@ impl Connection {
     async fn on_message(&mut self, message: Message) -> Result<(), Gone> {
         let limit = self.config.max_frame_bytes;
         let started = Instant::now();
-        match message {
-            Message::Text(text) if text.len() > limit => {
-                tracing::debug!(bytes = text.len(), limit, "frame over the limit");
-                let error = ErrorBody::frame_too_large(text.len(), limit);
-                self.finished(INVALID, Err(&error), started);
-                self.send(frame::error_frame(&error)).await
-            }
-            Message::Binary(bytes) if bytes.len() > limit => {
-                let error = ErrorBody::frame_too_large(bytes.len(), limit);
-                self.finished(INVALID, Err(&error), started);
-                self.send(frame::error_frame(&error)).await
-            }
-            Message::Binary(_) => {
-                let error = ErrorBody::binary_frame();
-                self.finished(INVALID, Err(&error), started);
-                self.send(frame::error_frame(&error)).await
+        let error = match message {
+            Message::Text(text) if text.len() <= limit => {
+                let reply = self.reply_to(text.as_str()).await;
+                return self.send(reply).await;
             }
             Message::Text(text) => {
-                let reply = self.reply_to(text.as_str()).await;
-                self.send(reply).await
+                tracing::debug!(bytes = text.len(), limit, "frame over the limit");
+                ErrorBody::frame_too_large(text.len(), limit)
             }
+            Message::Binary(bytes) if bytes.len() > limit => {
+                ErrorBody::frame_too_large(bytes.len(), limit)
+            }
+            Message::Binary(_) => ErrorBody::binary_frame(),
             // Pings are answered by tungstenite; a close is answered too, and the next read
             // then reports the end.
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Ok(()),
-        }
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return Ok(()),
+        };
+        self.finished(INVALID, Err(&error), started);
+        self.send(frame::error_frame(&error)).await
     }
 
     /// Runs one command frame in a span of its own (`ws_command`, with a fresh `request_id`),
@@ -212,14 +216,6 @@ impl Connection {
         self.agents
             .telemetry()
             .call_finished(operation, Transport::WebSocket, code, elapsed);
-        tracing::debug!(
-            target: "rift::access",
-            operation,
-            transport = Transport::WebSocket.as_str(),
-            code,
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
-            "call finished"
-        );
     }
 
     async fn execute(
@@ -272,7 +268,8 @@ impl Connection {
                     .watch
                     .replace(Watch {
                         task_id: task_id.clone(),
-                        resume_after: after.trim().to_owned(),
+                        after: after.trim().to_owned(),
+                        last_delivered: None,
                         subscription,
                     })
                     .map(|old| old.task_id);
@@ -298,7 +295,7 @@ impl Connection {
         match item {
             Some(Ok(published)) => {
                 if let Some(watch) = &mut self.watch {
-                    watch.resume_after = published.id.to_string();
+                    watch.last_delivered = Some(published.id);
                 }
                 // Every watcher of the event sends the same frame: made once, shared.
                 let encoded = published.encoded(WireFormat::Json, |notification| {
@@ -319,7 +316,7 @@ impl Connection {
                 tracing::debug!(%error, task_id = %watch.task_id, "watch ended on an error");
                 self.send(frame::watch_ended_frame(
                     &watch.task_id,
-                    &watch.resume_after,
+                    &watch.resume_after(),
                     error.into(),
                 ))
                 .await

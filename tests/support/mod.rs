@@ -3,6 +3,7 @@
 //! Each test binary pulls this in with `mod support;`. Not every binary uses every helper,
 //! hence the module-wide `dead_code` allowance.
 //!
+//! - [`grpc`]: request values and the rich error details of a `tonic::Status`.
 //! - [`redis`]: a throwaway `redis-server` per test ([`redis::RedisServer`]), on a unix
 //!   socket in a temporary directory, killed when dropped; plain clients to read back what
 //!   Rift wrote.
@@ -11,6 +12,12 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod grpc;
 pub(crate) mod redis;
 pub(crate) mod rift;
 pub(crate) mod tools;
+
+/// Parses `text` as JSON, failing the test with the text if it is not.
+pub(crate) fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}

@@ -9,7 +9,7 @@ use std::{
     env,
     fs::{self, File},
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, Stdio},
     sync::mpsc::{self, RecvTimeoutError},
     thread,
@@ -73,10 +73,6 @@ impl RedisServer {
     /// `unix:///…/redis.sock`, as `RedisConfig::url` and `redis::Client::open` take it.
     pub(crate) fn url(&self) -> String {
         format!("unix://{}", self.socket.display())
-    }
-
-    pub(crate) fn socket(&self) -> &Path {
-        &self.socket
     }
 
     /// A plain client on this server.

@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
+use super::redis::RedisServer;
+
 /// A Rift served in this process on `127.0.0.1:0`; shut down on drop.
 pub(crate) struct TestRift {
     pub(crate) grpc_addr: SocketAddr,
@@ -55,6 +57,13 @@ impl TestRift {
         Self::start(redis_config(url)).await
     }
 
+    /// A fresh `redis-server` and a Rift on it; keep the server alive as long as Rift.
+    pub(crate) async fn with_redis() -> (RedisServer, Self) {
+        let redis = RedisServer::start();
+        let rift = Self::on_redis(&redis.url()).await;
+        (redis, rift)
+    }
+
     pub(crate) async fn client(&self) -> RiftClient<Channel> {
         RiftClient::connect(format!("http://{}", self.grpc_addr))
             .await
@@ -75,10 +84,6 @@ impl TestRift {
         self.shutdown.cancel();
         let serving = self.serving.take().expect("still serving");
         serving.await.expect("serve task panicked")
-    }
-
-    pub(crate) fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
     }
 }
 

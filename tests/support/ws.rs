@@ -161,9 +161,7 @@ pub(crate) fn push_of(text: &str) -> Option<Value> {
     (object.contains_key("notification") || object.contains_key("watch_ended")).then_some(value)
 }
 
-pub(crate) fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|error| panic!("not JSON ({error}): {text}"))
-}
+pub(crate) use crate::support::json;
 
 #[allow(unused_imports)] // Used by some of the binaries that include this file.
 pub(crate) use rift::grpc::code_name;

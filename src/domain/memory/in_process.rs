@@ -6,7 +6,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime},
 };
 
 use async_trait::async_trait;
@@ -105,9 +105,7 @@ impl InProcessMemory {
 
 impl State {
     fn append(&mut self, task: &TaskId, agent: &str, action: &str, payload: Value) -> EventId {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let now_ms = super::unix_ms(SystemTime::now());
         // Ids keep increasing even if the wall clock steps back, as Redis stream ids do.
         let id = if now_ms > self.last.ms {
             EventId { ms: now_ms, seq: 0 }

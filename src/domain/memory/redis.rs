@@ -277,11 +277,7 @@ impl Memory for RedisMemory {
         let invocation = call.invoke_async::<(u8, u64, u8, u64, String)>(&mut connection);
         let (has_analysis, analysis_version, has_narrative, narrative_version, recorded) =
             self.bounded(invocation).await?;
-        let recorded = if recorded.is_empty() {
-            None
-        } else {
-            Some(parse_id(&recorded)?)
-        };
+        let recorded = parse_optional_id(&recorded)?;
         Ok(ProgressObserved {
             state: TaskState {
                 has_analysis: has_analysis == 1,
@@ -310,12 +306,7 @@ impl Memory for RedisMemory {
             .arg(self.max_events())
             .arg(deadline_arg(deadline));
         let invocation = call.invoke_async::<String>(&mut connection);
-        let id = self.bounded(invocation).await?;
-        if id.is_empty() {
-            Ok(None)
-        } else {
-            parse_id(&id).map(Some)
-        }
+        parse_optional_id(&self.bounded(invocation).await?)
     }
 
     async fn events_after(
@@ -392,14 +383,7 @@ impl Tail for RedisTail {
                 &options,
             )
             .await;
-        let reply = match reply {
-            Ok(reply) => reply,
-            Err(error) => {
-                self.connection = None;
-                return Err(classify(error));
-            }
-        };
-        reply
+        self.settle(reply)?
             .into_iter()
             .flat_map(|reply| reply.keys)
             .flat_map(|key| key.ids)
@@ -413,20 +397,22 @@ impl Tail for RedisTail {
         let reply = connection
             .xrevrange_count::<_, _, _, _, StreamRangeReply>(keys::NOTIFICATIONS, "+", "-", 1)
             .await;
-        match reply {
-            Ok(reply) => reply
-                .ids
-                .first()
-                .map_or(Ok(EventId::ZERO), |entry| parse_id(&entry.id)),
-            Err(error) => {
-                self.connection = None;
-                Err(classify(error))
-            }
-        }
+        self.settle(reply)?
+            .ids
+            .first()
+            .map_or(Ok(EventId::ZERO), |entry| parse_id(&entry.id))
     }
 }
 
 impl RedisTail {
+    /// A reply, or its error with the connection dropped, to be opened afresh next time.
+    fn settle<T>(&mut self, reply: redis::RedisResult<T>) -> Result<T, MemoryError> {
+        reply.map_err(|error| {
+            self.connection = None;
+            classify(error)
+        })
+    }
+
     /// The tail's own connection, opened on first use and again after a failure.
     async fn connection(&mut self) -> Result<&mut MultiplexedConnection, MemoryError> {
         let connection = match self.connection.take() {
@@ -444,6 +430,15 @@ impl RedisTail {
             }
         };
         Ok(self.connection.insert(connection))
+    }
+}
+
+/// An id a script may leave empty: "" is none.
+fn parse_optional_id(raw: &str) -> Result<Option<EventId>, MemoryError> {
+    if raw.is_empty() {
+        Ok(None)
+    } else {
+        parse_id(raw).map(Some)
     }
 }
 
