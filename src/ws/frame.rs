@@ -6,7 +6,8 @@
 //!   text; analysis and progress as JSON objects whose first key is `task_id`; `help` and watch
 //!   confirmations as text;
 //! - a reply to a typed request: `{"id": 7, "result": {...}}` or `{"id": 7, "error": {...}}`
-//!   (`id` only when the request had one);
+//!   (`id` only when the request had one); to text in a typed frame, `"operation"` after the
+//!   `id` names the operation the text named (`{"id": 7, "operation": "progress", ...}`);
 //! - an error for a natural-language command or an unreadable frame: `{"error": {...}}`;
 //! - a push for the active watch: `{"notification": {...}}`, or `{"watch_ended": {...}}` when
 //!   the watch stops on an error.
