@@ -20,8 +20,9 @@ use tracing::Instrument as _;
 
 use super::{
     WsConfig,
-    command::{self, Command, Parsed},
+    command::{self, Command},
     frame::{self, ErrorBody, Outcome},
+    operations::{self, Parsed, Request},
 };
 use crate::{
     domain::{
@@ -176,11 +177,11 @@ impl Connection {
     /// and records it.
     async fn reply_to(&mut self, text: &str) -> String {
         let started = Instant::now();
-        let parsed = command::parse_frame(text);
+        let parsed = operations::parse_frame(text);
         let operation = match &parsed {
-            Parsed::Text(command) | Parsed::Typed { command, .. } => command
+            Parsed::Text(request) | Parsed::Typed { request, .. } => request
                 .as_ref()
-                .map_or(INVALID, |command| operation_of(command)),
+                .map_or(INVALID, |request| request.operation.name),
         };
         let span = tracing::info_span!(
             "ws_command",
@@ -189,17 +190,18 @@ impl Connection {
         );
         async move {
             let (reply, outcome) = match parsed {
-                Parsed::Text(command) => {
-                    let outcome = self.execute(command).await;
+                Parsed::Text(request) => {
+                    let outcome = self.execute(request).await;
                     let reply = match &outcome {
                         Ok(outcome) => frame::text_reply(outcome),
                         Err(error) => frame::error_frame(error),
                     };
                     (reply, outcome)
                 }
-                Parsed::Typed { id, command } => {
-                    let outcome = self.execute(command).await;
-                    (frame::typed_reply(id.as_ref(), outcome.as_ref()), outcome)
+                Parsed::Typed { id, named, request } => {
+                    let outcome = self.execute(request).await;
+                    let reply = frame::typed_reply(id.as_ref(), named, outcome.as_ref());
+                    (reply, outcome)
                 }
             };
             self.finished(operation, outcome.as_ref().map(|_| ()), started);
@@ -220,9 +222,9 @@ impl Connection {
 
     async fn execute(
         &mut self,
-        command: Result<Command, command::ParseError>,
+        request: Result<Request, command::ParseError>,
     ) -> Result<Outcome, ErrorBody> {
-        let command = command.inspect_err(|error| {
+        let Request { command, .. } = request.inspect_err(|error| {
             tracing::debug!(%error, "frame is not a command");
         })?;
         let outcome = match command {
@@ -394,19 +396,6 @@ impl Connection {
 
 /// The `operation` label of frames that are not a command.
 const INVALID: &str = "invalid";
-
-/// The `operation` label of a command: gRPC's method name where there is one.
-fn operation_of(command: &Command) -> &'static str {
-    match command {
-        Command::Analyze { .. } => "Analyze",
-        Command::Narrate { .. } => "Narrate",
-        Command::Progress { .. } => "Progress",
-        Command::DeleteTask { .. } => "DeleteTask",
-        Command::Watch { .. } => "Watch",
-        Command::Unwatch => "Unwatch",
-        Command::Help => "Help",
-    }
-}
 
 /// The next item of the watch; pending forever without one, so `select!` waits on the rest.
 async fn next_notification(watch: &mut Option<Watch>) -> Option<Result<Arc<Published>, CoreError>> {

@@ -6,7 +6,8 @@
 //!   text; analysis and progress as JSON objects whose first key is `task_id`; `help` and watch
 //!   confirmations as text;
 //! - a reply to a typed request: `{"id": 7, "result": {...}}` or `{"id": 7, "error": {...}}`
-//!   (`id` only when the request had one);
+//!   (`id` only when the request had one); to text in a typed frame, `"operation"` after the
+//!   `id` names the operation the text named (`{"id": 7, "operation": "progress", ...}`);
 //! - an error for a natural-language command or an unreadable frame: `{"error": {...}}`;
 //! - a push for the active watch: `{"notification": {...}}`, or `{"watch_ended": {...}}` when
 //!   the watch stops on an error.
@@ -24,7 +25,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::command::{ParseError, TEMPLATES};
+use super::{
+    command::ParseError,
+    operations::{self, ANALYZE, OPERATIONS, PROGRESS, TEXT_KEY, UNWATCH},
+};
 use crate::domain::{
     Analysis, AnalysisStats, CoreError, EventId, Narrative, Notification, Progress, reason,
     records::python_json,
@@ -129,25 +133,17 @@ impl From<CoreError> for ErrorBody {
         let message = error.to_string();
         match error {
             CoreError::InvalidArgument { field, .. } => Self {
-                hint: field_hint(&field).to_owned(),
+                hint: field_hint(&field),
                 field: Some(field),
                 ..Self::new(Code::InvalidArgument, message, String::new())
             },
             CoreError::FailedPrecondition { reason, .. } => Self {
                 reason: Some(reason),
-                ..Self::new(
-                    Code::FailedPrecondition,
-                    message,
-                    reason_hint(reason).to_owned(),
-                )
+                ..Self::new(Code::FailedPrecondition, message, reason_hint(reason))
             },
             CoreError::ResourceExhausted { reason, .. } => Self {
                 reason: Some(reason),
-                ..Self::new(
-                    Code::ResourceExhausted,
-                    message,
-                    reason_hint(reason).to_owned(),
-                )
+                ..Self::new(Code::ResourceExhausted, message, reason_hint(reason))
             },
             CoreError::Aborted {
                 reason,
@@ -219,50 +215,70 @@ impl From<ParseError> for ErrorBody {
                     Code::InvalidArgument,
                     message,
                     format!(
-                        "closest command: {} (e.g. {}); {HELP_HINT}",
-                        closest.grammar, closest.example
+                        "closest command: {closest} (e.g. {}); {HELP_HINT}",
+                        closest.example
                     ),
                 )
             },
             ParseError::Invalid { field, .. } => Self {
                 field: Some(field.into()),
-                ..Self::new(Code::InvalidArgument, message, field_hint(field).to_owned())
+                ..Self::new(Code::InvalidArgument, message, field_hint(field))
             },
             ParseError::UnknownRequest { closest, .. } => Self::new(
                 Code::Unimplemented,
                 message,
                 format!(
-                    "closest operation: {closest:?}; typed requests are analyze, narrate, \
-                     progress, watch, unwatch and help"
+                    "closest operation: {closest:?}; typed requests are {}, or {TEXT_KEY} \
+                     carrying a command",
+                    typed_operations()
                 ),
             ),
         }
     }
 }
 
-fn field_hint(field: &str) -> &'static str {
+fn field_hint(field: &str) -> String {
     match field {
-        "task_id" => "a task id is 1-128 characters of A-Z, a-z, 0-9, '.', '_' and '-', e.g. 101",
+        "task_id" => {
+            "a task id is 1-128 characters of A-Z, a-z, 0-9, '.', '_' and '-', e.g. 101".into()
+        }
         "after" => {
             "resume after a notification id such as 1700000000000-0, or 0 for everything retained"
+                .into()
         }
-        "request" => {
-            r#"a typed request is one JSON object such as {"analyze": {"task_id": "101", "data": ["data1"]}, "id": 1}"#
-        }
+        "request" => format!(
+            "a typed request is one JSON object naming one operation, with an optional \"id\" \
+             the reply echoes, such as {}",
+            ANALYZE.typed_example
+        ),
+        TEXT_KEY => format!(
+            "{TEXT_KEY} is a command as a JSON string, e.g. {{\"{TEXT_KEY}\": \"{}\"}}",
+            PROGRESS.forms[0].example
+        ),
         field if field.starts_with("data") => {
-            r#"data is a JSON list, e.g. Analyze data for task 101 with data: ["data1", "data2", "data3"]"#
+            format!("data is a JSON list, e.g. {}", ANALYZE.forms[0].example)
         }
-        _ => HELP_HINT,
+        _ => HELP_HINT.into(),
     }
 }
 
-fn reason_hint(reason: &str) -> &'static str {
+fn reason_hint(reason: &str) -> String {
     match reason {
         reason::ANALYSIS_MISSING => {
-            "analyze the task first: Analyze data for task <task_id> with data: <JSON list>"
+            format!("analyze the task first: {}", ANALYZE.forms[0].grammar)
         }
-        reason::MESSAGE_TOO_LARGE => "send a smaller frame",
-        _ => HELP_HINT,
+        reason::MESSAGE_TOO_LARGE => "send a smaller frame".into(),
+        _ => HELP_HINT.into(),
+    }
+}
+
+/// The typed names of the operations, as a sentence lists them: `analyze, ... and help`.
+fn typed_operations() -> String {
+    let names: Vec<&str> = OPERATIONS.iter().map(|operation| operation.typed).collect();
+    match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, others)) => format!("{} and {last}", others.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -310,10 +326,10 @@ pub(crate) fn text_reply(outcome: &Outcome) -> String {
                 "0" => ": every retained event, then new ones.".to_owned(),
                 after => format!(": every event after {after}, then new ones."),
             });
-            text.push_str(
-                " Notifications arrive as {\"notification\": ...} frames; \
-                 send \"Stop watching\" to stop.",
-            );
+            text.push_str(&format!(
+                " Notifications arrive as {{\"notification\": ...}} frames; send \"{}\" to stop.",
+                UNWATCH.forms[0].example
+            ));
             text
         }
         Outcome::Unwatched(Some(task_id)) => format!("Stopped watching {}.", target(task_id)),
@@ -328,29 +344,43 @@ pub(crate) fn text_reply(outcome: &Outcome) -> String {
 
 /// An error frame for a natural-language command or an unreadable frame.
 pub(crate) fn error_frame(error: &ErrorBody) -> String {
-    typed_reply(None, Err(error))
+    typed_reply(None, None, Err(error))
 }
 
-/// The reply to a typed request.
-pub(crate) fn typed_reply(id: Option<&Value>, outcome: Result<&Outcome, &ErrorBody>) -> String {
+/// The reply to a typed request; `operation` is the typed name of the operation a text in a
+/// typed frame named, which the client did not.
+pub(crate) fn typed_reply(
+    id: Option<&Value>,
+    operation: Option<&str>,
+    outcome: Result<&Outcome, &ErrorBody>,
+) -> String {
     #[derive(Serialize)]
     struct Success<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<&'a Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        operation: Option<&'a str>,
         result: ResultBody<'a>,
     }
     #[derive(Serialize)]
     struct Failure<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<&'a Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        operation: Option<&'a str>,
         error: &'a ErrorBody,
     }
     match outcome {
         Ok(outcome) => python_json(&Success {
             id,
+            operation,
             result: ResultBody::of(outcome),
         }),
-        Err(error) => python_json(&Failure { id, error }),
+        Err(error) => python_json(&Failure {
+            id,
+            operation,
+            error,
+        }),
     }
 }
 
@@ -394,12 +424,7 @@ pub(crate) fn watch_ended_frame(task_id: &str, resume_after: &str, error: ErrorB
         resume_after: &'a str,
         error: ErrorBody,
     }
-    let command = match (task_id, resume_after) {
-        ("", "") => "Watch all tasks".to_owned(),
-        ("", after) => format!("Watch all tasks from {after}"),
-        (task, "") => format!("Watch task {task}"),
-        (task, after) => format!("Watch task {task} from {after}"),
-    };
+    let command = operations::watch_command(task_id, resume_after);
     python_json(&Frame {
         watch_ended: Body {
             task_id,
@@ -424,19 +449,23 @@ fn target(task_id: &str) -> String {
 /// newlines as spaces, and the text must read well either way.
 fn help_text() -> String {
     let mut text = String::from("Commands (any case, any spacing; one reply each):\n");
-    for template in TEMPLATES {
-        text.push_str(&format!(
-            "- {} (e.g. {})\n",
-            template.grammar, template.example
-        ));
+    for usage in operations::usages() {
+        text.push_str(&format!("- {usage} (e.g. {})\n", usage.example));
     }
     text.push_str(
         "Watches push {\"notification\": {...}} frames; errors come as {\"error\": {\"code\", \
-         \"message\", \"hint\"}}. Programs may send typed JSON requests, with an optional id the \
-         reply echoes: {\"analyze\": {\"task_id\": \"101\", \"data\": [\"data1\"]}, \"id\": 1}; \
-         likewise narrate and progress {\"task_id\"}, watch {\"task_id\", \"after\"}, unwatch {}, \
-         help {}.",
+         \"message\", \"hint\"}}. Programs may send typed JSON requests instead, one operation \
+         each and an optional \"id\" the reply echoes: ",
     );
+    let examples: Vec<&str> = OPERATIONS
+        .iter()
+        .map(|operation| operation.typed_example)
+        .collect();
+    text.push_str(&examples.join(", "));
+    text.push_str(&format!(
+        "; {{\"{TEXT_KEY}\": \"<command>\", \"id\": 1}} runs a command above and replies as to \
+         a typed request, naming its \"operation\"."
+    ));
     text
 }
 
@@ -517,7 +546,7 @@ struct DeletedBody<'a> {
 
 #[derive(Serialize)]
 struct HelpEntry {
-    grammar: &'static str,
+    grammar: String,
     example: &'static str,
 }
 
@@ -545,11 +574,10 @@ impl<'a> ResultBody<'a> {
                 task_id: task_id.as_deref(),
             },
             Outcome::Help => ResultBody::Help {
-                commands: TEMPLATES
-                    .iter()
-                    .map(|t| HelpEntry {
-                        grammar: t.grammar,
-                        example: t.example,
+                commands: operations::usages()
+                    .map(|usage| HelpEntry {
+                        grammar: usage.to_string(),
+                        example: usage.example,
                     })
                     .collect(),
             },
@@ -672,12 +700,12 @@ mod tests {
             analysis_version: 2,
         });
         assert_eq!(
-            parse(&typed_reply(Some(&json!(5)), Ok(&outcome))),
+            parse(&typed_reply(Some(&json!(5)), None, Ok(&outcome))),
             json!({"id": 5, "result": {"task_id": "7", "narrative": "n", "analysis_version": 2}})
         );
         let error = ErrorBody::binary_frame();
         assert_eq!(
-            parse(&typed_reply(Some(&json!("a")), Err(&error)))["id"],
+            parse(&typed_reply(Some(&json!("a")), None, Err(&error)))["id"],
             json!("a")
         );
         assert!(parse(&error_frame(&error)).get("id").is_none());
@@ -804,11 +832,80 @@ mod tests {
     }
 
     #[test]
-    fn help_lists_every_command_with_an_example() {
+    fn help_lists_every_form_with_an_example_and_every_typed_request() {
         let help = text_reply(&Outcome::Help);
-        for template in TEMPLATES {
-            assert!(help.contains(template.grammar), "{help}");
-            assert!(help.contains(template.example), "{help}");
+        for usage in operations::usages() {
+            assert!(
+                help.contains(&format!("- {usage} (e.g. {})\n", usage.example)),
+                "{help}"
+            );
         }
+        for operation in OPERATIONS {
+            assert!(help.contains(operation.typed_example), "{help}");
+        }
+        // DeleteTask included, marked as what only an admin may run.
+        assert!(
+            help.contains("- Delete task <task_id> (admin) (e.g. Delete task 101)"),
+            "{help}"
+        );
+        assert!(
+            help.contains(r#"{"delete_task": {"task_id": "101"}}"#),
+            "{help}"
+        );
+        let typed = parse(&typed_reply(None, None, Ok(&Outcome::Help)));
+        let commands = typed["result"]["commands"].as_array().expect("commands");
+        assert_eq!(commands.len(), operations::usages().count());
+        assert!(commands.contains(
+            &json!({"grammar": "Delete task <task_id> (admin)", "example": "Delete task 101"})
+        ));
+    }
+
+    #[test]
+    fn hints_quote_the_table() {
+        let hint_of = |error: ParseError| ErrorBody::from(error).hint;
+        let unknown = hint_of(ParseError::UnknownRequest {
+            kind: "x".into(),
+            closest: "help",
+        });
+        for operation in OPERATIONS {
+            assert!(unknown.contains(operation.typed), "{unknown}");
+        }
+        assert!(unknown.contains(TEXT_KEY), "{unknown}");
+        let closest = operations::usages()
+            .find(|usage| usage.example == "Delete task 101")
+            .expect("DeleteTask has a form");
+        assert_eq!(
+            hint_of(ParseError::Unrecognized {
+                input: "delet".into(),
+                closest,
+            }),
+            "closest command: Delete task <task_id> (admin) (e.g. Delete task 101); send \"help\" \
+             for the commands and their form"
+        );
+        let missing = ErrorBody::from(CoreError::FailedPrecondition {
+            reason: reason::ANALYSIS_MISSING,
+            description: "none".into(),
+        });
+        assert!(
+            missing.hint.ends_with(ANALYZE.forms[0].grammar),
+            "{}",
+            missing.hint
+        );
+    }
+
+    #[test]
+    fn replies_to_text_in_a_typed_frame_name_the_operation() {
+        let outcome = Outcome::Unwatched(None);
+        assert_eq!(
+            typed_reply(Some(&json!(3)), Some("unwatch"), Ok(&outcome)),
+            r#"{"id": 3, "operation": "unwatch", "result": {"stopped": false}}"#
+        );
+        let error = ErrorBody::from(CoreError::PermissionDenied {
+            description: "no".into(),
+        });
+        assert_eq!(
+            parse(&typed_reply(None, Some("delete_task"), Err(&error)))["operation"],
+            json!("delete_task")
+        );
     }
 }

@@ -4,13 +4,17 @@
 //! `GET /ws` upgrades to a WebSocket on which every text frame is one command and gets exactly
 //! one reply; `help` lists the commands. A person types
 //! `Analyze data for task 101 with data: ["data1", "data2", "data3"]`; a program sends
-//! `{"analyze": {"task_id": "101", "data": ["data1"]}, "id": 1}`. `Watch task 101` (or
-//! `Watch all tasks`, optionally `from <id>`) pushes `{"notification": {...}}` frames between
-//! replies until `Stop watching`; a connection has at most one watch, and a new one replaces it.
+//! `{"analyze": {"task_id": "101", "data": ["data1"]}, "id": 1}`, or what a person typed as
+//! `{"text": "Check progress for task 101", "id": 2}`. `Watch task 101` (or `Watch all tasks`,
+//! optionally `from <id>`) pushes `{"notification": {...}}` frames between replies until
+//! `Stop watching`; a connection has at most one watch, and a new one replaces it.
 //!
 //! # Layout
 //!
-//! - `command`: frame text to `Command` (the grammar, typed requests, hints).
+//! - `operations`: the one table of operations (names, natural-language forms, typed requests,
+//!   access) and the parser reading frames with it; `help`, hints and suggestions come from it.
+//! - `command`: what a client asks for (`Command`), why a frame is not a command, and the
+//!   pieces the grammar is read with (keywords, JSON data, edit distance).
 //! - `frame`: the JSON the server sends, and the one mapping from errors to error frames.
 //! - `connection`: the per-socket loop.
 //!
@@ -26,6 +30,7 @@
 mod command;
 mod connection;
 mod frame;
+mod operations;
 
 use std::sync::{
     Arc,
