@@ -1,10 +1,122 @@
-//! The one error type of the domain, and the memory layer's own failures.
+//! The one error type of the domain, its canonical codes, and the memory layer's own failures.
 //!
-//! Adapters map [`CoreError`] once, at their edge: the gRPC adapter into a `tonic::Status` with
-//! details, the WebSocket adapter into a JSON error frame. Messages here are safe to show to a
-//! caller; internal detail (Redis error texts, say) is logged where it happens, never carried.
+//! Every [`CoreError`] has one canonical [`Code`] ([`CoreError::code`]), decided here and
+//! nowhere else. Adapters map the error once, at their edge, and take the code from it: the
+//! gRPC adapter into a `tonic::Status` with details, the WebSocket adapter into a JSON error
+//! frame that spells the code's name. Messages here are safe to show to a caller; internal
+//! detail (Redis error texts, say) is logged where it happens, never carried.
 
 use std::time::Duration;
+
+/// The canonical status codes of gRPC (`google.rpc.Code`), as a transport-neutral vocabulary:
+/// the gRPC adapter sends them as they are, the WebSocket adapter spells their names in error
+/// frames, metrics label calls of both transports with the names.
+///
+/// The discriminants are the codes' numbers in `google.rpc.Code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// Not an error.
+    Ok = 0,
+    /// The caller cancelled (or abandoned) the call.
+    Cancelled = 1,
+    /// An error with no better code.
+    Unknown = 2,
+    /// A request field is malformed, whatever the state.
+    InvalidArgument = 3,
+    /// The deadline passed before the operation completed.
+    DeadlineExceeded = 4,
+    /// Something the request names does not exist.
+    NotFound = 5,
+    /// Something the request would create exists already.
+    AlreadyExists = 6,
+    /// Valid credentials, insufficient permission.
+    PermissionDenied = 7,
+    /// A limit or quota was reached.
+    ResourceExhausted = 8,
+    /// The state does not allow the operation.
+    FailedPrecondition = 9,
+    /// A concurrency conflict, such as a version mismatch.
+    Aborted = 10,
+    /// Out of the valid range.
+    OutOfRange = 11,
+    /// The operation does not exist.
+    Unimplemented = 12,
+    /// Something that should not happen.
+    Internal = 13,
+    /// Temporarily unavailable; retrying may succeed.
+    Unavailable = 14,
+    /// Unrecoverable data loss.
+    DataLoss = 15,
+    /// No valid credentials.
+    Unauthenticated = 16,
+}
+
+impl Code {
+    /// The name as the gRPC specification spells it: `OK`, `INVALID_ARGUMENT`, ...
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Code::Ok => "OK",
+            Code::Cancelled => "CANCELLED",
+            Code::Unknown => "UNKNOWN",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Code::NotFound => "NOT_FOUND",
+            Code::AlreadyExists => "ALREADY_EXISTS",
+            Code::PermissionDenied => "PERMISSION_DENIED",
+            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Code::FailedPrecondition => "FAILED_PRECONDITION",
+            Code::Aborted => "ABORTED",
+            Code::OutOfRange => "OUT_OF_RANGE",
+            Code::Unimplemented => "UNIMPLEMENTED",
+            Code::Internal => "INTERNAL",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::DataLoss => "DATA_LOSS",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+        }
+    }
+
+    /// The code numbered `number` in `google.rpc.Code`; `Unknown` for any other number, as the
+    /// gRPC specification asks of a receiver.
+    pub const fn from_number(number: i32) -> Self {
+        match number {
+            0 => Code::Ok,
+            1 => Code::Cancelled,
+            3 => Code::InvalidArgument,
+            4 => Code::DeadlineExceeded,
+            5 => Code::NotFound,
+            6 => Code::AlreadyExists,
+            7 => Code::PermissionDenied,
+            8 => Code::ResourceExhausted,
+            9 => Code::FailedPrecondition,
+            10 => Code::Aborted,
+            11 => Code::OutOfRange,
+            12 => Code::Unimplemented,
+            13 => Code::Internal,
+            14 => Code::Unavailable,
+            15 => Code::DataLoss,
+            16 => Code::Unauthenticated,
+            _ => Code::Unknown,
+        }
+    }
+
+    /// The code's number in `google.rpc.Code`.
+    pub const fn number(self) -> i32 {
+        self as i32
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Serialized as its name (`"UNAVAILABLE"`), as JSON error frames carry it.
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 /// Why an operation failed, in terms a caller can act on.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -71,6 +183,23 @@ pub mod reason {
 }
 
 impl CoreError {
+    /// The canonical code of this error, the same on every transport.
+    pub fn code(&self) -> Code {
+        match self {
+            CoreError::InvalidArgument { .. } => Code::InvalidArgument,
+            CoreError::FailedPrecondition { .. } => Code::FailedPrecondition,
+            CoreError::ResourceExhausted { .. } | CoreError::SubscriberTooSlow { .. } => {
+                Code::ResourceExhausted
+            }
+            CoreError::Aborted { .. } => Code::Aborted,
+            CoreError::Unauthenticated { .. } => Code::Unauthenticated,
+            CoreError::PermissionDenied { .. } => Code::PermissionDenied,
+            CoreError::DeadlineExceeded => Code::DeadlineExceeded,
+            CoreError::Unavailable { .. } | CoreError::ShuttingDown => Code::Unavailable,
+            CoreError::Internal => Code::Internal,
+        }
+    }
+
     pub(crate) fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self::InvalidArgument {
             field: field.into(),
@@ -124,6 +253,32 @@ impl From<MemoryError> for CoreError {
                 tracing::error!(%detail, "unexpected data in memory");
                 CoreError::Internal
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_through_their_numbers() {
+        for number in 0..=16 {
+            let code = Code::from_number(number);
+            assert_eq!(code.number(), number, "{code}");
+        }
+        assert_eq!(Code::from_number(17), Code::Unknown);
+        assert_eq!(Code::from_number(-1), Code::Unknown);
+    }
+
+    #[test]
+    fn codes_serialize_as_their_names() {
+        for number in 0..=16 {
+            let code = Code::from_number(number);
+            assert_eq!(
+                serde_json::to_value(code).ok(),
+                Some(serde_json::Value::from(code.as_str()))
+            );
         }
     }
 }

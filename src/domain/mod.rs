@@ -19,7 +19,7 @@ pub use self::{
         TaskStatus,
     },
     analysis::AnalysisStats,
-    error::{CoreError, MemoryError, reason},
+    error::{Code, CoreError, MemoryError, reason},
     event::{EventId, Notification, Published, Resume, TaskFilter, WireFormat},
     notifier::{NotifierConfig, Subscription},
     task::{MAX_TASK_ID_LEN, TaskId},
