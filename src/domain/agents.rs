@@ -29,8 +29,8 @@ use super::{
     memory::{AnalysisWrite, Memory, NarrativeWrite, RequestKey, TaskState, WriteGuard},
     notifier::{Notifier, NotifierConfig, Subscription},
     records,
+    telemetry::Telemetry,
 };
-use crate::telemetry::Telemetry;
 
 /// Request limits; over them is an error, never a crash or an unbounded allocation.
 #[derive(Debug, Clone, Copy)]
@@ -373,9 +373,12 @@ impl Agents {
         self.notifier.subscriber_count()
     }
 
-    /// This server's metrics; the adapters record their calls in it.
-    pub fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
+    /// Puts the domain's metrics (memory, and the notification fan-out) on `registry`; a
+    /// server registers them once.
+    pub fn register_metrics(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
+        let notifier = self.notifier.clone();
+        self.telemetry
+            .register(registry, move || notifier.subscriber_count())
     }
 
     /// Whether memory answered lately; flips at once on an unavailable error, and back when a

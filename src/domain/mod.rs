@@ -12,6 +12,7 @@ pub mod memory;
 mod notifier;
 pub mod records;
 mod task;
+mod telemetry;
 
 pub use self::{
     agents::{

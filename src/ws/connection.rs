@@ -25,10 +25,10 @@ use super::{
 };
 use crate::{
     domain::{
-        Agents, AnalyzeOptions, Caller, CoreError, EventId, Published, Subscription, WireFormat,
-        auth::Operation,
+        Agents, AnalyzeOptions, Caller, Code, CoreError, EventId, Published, Subscription,
+        WireFormat, auth::Operation,
     },
-    telemetry::{RequestId, Transport},
+    telemetry::{CallMetrics, RequestId},
 };
 
 /// How long one frame may take to leave before the client counts as gone. Bounds what a client
@@ -50,6 +50,8 @@ pub(super) struct Connection {
     caller: Caller,
     config: WsConfig,
     shutdown: CancellationToken,
+    /// Where its commands are counted.
+    calls: CallMetrics,
     watch: Option<Watch>,
 }
 
@@ -88,6 +90,7 @@ impl Connection {
         caller: Caller,
         config: WsConfig,
         shutdown: CancellationToken,
+        calls: CallMetrics,
     ) -> Self {
         Self {
             socket,
@@ -95,6 +98,7 @@ impl Connection {
             caller,
             config,
             shutdown,
+            calls,
             watch: None,
         }
     }
@@ -211,11 +215,9 @@ impl Connection {
 
     /// Records a command: metrics, and the access log line (in the command's span).
     fn finished(&self, operation: &'static str, outcome: Result<(), &ErrorBody>, started: Instant) {
-        let code = outcome.map_or_else(|error| error.code.as_str(), |()| "OK");
-        let elapsed = started.elapsed();
-        self.agents
-            .telemetry()
-            .call_finished(operation, Transport::WebSocket, code, elapsed);
+        let code = outcome.map_or_else(|error| error.code, |()| Code::Ok);
+        self.calls
+            .finished(operation, code.as_str(), started.elapsed());
     }
 
     async fn execute(

@@ -24,6 +24,9 @@ pub use self::{
 };
 use super::{EventId, MemoryError, Notification, TaskId};
 
+/// Notifications either memory retains for replay unless configured otherwise.
+pub const DEFAULT_MAX_EVENTS: usize = 100_000;
+
 /// Conditions every write carries into its atomic step.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WriteGuard<'a> {

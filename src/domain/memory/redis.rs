@@ -44,7 +44,7 @@ impl RedisConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            max_events: 100_000,
+            max_events: super::DEFAULT_MAX_EVENTS,
             op_timeout: Duration::from_millis(800),
             tail_block: Duration::from_secs(2),
         }
