@@ -38,17 +38,23 @@ use crate::{
 pub enum MemoryConfig {
     /// Embedded, for a machine without Redis; keeps at most `max_events` notifications.
     InProcess {
+        /// Notifications retained for replay.
         max_events: usize,
     },
+    /// Redis, shared by every process using it.
     Redis(RedisConfig),
 }
 
 /// Everything `serve` needs besides its listeners.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Which memory backs the agents.
     pub memory: MemoryConfig,
+    /// The domain's limits, fan-out and access policy.
     pub core: CoreConfig,
+    /// The gRPC adapter's limits.
     pub grpc: GrpcConfig,
+    /// The WebSocket adapter's limits.
     pub ws: WsConfig,
     /// How long in-flight calls get to finish once shutdown begins.
     pub drain_timeout: Duration,

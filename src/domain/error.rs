@@ -123,45 +123,67 @@ impl serde::Serialize for Code {
 pub enum CoreError {
     /// A request field is malformed. `field` names it as the API spells it.
     #[error("invalid {field}: {description}")]
-    InvalidArgument { field: String, description: String },
+    InvalidArgument {
+        /// The field at fault, e.g. `task_id` or `data[3]`.
+        field: String,
+        /// What is wrong with it.
+        description: String,
+    },
     /// The request is well-formed but the task is not in a state that allows it.
     #[error("{description}")]
     FailedPrecondition {
         /// Stable, machine-readable, e.g. `ANALYSIS_MISSING`.
         reason: &'static str,
+        /// What to do about it, for a person.
         description: String,
     },
     /// A configured limit was exceeded.
     #[error("{description}")]
     ResourceExhausted {
-        /// Stable, machine-readable, e.g. `TOO_MANY_ITEMS`.
+        /// Stable, machine-readable, e.g. `OVERLOADED`.
         reason: &'static str,
+        /// Which limit, for a person.
         description: String,
     },
     /// The write conflicts with the current state (`expected_version` mismatch).
     #[error("{description}")]
     Aborted {
+        /// Stable, machine-readable: `VERSION_MISMATCH`.
         reason: &'static str,
+        /// The conflict, for a person.
         description: String,
+        /// The task's analysis version now, to read again from.
         current_version: u64,
     },
     /// A subscriber left its buffer full too long and was cut off; it resumes after this id.
     #[error(
         "subscriber too slow: stopped after {resume_after}; subscribe again with after = {resume_after}"
     )]
-    SubscriberTooSlow { resume_after: String },
+    SubscriberTooSlow {
+        /// The last notification delivered: the resume token to subscribe again with.
+        resume_after: String,
+    },
     /// No valid credentials.
     #[error("{description}")]
-    Unauthenticated { description: String },
+    Unauthenticated {
+        /// What was missing or wrong.
+        description: String,
+    },
     /// Valid credentials, insufficient role.
     #[error("{description}")]
-    PermissionDenied { description: String },
+    PermissionDenied {
+        /// The role needed.
+        description: String,
+    },
     /// The caller's deadline (or the server's request timeout) passed; nothing was written.
     #[error("the deadline passed before the operation completed")]
     DeadlineExceeded,
     /// The memory layer cannot be reached; retrying later may succeed.
     #[error("shared memory is unavailable, retry after {retry_after:?}")]
-    Unavailable { retry_after: Duration },
+    Unavailable {
+        /// When a retry may succeed.
+        retry_after: Duration,
+    },
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -172,13 +194,19 @@ pub enum CoreError {
 
 /// Reason codes carried in error details; clients match on these, so they never change.
 pub mod reason {
+    /// Narrate before any Analyze of the task.
     pub const ANALYSIS_MISSING: &str = "ANALYSIS_MISSING";
-    pub const TOO_MANY_ITEMS: &str = "TOO_MANY_ITEMS";
+    /// A gRPC message or WebSocket frame over its size limit.
     pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
+    /// `expected_version` is not the current version.
     pub const VERSION_MISMATCH: &str = "VERSION_MISMATCH";
+    /// Too many calls in progress; shed.
     pub const OVERLOADED: &str = "OVERLOADED";
+    /// The subscription limit is reached.
     pub const TOO_MANY_SUBSCRIBERS: &str = "TOO_MANY_SUBSCRIBERS";
+    /// The connection limit is reached.
     pub const TOO_MANY_CONNECTIONS: &str = "TOO_MANY_CONNECTIONS";
+    /// A subscriber was cut off for falling too far behind.
     pub const SUBSCRIBER_TOO_SLOW: &str = "SUBSCRIBER_TOO_SLOW";
 }
 
@@ -219,7 +247,10 @@ pub enum MemoryError {
     DeadlineExceeded,
     /// `expected_version` did not match; nothing was written.
     #[error("version mismatch: current version is {current}")]
-    VersionMismatch { current: u64 },
+    VersionMismatch {
+        /// The version in memory.
+        current: u64,
+    },
     /// The request id was used before for a different request.
     #[error("request id reused for a different request")]
     RequestIdReused,

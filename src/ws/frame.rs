@@ -630,7 +630,7 @@ mod tests {
                 description: "none".into(),
             },
             CoreError::ResourceExhausted {
-                reason: reason::TOO_MANY_ITEMS,
+                reason: reason::OVERLOADED,
                 description: "many".into(),
             },
             CoreError::Unavailable {

@@ -41,6 +41,7 @@ pub struct RedisConfig {
 }
 
 impl RedisConfig {
+    /// Redis at `url`, with the default limits and timeouts.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -111,6 +112,8 @@ fn deadline_arg(deadline: Option<SystemTime>) -> String {
     deadline.map_or(0, unix_ms).to_string()
 }
 
+/// Memory in Redis, shared by every Rift process using the same server. Connects lazily, so
+/// Rift starts while Redis is down.
 #[derive(Debug, Clone)]
 pub struct RedisMemory {
     client: Client,
