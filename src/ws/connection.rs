@@ -26,10 +26,10 @@ use super::{
 };
 use crate::{
     domain::{
-        Agents, AnalyzeOptions, Caller, CoreError, EventId, Published, Subscription, WireFormat,
-        auth::Operation,
+        Agents, AnalyzeOptions, Caller, Code, CoreError, EventId, Published, Subscription,
+        WireFormat, auth::Operation,
     },
-    telemetry::{RequestId, Transport},
+    telemetry::{CallMetrics, RequestId},
 };
 
 /// How long one frame may take to leave before the client counts as gone. Bounds what a client
@@ -51,6 +51,8 @@ pub(super) struct Connection {
     caller: Caller,
     config: WsConfig,
     shutdown: CancellationToken,
+    /// Where its commands are counted.
+    calls: CallMetrics,
     watch: Option<Watch>,
 }
 
@@ -89,6 +91,7 @@ impl Connection {
         caller: Caller,
         config: WsConfig,
         shutdown: CancellationToken,
+        calls: CallMetrics,
     ) -> Self {
         Self {
             socket,
@@ -96,6 +99,7 @@ impl Connection {
             caller,
             config,
             shutdown,
+            calls,
             watch: None,
         }
     }
@@ -213,11 +217,9 @@ impl Connection {
 
     /// Records a command: metrics, and the access log line (in the command's span).
     fn finished(&self, operation: &'static str, outcome: Result<(), &ErrorBody>, started: Instant) {
-        let code = outcome.map_or_else(|error| error.code.as_str(), |()| "OK");
-        let elapsed = started.elapsed();
-        self.agents
-            .telemetry()
-            .call_finished(operation, Transport::WebSocket, code, elapsed);
+        let code = outcome.map_or_else(|error| error.code, |()| Code::Ok);
+        self.calls
+            .finished(operation, code.as_str(), started.elapsed());
     }
 
     async fn execute(

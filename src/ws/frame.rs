@@ -16,8 +16,10 @@
 //! `watch_ended`. Exactly one reply goes out per command frame; pushes come between replies.
 //!
 //! Errors are `{"code", "message", "hint"}` plus, where known, `field`, `reason` and
-//! `retry_after_ms`. `code` is the gRPC canonical name of the status the same failure gets over
-//! gRPC (`crate::grpc::into_status`), so clients of both transports branch on the same codes.
+//! `retry_after_ms`. `code` is the name of the error's canonical code ([`CoreError::code`]), the
+//! status the same failure gets over gRPC, so clients of both transports branch on the same
+//! codes. A typed request naming an operation that does not exist is `UNIMPLEMENTED`, as gRPC
+//! answers an unknown method.
 //!
 //! JSON is laid out like Python's `json.dumps` (`", "` and `": "`), as the prototype's replies
 //! were: its users grep for `"task_id": "101"`.
@@ -30,49 +32,14 @@ use super::{
     operations::{self, ANALYZE, OPERATIONS, PROGRESS, TEXT_KEY, UNWATCH},
 };
 use crate::domain::{
-    Analysis, AnalysisStats, CoreError, EventId, Narrative, Notification, Progress, reason,
+    Analysis, AnalysisStats, Code, CoreError, EventId, Narrative, Notification, Progress, reason,
     records::python_json,
 };
-
-/// gRPC canonical status names, as error frames spell them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub(crate) enum Code {
-    InvalidArgument,
-    FailedPrecondition,
-    ResourceExhausted,
-    Aborted,
-    Unauthenticated,
-    PermissionDenied,
-    DeadlineExceeded,
-    Unavailable,
-    /// A typed request naming an operation that does not exist, as gRPC answers an unknown
-    /// method.
-    Unimplemented,
-    Internal,
-}
-
-impl Code {
-    /// The name as the frame spells it, for metrics and logs.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Code::InvalidArgument => "INVALID_ARGUMENT",
-            Code::FailedPrecondition => "FAILED_PRECONDITION",
-            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-            Code::Aborted => "ABORTED",
-            Code::Unauthenticated => "UNAUTHENTICATED",
-            Code::PermissionDenied => "PERMISSION_DENIED",
-            Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-            Code::Unavailable => "UNAVAILABLE",
-            Code::Unimplemented => "UNIMPLEMENTED",
-            Code::Internal => "INTERNAL",
-        }
-    }
-}
 
 /// The body of every error frame.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct ErrorBody {
+    /// Serialized as its name, `UNAVAILABLE`.
     pub(crate) code: Code,
     pub(crate) message: String,
     /// What to send instead; always present, so a person at a terminal is never left guessing.
@@ -127,23 +94,24 @@ impl ErrorBody {
     }
 }
 
-/// The one mapping from domain errors to error frames; codes mirror `crate::grpc::into_status`.
+/// The one mapping from domain errors to error frames: the error's own code, and a hint.
 impl From<CoreError> for ErrorBody {
     fn from(error: CoreError) -> Self {
+        let code = error.code();
         let message = error.to_string();
         match error {
             CoreError::InvalidArgument { field, .. } => Self {
                 hint: field_hint(&field),
                 field: Some(field),
-                ..Self::new(Code::InvalidArgument, message, String::new())
+                ..Self::new(code, message, String::new())
             },
             CoreError::FailedPrecondition { reason, .. } => Self {
                 reason: Some(reason),
-                ..Self::new(Code::FailedPrecondition, message, reason_hint(reason))
+                ..Self::new(code, message, reason_hint(reason))
             },
             CoreError::ResourceExhausted { reason, .. } => Self {
                 reason: Some(reason),
-                ..Self::new(Code::ResourceExhausted, message, reason_hint(reason))
+                ..Self::new(code, message, reason_hint(reason))
             },
             CoreError::Aborted {
                 reason,
@@ -153,7 +121,7 @@ impl From<CoreError> for ErrorBody {
                 reason: Some(reason),
                 current_version: Some(current_version),
                 ..Self::new(
-                    Code::Aborted,
+                    code,
                     message,
                     format!("read the task again; its current version is {current_version}"),
                 )
@@ -161,43 +129,39 @@ impl From<CoreError> for ErrorBody {
             CoreError::SubscriberTooSlow { resume_after } => Self {
                 reason: Some(reason::SUBSCRIBER_TOO_SLOW),
                 ..Self::new(
-                    Code::ResourceExhausted,
+                    code,
                     message,
                     format!("read notifications faster; resume with `from {resume_after}`"),
                 )
             },
             CoreError::Unauthenticated { .. } => Self::new(
-                Code::Unauthenticated,
+                code,
                 message,
                 "connect with `Authorization: Bearer <token>` (websocat -H), the \
                  `bearer.<token>` subprotocol, or ?token=<token>"
                     .into(),
             ),
-            CoreError::PermissionDenied { .. } => Self::new(
-                Code::PermissionDenied,
-                message,
-                "use a token with a higher role".into(),
-            ),
+            CoreError::PermissionDenied { .. } => {
+                Self::new(code, message, "use a token with a higher role".into())
+            }
             CoreError::DeadlineExceeded => Self::new(
-                Code::DeadlineExceeded,
+                code,
                 message,
                 "nothing was written; send the command again".into(),
             ),
             CoreError::Unavailable { retry_after } => Self {
                 retry_after_ms: Some(u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX)),
                 ..Self::new(
-                    Code::Unavailable,
+                    code,
                     message,
                     "shared memory is not answering; send the command again in a moment".into(),
                 )
             },
-            CoreError::ShuttingDown => Self::new(
-                Code::Unavailable,
-                message,
-                "reconnect once the server is back".into(),
-            ),
+            CoreError::ShuttingDown => {
+                Self::new(code, message, "reconnect once the server is back".into())
+            }
             CoreError::Internal => Self::new(
-                Code::Internal,
+                code,
                 message,
                 "retry; if it keeps failing, the server log has the detail".into(),
             ),
@@ -631,24 +595,6 @@ mod tests {
     }
 
     #[test]
-    fn code_names_are_the_serialized_names() {
-        for code in [
-            Code::InvalidArgument,
-            Code::FailedPrecondition,
-            Code::ResourceExhausted,
-            Code::Aborted,
-            Code::Unauthenticated,
-            Code::PermissionDenied,
-            Code::DeadlineExceeded,
-            Code::Unavailable,
-            Code::Unimplemented,
-            Code::Internal,
-        ] {
-            assert_eq!(json!(code), json!(code.as_str()));
-        }
-    }
-
-    #[test]
     fn analysis_reply_starts_like_the_prototypes() {
         let items = [json!("data1"), json!("data2"), json!("data3")];
         let reply = text_reply(&Outcome::Analysis(Analysis {
@@ -712,44 +658,27 @@ mod tests {
     }
 
     #[test]
-    fn codes_match_the_grpc_mapping() {
-        let cases = [
-            (
-                CoreError::invalid("task_id", "must not be empty"),
-                "INVALID_ARGUMENT",
-            ),
-            (
-                CoreError::FailedPrecondition {
-                    reason: reason::ANALYSIS_MISSING,
-                    description: "none".into(),
-                },
-                "FAILED_PRECONDITION",
-            ),
-            (
-                CoreError::ResourceExhausted {
-                    reason: reason::TOO_MANY_ITEMS,
-                    description: "many".into(),
-                },
-                "RESOURCE_EXHAUSTED",
-            ),
-            (
-                CoreError::Unavailable {
-                    retry_after: Duration::from_secs(1),
-                },
-                "UNAVAILABLE",
-            ),
-            (CoreError::ShuttingDown, "UNAVAILABLE"),
-            (CoreError::Internal, "INTERNAL"),
+    fn error_frames_carry_the_errors_own_code_and_a_hint() {
+        let errors = [
+            CoreError::invalid("task_id", "must not be empty"),
+            CoreError::FailedPrecondition {
+                reason: reason::ANALYSIS_MISSING,
+                description: "none".into(),
+            },
+            CoreError::ResourceExhausted {
+                reason: reason::OVERLOADED,
+                description: "many".into(),
+            },
+            CoreError::Unavailable {
+                retry_after: Duration::from_secs(1),
+            },
+            CoreError::ShuttingDown,
+            CoreError::Internal,
         ];
-        for (error, code) in cases {
-            let status = crate::grpc::into_status(error.clone());
+        for error in errors {
+            let code = error.code();
             let frame = parse(&error_frame(&ErrorBody::from(error)));
-            assert_eq!(frame["error"]["code"], json!(code));
-            // The gRPC code's name, e.g. InvalidArgument, is the same word in another case.
-            assert_eq!(
-                format!("{:?}", status.code()).to_lowercase(),
-                code.replace('_', "").to_lowercase()
-            );
+            assert_eq!(frame["error"]["code"], json!(code.as_str()));
             assert!(!frame["error"]["hint"].as_str().unwrap_or("").is_empty());
         }
     }

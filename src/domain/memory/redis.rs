@@ -41,10 +41,11 @@ pub struct RedisConfig {
 }
 
 impl RedisConfig {
+    /// Redis at `url`, with the default limits and timeouts.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            max_events: 100_000,
+            max_events: super::DEFAULT_MAX_EVENTS,
             op_timeout: Duration::from_millis(800),
             tail_block: Duration::from_secs(2),
         }
@@ -111,6 +112,8 @@ fn deadline_arg(deadline: Option<SystemTime>) -> String {
     deadline.map_or(0, unix_ms).to_string()
 }
 
+/// Memory in Redis, shared by every Rift process using the same server. Connects lazily, so
+/// Rift starts while Redis is down.
 #[derive(Debug, Clone)]
 pub struct RedisMemory {
     client: Client,
