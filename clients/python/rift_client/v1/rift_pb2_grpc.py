@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from rift.v1 import rift_pb2 as rift_dot_v1_dot_rift__pb2
+from rift_client.v1 import rift_pb2 as rift__client_dot_v1_dot_rift__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in rift/v1/rift_pb2_grpc.py depends on'
+        + ' but the generated code in rift_client/v1/rift_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -39,28 +39,28 @@ class RiftStub:
         """
         self.Analyze = channel.unary_unary(
                 '/rift.v1.Rift/Analyze',
-                request_serializer=rift_dot_v1_dot_rift__pb2.AnalyzeRequest.SerializeToString,
-                response_deserializer=rift_dot_v1_dot_rift__pb2.AnalyzeResponse.FromString,
+                request_serializer=rift__client_dot_v1_dot_rift__pb2.AnalyzeRequest.SerializeToString,
+                response_deserializer=rift__client_dot_v1_dot_rift__pb2.AnalyzeResponse.FromString,
                 _registered_method=True)
         self.Narrate = channel.unary_unary(
                 '/rift.v1.Rift/Narrate',
-                request_serializer=rift_dot_v1_dot_rift__pb2.NarrateRequest.SerializeToString,
-                response_deserializer=rift_dot_v1_dot_rift__pb2.NarrateResponse.FromString,
+                request_serializer=rift__client_dot_v1_dot_rift__pb2.NarrateRequest.SerializeToString,
+                response_deserializer=rift__client_dot_v1_dot_rift__pb2.NarrateResponse.FromString,
                 _registered_method=True)
         self.Progress = channel.unary_unary(
                 '/rift.v1.Rift/Progress',
-                request_serializer=rift_dot_v1_dot_rift__pb2.ProgressRequest.SerializeToString,
-                response_deserializer=rift_dot_v1_dot_rift__pb2.ProgressResponse.FromString,
+                request_serializer=rift__client_dot_v1_dot_rift__pb2.ProgressRequest.SerializeToString,
+                response_deserializer=rift__client_dot_v1_dot_rift__pb2.ProgressResponse.FromString,
                 _registered_method=True)
         self.Subscribe = channel.unary_stream(
                 '/rift.v1.Rift/Subscribe',
-                request_serializer=rift_dot_v1_dot_rift__pb2.SubscribeRequest.SerializeToString,
-                response_deserializer=rift_dot_v1_dot_rift__pb2.Notification.FromString,
+                request_serializer=rift__client_dot_v1_dot_rift__pb2.SubscribeRequest.SerializeToString,
+                response_deserializer=rift__client_dot_v1_dot_rift__pb2.Notification.FromString,
                 _registered_method=True)
         self.DeleteTask = channel.unary_unary(
                 '/rift.v1.Rift/DeleteTask',
-                request_serializer=rift_dot_v1_dot_rift__pb2.DeleteTaskRequest.SerializeToString,
-                response_deserializer=rift_dot_v1_dot_rift__pb2.DeleteTaskResponse.FromString,
+                request_serializer=rift__client_dot_v1_dot_rift__pb2.DeleteTaskRequest.SerializeToString,
+                response_deserializer=rift__client_dot_v1_dot_rift__pb2.DeleteTaskResponse.FromString,
                 _registered_method=True)
 
 
@@ -111,28 +111,28 @@ def add_RiftServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Analyze': grpc.unary_unary_rpc_method_handler(
                     servicer.Analyze,
-                    request_deserializer=rift_dot_v1_dot_rift__pb2.AnalyzeRequest.FromString,
-                    response_serializer=rift_dot_v1_dot_rift__pb2.AnalyzeResponse.SerializeToString,
+                    request_deserializer=rift__client_dot_v1_dot_rift__pb2.AnalyzeRequest.FromString,
+                    response_serializer=rift__client_dot_v1_dot_rift__pb2.AnalyzeResponse.SerializeToString,
             ),
             'Narrate': grpc.unary_unary_rpc_method_handler(
                     servicer.Narrate,
-                    request_deserializer=rift_dot_v1_dot_rift__pb2.NarrateRequest.FromString,
-                    response_serializer=rift_dot_v1_dot_rift__pb2.NarrateResponse.SerializeToString,
+                    request_deserializer=rift__client_dot_v1_dot_rift__pb2.NarrateRequest.FromString,
+                    response_serializer=rift__client_dot_v1_dot_rift__pb2.NarrateResponse.SerializeToString,
             ),
             'Progress': grpc.unary_unary_rpc_method_handler(
                     servicer.Progress,
-                    request_deserializer=rift_dot_v1_dot_rift__pb2.ProgressRequest.FromString,
-                    response_serializer=rift_dot_v1_dot_rift__pb2.ProgressResponse.SerializeToString,
+                    request_deserializer=rift__client_dot_v1_dot_rift__pb2.ProgressRequest.FromString,
+                    response_serializer=rift__client_dot_v1_dot_rift__pb2.ProgressResponse.SerializeToString,
             ),
             'Subscribe': grpc.unary_stream_rpc_method_handler(
                     servicer.Subscribe,
-                    request_deserializer=rift_dot_v1_dot_rift__pb2.SubscribeRequest.FromString,
-                    response_serializer=rift_dot_v1_dot_rift__pb2.Notification.SerializeToString,
+                    request_deserializer=rift__client_dot_v1_dot_rift__pb2.SubscribeRequest.FromString,
+                    response_serializer=rift__client_dot_v1_dot_rift__pb2.Notification.SerializeToString,
             ),
             'DeleteTask': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteTask,
-                    request_deserializer=rift_dot_v1_dot_rift__pb2.DeleteTaskRequest.FromString,
-                    response_serializer=rift_dot_v1_dot_rift__pb2.DeleteTaskResponse.SerializeToString,
+                    request_deserializer=rift__client_dot_v1_dot_rift__pb2.DeleteTaskRequest.FromString,
+                    response_serializer=rift__client_dot_v1_dot_rift__pb2.DeleteTaskResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -163,8 +163,8 @@ class Rift:
             request,
             target,
             '/rift.v1.Rift/Analyze',
-            rift_dot_v1_dot_rift__pb2.AnalyzeRequest.SerializeToString,
-            rift_dot_v1_dot_rift__pb2.AnalyzeResponse.FromString,
+            rift__client_dot_v1_dot_rift__pb2.AnalyzeRequest.SerializeToString,
+            rift__client_dot_v1_dot_rift__pb2.AnalyzeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -190,8 +190,8 @@ class Rift:
             request,
             target,
             '/rift.v1.Rift/Narrate',
-            rift_dot_v1_dot_rift__pb2.NarrateRequest.SerializeToString,
-            rift_dot_v1_dot_rift__pb2.NarrateResponse.FromString,
+            rift__client_dot_v1_dot_rift__pb2.NarrateRequest.SerializeToString,
+            rift__client_dot_v1_dot_rift__pb2.NarrateResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -217,8 +217,8 @@ class Rift:
             request,
             target,
             '/rift.v1.Rift/Progress',
-            rift_dot_v1_dot_rift__pb2.ProgressRequest.SerializeToString,
-            rift_dot_v1_dot_rift__pb2.ProgressResponse.FromString,
+            rift__client_dot_v1_dot_rift__pb2.ProgressRequest.SerializeToString,
+            rift__client_dot_v1_dot_rift__pb2.ProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -244,8 +244,8 @@ class Rift:
             request,
             target,
             '/rift.v1.Rift/Subscribe',
-            rift_dot_v1_dot_rift__pb2.SubscribeRequest.SerializeToString,
-            rift_dot_v1_dot_rift__pb2.Notification.FromString,
+            rift__client_dot_v1_dot_rift__pb2.SubscribeRequest.SerializeToString,
+            rift__client_dot_v1_dot_rift__pb2.Notification.FromString,
             options,
             channel_credentials,
             insecure,
@@ -271,8 +271,8 @@ class Rift:
             request,
             target,
             '/rift.v1.Rift/DeleteTask',
-            rift_dot_v1_dot_rift__pb2.DeleteTaskRequest.SerializeToString,
-            rift_dot_v1_dot_rift__pb2.DeleteTaskResponse.FromString,
+            rift__client_dot_v1_dot_rift__pb2.DeleteTaskRequest.SerializeToString,
+            rift__client_dot_v1_dot_rift__pb2.DeleteTaskResponse.FromString,
             options,
             channel_credentials,
             insecure,
