@@ -11,7 +11,8 @@
 - ``models``: the dataclasses both return, and their one conversion from protobuf.
 - ``errors``: :class:`RiftError` with decoded ``google.rpc`` details.
 - ``resume``: :class:`Backoff` and the reconnect-and-resume policy both subscriptions follow.
-- ``tls``: :class:`Tls` options (CA, client certificate for mTLS, server name).
+- ``channel``: :class:`Tls` options (CA, client certificate for mTLS, server name) and how a
+  target becomes a channel.
 - ``v1``: the stubs ``generate.py`` makes of ``proto/rift/v1/rift.proto``
   (``rift_client.v1.rift_pb2``, ``rift_client.v1.rift_pb2_grpc``).
 """
@@ -35,7 +36,7 @@ from rift_client.models import (
     TaskStatus,
 )
 from rift_client.resume import Backoff
-from rift_client.tls import Tls
+from rift_client.channel import Tls
 
 __all__ = [
     "DEFAULT_TARGET",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -25,7 +26,7 @@ from rift_client.models import (
     ProgressResult,
 )
 from rift_client.resume import Backoff, Resumption
-from rift_client.tls import Endpoint, Tls
+from rift_client.channel import Endpoint, Tls
 from rift_client.v1 import rift_pb2, rift_pb2_grpc
 
 log = logging.getLogger("rift_client")
@@ -68,7 +69,10 @@ class AsyncSubscription(AsyncIterator[Notification]):
     async def __anext__(self) -> Notification:
         while not self._ended and not self._stopped.is_set():
             if self._call is None:
-                await self._connect()
+                try:
+                    await self._connect()
+                except ValueError:  # the client was closed: that ends its subscriptions
+                    break
             try:
                 message = await self._call.read()
             except grpc.RpcError as error:
@@ -141,6 +145,7 @@ class AsyncRiftClient:
         self._stub = rift_pb2_grpc.RiftStub(channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._timeout = timeout
+        self._subscriptions: weakref.WeakSet[AsyncSubscription] = weakref.WeakSet()
 
     async def analyze(
         self,
@@ -176,10 +181,14 @@ class AsyncRiftClient:
         subscription in place."""
         resumption = Resumption(task_id, after, reconnect or Backoff())
         subscription = AsyncSubscription(self._stub, self._metadata, resumption, reconnect is not None)
+        self._subscriptions.add(subscription)
         await subscription._connect()
         return subscription
 
     async def close(self) -> None:
+        """Closes the channel, ending this client's subscriptions."""
+        for subscription in list(self._subscriptions):
+            subscription.cancel()
         await self._channel.close()
 
     async def __aenter__(self) -> AsyncRiftClient:

@@ -9,6 +9,7 @@ returns the dataclasses of :mod:`rift_client.models`, raises every failure as
 from __future__ import annotations
 
 import logging
+import weakref
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -25,7 +26,7 @@ from rift_client.models import (
     ProgressResult,
 )
 from rift_client.resume import Backoff, Resumption
-from rift_client.tls import Endpoint, Tls
+from rift_client.channel import Endpoint, Tls
 from rift_client.v1 import rift_pb2, rift_pb2_grpc
 
 log = logging.getLogger("rift_client")
@@ -74,7 +75,10 @@ class Subscription(Iterator[Notification]):
     def __next__(self) -> Notification:
         while not self._ended:
             if self._call is None:
-                self._connect()
+                try:
+                    self._connect()
+                except ValueError:  # the client was closed: that ends its subscriptions
+                    break
             try:
                 message = next(self._call)
             except StopIteration:
@@ -146,6 +150,7 @@ class RiftClient:
         self._stub = rift_pb2_grpc.RiftStub(channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._timeout = timeout
+        self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
 
     def analyze(
         self,
@@ -193,10 +198,14 @@ class RiftClient:
         """
         resumption = Resumption(task_id, after, reconnect or Backoff())
         subscription = Subscription(self._stub, self._metadata, resumption, reconnect is not None)
+        self._subscriptions.add(subscription)
         subscription._connect()
         return subscription
 
     def close(self) -> None:
+        """Closes the channel, ending this client's subscriptions."""
+        for subscription in list(self._subscriptions):
+            subscription.cancel()
         self._channel.close()
 
     def __enter__(self) -> RiftClient:

@@ -1,12 +1,23 @@
-"""Where a client connects and how: the target's scheme, and TLS with optional client
-certificates (mTLS), for the sync and the asyncio client alike."""
+"""How a client reaches Rift: the target's scheme, TLS with optional client certificates
+(mTLS), and the channel's reconnection settings, for the sync and the asyncio client alike."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import Any
+
 import grpc
+
+#: The channel's own reconnection backoff, held to the subscriptions' default
+#: (``resume.Backoff``): gRPC's default waits up to 120 s between attempts to reach a server that
+#: went away, so a subscription would sit out that long after Rift came back.
+RECONNECT_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 5000),
+    # Not grpc.min_reconnect_backoff_ms: it is also the connection attempt's timeout.
+]
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,7 @@ class Tls:
             certificate_chain=self.certificate_chain,
         )
 
-    def channel_options(self) -> list[tuple[str, str]]:
+    def channel_options(self) -> list[tuple[str, Any]]:
         return [] if self.server_name is None else [("grpc.ssl_target_name_override", self.server_name)]
 
 
@@ -63,7 +74,7 @@ class Endpoint:
 
     address: str
     credentials: grpc.ChannelCredentials | None
-    options: list[tuple[str, str]]
+    options: list[tuple[str, Any]]
 
     @classmethod
     def resolve(cls, target: str, tls: Tls | None) -> Endpoint:
@@ -77,5 +88,5 @@ class Endpoint:
             target = target.removeprefix("http://")
         target = target.rstrip("/")
         if tls is None:
-            return cls(target, None, [])
-        return cls(target, tls.credentials(), tls.channel_options())
+            return cls(target, None, list(RECONNECT_OPTIONS))
+        return cls(target, tls.credentials(), RECONNECT_OPTIONS + tls.channel_options())
