@@ -8,7 +8,6 @@ errors and TLS options are the sync client's.
 from __future__ import annotations
 
 import asyncio
-import logging
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -25,35 +24,25 @@ from rift_client.models import (
     Notification,
     ProgressResult,
 )
-from rift_client.resume import Backoff, Resumption
+from rift_client.resume import Backoff, Resumable, Resumption
 from rift_client.channel import Endpoint, Tls
 from rift_client.v1 import rift_pb2, rift_pb2_grpc
 
-log = logging.getLogger("rift_client")
 
-
-class AsyncSubscription(AsyncIterator[Notification]):
+class AsyncSubscription(Resumable, AsyncIterator[Notification]):
     """The notifications of a subscription, as an async iterator that reconnects and resumes
     by itself (unless made with ``reconnect=None``). ``cancel()`` or leaving an ``async with``
     block ends it, after which iteration simply stops. ``after`` and ``reconnects`` as in
     :class:`~rift_client.Subscription`."""
 
-    def __init__(self, stub: rift_pb2_grpc.RiftStub, metadata: Any, resumption: Resumption, reconnect: bool) -> None:
+    def __init__(
+        self, stub: rift_pb2_grpc.RiftStub, metadata: Any, resumption: Resumption, reconnect: bool
+    ) -> None:
+        super().__init__(resumption, reconnect)
         self._stub = stub
         self._metadata = metadata
-        self._resumption = resumption
-        self._reconnect = reconnect
         self._call: Any = None
         self._stopped = asyncio.Event()
-        self._ended = False
-
-    @property
-    def after(self) -> str:
-        return self._resumption.after
-
-    @property
-    def reconnects(self) -> int:
-        return self._resumption.reconnects
 
     async def _connect(self) -> None:
         call = self._stub.Subscribe(self._resumption.request(), metadata=self._metadata)
@@ -84,24 +73,11 @@ class AsyncSubscription(AsyncIterator[Notification]):
                 break
             else:
                 if message is not grpc.aio.EOF:
-                    notification = models.notification(message)
-                    self._resumption.delivered(notification)
-                    return notification
+                    return self._deliver(message)
                 failure = None
             self._call = None
-            if self._stopped.is_set():
+            if self._stopped.is_set() or (delay := self._lost(failure)) is None:
                 break
-            if not self._reconnect:
-                self._ended = True
-                if failure is not None:
-                    raise failure
-                break
-            try:
-                delay = self._resumption.retry_in(failure)
-            except RiftError:
-                self._ended = True
-                raise
-            log.warning("subscription lost (%s); resuming after %r in %.2fs", failure or "stream ended", self.after, delay)
             try:
                 await asyncio.wait_for(self._stopped.wait(), delay)
             except asyncio.TimeoutError:
@@ -140,7 +116,9 @@ class AsyncRiftClient:
             if endpoint.credentials is None:
                 channel = grpc.aio.insecure_channel(endpoint.address, options=endpoint.options)
             else:
-                channel = grpc.aio.secure_channel(endpoint.address, endpoint.credentials, options=endpoint.options)
+                channel = grpc.aio.secure_channel(
+                    endpoint.address, endpoint.credentials, options=endpoint.options
+                )
         self._channel = channel
         self._stub = rift_pb2_grpc.RiftStub(channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()

@@ -8,7 +8,6 @@ returns the dataclasses of :mod:`rift_client.models`, raises every failure as
 
 from __future__ import annotations
 
-import logging
 import weakref
 import threading
 from collections.abc import Iterable, Iterator
@@ -25,14 +24,12 @@ from rift_client.models import (
     Notification,
     ProgressResult,
 )
-from rift_client.resume import Backoff, Resumption
+from rift_client.resume import Backoff, Resumable, Resumption
 from rift_client.channel import Endpoint, Tls
 from rift_client.v1 import rift_pb2, rift_pb2_grpc
 
-log = logging.getLogger("rift_client")
 
-
-class Subscription(Iterator[Notification]):
+class Subscription(Resumable, Iterator[Notification]):
     """The notifications of a subscription, as an iterator that reconnects and resumes by
     itself (unless made with ``reconnect=None``). ``cancel()``, from any thread, or leaving a
     ``with`` block ends it, after which iteration simply stops.
@@ -41,22 +38,14 @@ class Subscription(Iterator[Notification]):
     connections made after the first.
     """
 
-    def __init__(self, stub: rift_pb2_grpc.RiftStub, metadata: Any, resumption: Resumption, reconnect: bool) -> None:
+    def __init__(
+        self, stub: rift_pb2_grpc.RiftStub, metadata: Any, resumption: Resumption, reconnect: bool
+    ) -> None:
+        super().__init__(resumption, reconnect)
         self._stub = stub
         self._metadata = metadata
-        self._resumption = resumption
-        self._reconnect = reconnect
         self._call: Any = None
         self._stopped = threading.Event()
-        self._ended = False
-
-    @property
-    def after(self) -> str:
-        return self._resumption.after
-
-    @property
-    def reconnects(self) -> int:
-        return self._resumption.reconnects
 
     def _connect(self) -> None:
         call = self._stub.Subscribe(self._resumption.request(), metadata=self._metadata)
@@ -86,23 +75,10 @@ class Subscription(Iterator[Notification]):
             except grpc.RpcError as error:
                 failure = RiftError.from_rpc_error(error)
             else:
-                notification = models.notification(message)
-                self._resumption.delivered(notification)
-                return notification
+                return self._deliver(message)
             self._call = None
-            if self._stopped.is_set():
+            if self._stopped.is_set() or (delay := self._lost(failure)) is None:
                 break
-            if not self._reconnect:
-                self._ended = True
-                if failure is not None:
-                    raise failure
-                break
-            try:
-                delay = self._resumption.retry_in(failure)
-            except RiftError:
-                self._ended = True
-                raise
-            log.warning("subscription lost (%s); resuming after %r in %.2fs", failure or "stream ended", self.after, delay)
             self._stopped.wait(delay)
         self._ended = True
         raise StopIteration
@@ -145,7 +121,9 @@ class RiftClient:
             if endpoint.credentials is None:
                 channel = grpc.insecure_channel(endpoint.address, options=endpoint.options)
             else:
-                channel = grpc.secure_channel(endpoint.address, endpoint.credentials, options=endpoint.options)
+                channel = grpc.secure_channel(
+                    endpoint.address, endpoint.credentials, options=endpoint.options
+                )
         self._channel = channel
         self._stub = rift_pb2_grpc.RiftStub(channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
@@ -186,7 +164,9 @@ class RiftClient:
         request = rift_pb2.DeleteTaskRequest(task_id=task_id)
         return bool(self._unary(self._stub.DeleteTask, request).deleted)
 
-    def subscribe(self, task_id: str = "", after: str = "", *, reconnect: Backoff | None = Backoff()) -> Subscription:
+    def subscribe(
+        self, task_id: str = "", after: str = "", *, reconnect: Backoff | None = Backoff()
+    ) -> Subscription:
         """Notifications of agent writes: for ``task_id`` (every task when empty), those
         after the resume token ``after`` ("" for only what happens from now on, "0" for
         everything retained, or a :attr:`Notification.id`), then live ones.

@@ -14,15 +14,20 @@ waiting and the calling.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
 from rift_client.errors import RiftError
+from rift_client import models
 from rift_client.models import Notification
 from rift_client.v1 import rift_pb2
+
+log = logging.getLogger("rift_client")
 
 #: Failures a later connection may not have: the server or the network, not the request.
 RETRYABLE = frozenset(
@@ -56,7 +61,9 @@ class Backoff:
 
     def __post_init__(self) -> None:
         if not (0 < self.initial <= self.maximum and self.multiplier >= 1 and 0 <= self.jitter <= 1):
-            raise ValueError(f"{self} is not a backoff: 0 < initial <= maximum, multiplier >= 1, 0 <= jitter <= 1")
+            raise ValueError(
+                f"{self} is not a backoff: 0 < initial <= maximum, multiplier >= 1, 0 <= jitter <= 1"
+            )
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds before reconnect attempt ``attempt`` (0: the first after a failure)."""
@@ -116,4 +123,46 @@ class Resumption:
             delay = max(delay, min(error.retry_after, self.backoff.maximum))
         self._failures += 1
         self.reconnects += 1
+        return delay
+
+
+class Resumable:
+    """What the sync and the asyncio subscription share: where they stand, and what to do
+    with a notification and with a lost stream. They add the calling and the waiting."""
+
+    def __init__(self, resumption: Resumption, reconnect: bool) -> None:
+        self._resumption = resumption
+        self._reconnect = reconnect
+        self._ended = False
+
+    @property
+    def after(self) -> str:
+        """The resume token a new connection would ask for."""
+        return self._resumption.after
+
+    @property
+    def reconnects(self) -> int:
+        """Connections made after the first."""
+        return self._resumption.reconnects
+
+    def _deliver(self, message: Any) -> Notification:
+        notification = models.notification(message)
+        self._resumption.delivered(notification)
+        return notification
+
+    def _lost(self, failure: RiftError | None) -> float | None:
+        """The stream is gone (``failure`` None: Rift ended it): seconds to wait before the
+        next connection, or None when the subscription is over; raises what ended it."""
+        if not self._reconnect:
+            self._ended = True
+            if failure is not None:
+                raise failure
+            return None
+        try:
+            delay = self._resumption.retry_in(failure)
+        except RiftError:
+            self._ended = True
+            raise
+        lost = failure or "stream ended"
+        log.warning("subscription lost (%s); resuming after %r in %.2fs", lost, self.after, delay)
         return delay

@@ -255,8 +255,10 @@ def test_a_truncated_history_is_announced_once_then_resumed_from_the_notice(star
         # Restarted, the subscription resumes after what it delivered: no second notice, no
         # replay, just what is new.
         rift.stop()
-        restarted = start_rift("--max-events", "10", grpc_addr=rift.grpc_addr)
-        with RiftClient(restarted.grpc_addr) as writer:
+        start_rift("--max-events", "10", grpc_addr=rift.grpc_addr)
+        # Written through another Rift: a new channel to the restarted one could share the
+        # subscriber's subchannel (grpc's global pool) while it waits out its reconnect backoff.
+        with RiftClient(start_rift("--max-events", "10").grpc_addr) as writer:
             writer.analyze("h", ["new"])
         (new,) = events.take(1)
         events.stop()
