@@ -112,13 +112,7 @@ class AsyncRiftClient:
         channel: grpc.aio.Channel | None = None,
     ) -> None:
         if channel is None:
-            endpoint = Endpoint.resolve(target, tls)
-            if endpoint.credentials is None:
-                channel = grpc.aio.insecure_channel(endpoint.address, options=endpoint.options)
-            else:
-                channel = grpc.aio.secure_channel(
-                    endpoint.address, endpoint.credentials, options=endpoint.options
-                )
+            channel = Endpoint.resolve(target, tls).open(grpc.aio)
         self._channel = channel
         self._stub = rift_pb2_grpc.RiftStub(channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()

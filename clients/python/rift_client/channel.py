@@ -90,3 +90,10 @@ class Endpoint:
         if tls is None:
             return cls(target, None, list(RECONNECT_OPTIONS))
         return cls(target, tls.credentials(), RECONNECT_OPTIONS + tls.channel_options())
+
+    def open(self, flavour: Any = grpc) -> Any:
+        """A channel to it: ``grpc`` (the default) for a blocking one, ``grpc.aio`` for asyncio;
+        both modules make channels with the same calls."""
+        if self.credentials is None:
+            return flavour.insecure_channel(self.address, options=self.options)
+        return flavour.secure_channel(self.address, self.credentials, options=self.options)

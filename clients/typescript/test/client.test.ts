@@ -9,18 +9,8 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 
-import { Code, Notification, RiftClient, RiftError, Subscription, createRiftClient } from '../src';
-import { Live, PACKAGE_ROOT, startLive } from './fixtures';
-
-async function take(subscription: Subscription, count: number): Promise<Notification[]> {
-  const events: Notification[] = [];
-  while (events.length < count) {
-    const event = await subscription.next();
-    assert.ok(event, `the stream ended after ${events.length} of ${count} events`);
-    events.push(event);
-  }
-  return events;
-}
+import { Code, RiftClient, RiftError, createRiftClient } from '../src';
+import { Live, PACKAGE_ROOT, startLive, take } from './fixtures';
 
 async function failure(call: Promise<unknown>): Promise<RiftError> {
   try {

@@ -3,11 +3,14 @@
 // Redis runs on a unix socket in a temporary directory; Rift on 127.0.0.1:0. Readiness is read,
 // never guessed: Redis logs "ready to accept connections" on stdout, Rift logs its bound
 // addresses as JSON on stderr. A missing binary fails the test with what provides it.
+import assert from 'node:assert/strict';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+
+import type { Notification, Subscription } from '../src';
 
 export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 const REPO = path.resolve(PACKAGE_ROOT, '..', '..');
@@ -178,4 +181,26 @@ export async function startLive(riftArgs: string[] = []): Promise<Live> {
     await stop();
     throw error;
   }
+}
+
+export const WAIT_MS = 30_000;
+
+/** `promise`, or a failure naming `what` once WAIT_MS pass. */
+export function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${WAIT_MS} ms`)), WAIT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The next `count` notifications, each within WAIT_MS. */
+export async function take(subscription: Subscription, count: number): Promise<Notification[]> {
+  const events: Notification[] = [];
+  while (events.length < count) {
+    const event = await within(subscription.next(), `event ${events.length + 1} of ${count}`);
+    assert.ok(event, `the subscription ended after ${events.length} of ${count} events`);
+    events.push(event);
+  }
+  return events;
 }

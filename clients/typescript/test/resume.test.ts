@@ -17,28 +17,9 @@ import {
   backoffDelay,
   createRiftClient,
 } from '../src';
-import { Live, startLive } from './fixtures';
+import { Live, startLive, take, within } from './fixtures';
 
 const FAST = { initialMs: 50, maxMs: 500 };
-const WAIT_MS = 30_000;
-
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function take(subscription: Subscription, count: number): Promise<Notification[]> {
-  const events: Notification[] = [];
-  while (events.length < count) {
-    const event = await within(subscription.next(), `event ${events.length + 1} of ${count}`);
-    assert.ok(event, `the subscription ended after ${events.length} of ${count} events`);
-    events.push(event);
-  }
-  return events;
-}
 
 function assertInOrderOnce(events: Notification[]): void {
   const ids = events.map((e) => e.id.split('-').map(Number));
