@@ -22,14 +22,17 @@ const { servePage } = require(path.join(BROWSER_DIR, 'serve.js')) as {
 };
 
 function chromiumPath(): string {
-  const binary = process.env.RIFT_CHROMIUM ?? '/usr/bin/chromium';
-  if (!fs.existsSync(binary)) {
+  const candidates = process.env.RIFT_CHROMIUM
+    ? [process.env.RIFT_CHROMIUM]
+    : ['/usr/bin/chromium', ...(process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'chromium'))];
+  const found = candidates.find((candidate) => candidate && fs.existsSync(candidate));
+  if (!found) {
     throw new Error(
-      `Chromium not found at ${binary}. Install it with \`apt-get install -y chromium\` (or run ` +
+      'Chromium not found. Install it with `apt-get install -y chromium` (or run ' +
         '`bash scripts/test.sh`, which does), or set RIFT_CHROMIUM to its path.',
     );
   }
-  return binary;
+  return found;
 }
 
 async function shown(page: Page, count: number): Promise<{ text: string; id: string; version: string }[]> {
@@ -59,6 +62,17 @@ describe('the browser example in Chromium, over grpc-web', () => {
     live = await startLive(originArgs(pageServer.origin));
     // A second Rift on the same Redis: writes while the page's Rift is gone.
     writer = createRiftClient((await live.startRift(originArgs(pageServer.origin))).grpcAddr);
+  });
+
+  after(async () => {
+    await browser?.close();
+    writer?.close();
+    await live?.stop();
+    await pageServer?.close();
+  });
+
+  it('runs the task flow, then shows the notifications live, across a restart of Rift', async () => {
+    // Launched here, not in before(): a missing Chromium fails this test rather than cancelling it.
     browser = await chromium.launch({
       executablePath: chromiumPath(),
       args: [
@@ -73,16 +87,6 @@ describe('the browser example in Chromium, over grpc-web', () => {
     });
     page = await browser.newPage();
     page.on('pageerror', (error) => problems.push(String(error)));
-  });
-
-  after(async () => {
-    await browser?.close();
-    writer?.close();
-    await live?.stop();
-    await pageServer?.close();
-  });
-
-  it('runs the task flow, then shows the notifications live, across a restart of Rift', async () => {
     const query = new URLSearchParams({ rift: `http://${live.grpcAddr}`, task: 'web-1' });
     await page.goto(`${pageServer.origin}/?${query}`);
 
