@@ -15,6 +15,8 @@
 //! - [`telemetry`]: what the adapters share to observe calls: call metrics, request ids, and
 //!   the Prometheus text of a server's registry, on which the domain and each adapter
 //!   register their own metrics.
+//! - [`traces`]: OpenTelemetry: the OTLP exporter the `OTEL_*` variables switch on, and the W3C
+//!   trace context from callers into spans and from writers to subscribers.
 //! - [`cli`]: the command-line client (`rift analyze`, `narrate`, `progress`, `watch`) over
 //!   the generated gRPC client.
 //! - [`bench`]: `rift bench`, the load tool that drives a running Rift and reports
@@ -30,6 +32,7 @@ pub mod domain;
 pub mod grpc;
 pub mod server;
 pub mod telemetry;
+pub mod traces;
 pub mod ws;
 
 /// Code generated from `proto/`, and the descriptor set served by reflection.

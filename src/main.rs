@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 use rift::{
     domain::{
         CoreConfig, Limits, NotifierConfig,
@@ -50,6 +50,19 @@ enum Command {
     Bench(rift::bench::BenchArgs),
     #[command(flatten)]
     Client(rift::cli::Command),
+    /// Print a shell completion script for `rift` (README: "Shell completions and man pages").
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the AsyncAPI 3 document of the WebSocket API (`/ws`), as JSON.
+    Asyncapi,
+    /// Print the man page `rift(1)`, or write one page per command into a directory.
+    Man {
+        /// Write `rift.1` and a `rift-<command>.1` for each command here instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -191,7 +204,6 @@ impl ServeArgs {
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     match &cli.command {
         Command::Serve(ServeArgs {
@@ -205,7 +217,19 @@ fn main() -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
-    runtime.enable_all().build()?.block_on(run(cli.command))
+    runtime.enable_all().build()?.block_on(async {
+        // Traces are the server's: a client command exports nothing.
+        let traces = match &cli.command {
+            Command::Serve(_) => rift::traces::Traces::from_env(|name| std::env::var(name).ok())?,
+            _ => None,
+        };
+        init_tracing(cli.log_format, traces.as_ref());
+        let result = run(cli.command).await;
+        if let Some(traces) = traces {
+            traces.shutdown().await;
+        }
+        result
+    })
 }
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -225,20 +249,49 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Client(command) => Ok(rift::cli::execute(command).await),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "rift", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Asyncapi => {
+            let document = serde_json::to_string_pretty(&rift::ws::asyncapi())?;
+            std::io::Write::write_all(&mut std::io::stdout(), format!("{document}\n").as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out_dir: None } => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man {
+            out_dir: Some(dir),
+        } => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("writing man pages to {}", dir.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
-fn init_tracing(format: LogFormat) {
+/// Logs on stderr as `format` says, filtered by `RUST_LOG` (default `info`), and spans to
+/// `traces` when they are on.
+fn init_tracing(format: LogFormat, traces: Option<&rift::traces::Traces>) {
+    use tracing_subscriber::{Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let logs = match format {
+        LogFormat::Text => logs.boxed(),
+        LogFormat::Json => logs.json().boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(traces.map(|traces| traces.layer()))
+        .init();
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM.

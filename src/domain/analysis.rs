@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -14,7 +15,8 @@ pub fn summary(item_count: usize) -> String {
 }
 
 /// Statistics over a data list; see `AnalysisStats` in the proto for the meaning of each field.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AnalysisStats {
     /// Items in the list.
     pub item_count: u64,
@@ -29,7 +31,8 @@ pub struct AnalysisStats {
 }
 
 /// Item count by JSON type.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct TypeCounts {
     /// `null` items.
     pub nulls: u64,
@@ -46,7 +49,8 @@ pub struct TypeCounts {
 }
 
 /// Over the number items.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct NumberStats {
     /// Number items.
     pub count: u64,
@@ -61,7 +65,8 @@ pub struct NumberStats {
 }
 
 /// Over the string items.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct StringStats {
     /// String items.
     pub count: u64,
@@ -72,7 +77,8 @@ pub struct StringStats {
 }
 
 /// One string and how often it occurs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ValueCount {
     /// The string.
     pub value: String,

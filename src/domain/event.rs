@@ -100,6 +100,9 @@ pub struct Notification {
     pub action: String,
     /// The write's details, by action (see the memory layer's write types).
     pub payload: Map<String, Value>,
+    /// The W3C `traceparent` of the span that wrote it, when traces are on: whoever handles
+    /// the notification can continue the writer's trace (`crate::traces`).
+    pub traceparent: Option<String>,
 }
 
 impl Notification {

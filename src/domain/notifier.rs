@@ -413,6 +413,7 @@ fn truncation_notice(
         agent: agent::RIFT.to_owned(),
         action: action::HISTORY_TRUNCATED.to_owned(),
         payload,
+        traceparent: None,
     }
 }
 

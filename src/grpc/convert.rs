@@ -171,6 +171,7 @@ impl From<&Notification> for pb::Notification {
                     .collect(),
             }),
             time: Some(timestamp(notification.id)),
+            traceparent: notification.traceparent.clone().unwrap_or_default(),
         }
     }
 }
@@ -201,6 +202,7 @@ mod tests {
             agent: "TechAgent".into(),
             action: "analysis_stored".into(),
             payload: payload.as_object().cloned().unwrap_or_default(),
+            traceparent: None,
         };
         assert_eq!(
             pb::Notification::from(&notification),

@@ -116,6 +116,7 @@ mod tests {
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
         }))
     }
 

@@ -4,7 +4,9 @@
 //! The request id is the client's `x-request-id` metadata when it is a safe one (see
 //! [`RequestId::from_client`]), else a fresh UUID. It is the `request_id` field of the call's
 //! `grpc` span, so every log line the call produces carries it, and it comes back in the
-//! response metadata (`x-request-id`), errors included.
+//! response metadata (`x-request-id`), errors included. A W3C `traceparent` in the metadata
+//! makes the caller's span the parent of the call's, and the call's `trace_id` field its trace
+//! (`crate::traces`).
 //!
 //! A call ends with its status: in the response headers for a trailers-only response (most
 //! errors), else in the trailers once the body is done. A body dropped before its trailers is a
@@ -83,7 +85,16 @@ where
                 .and_then(|value| value.to_str().ok()),
         );
         let operation = operation_of(request.uri().path());
-        let span = tracing::info_span!("grpc", request_id = %request_id, operation);
+        let span = tracing::info_span!(
+            "grpc",
+            request_id = %request_id,
+            operation,
+            trace_id = tracing::field::Empty
+        );
+        crate::traces::adopt(
+            &span,
+            crate::traces::parent_in_headers(request.headers()).as_ref(),
+        );
         let call = Call {
             calls: self.calls.clone(),
             operation,

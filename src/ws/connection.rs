@@ -30,6 +30,7 @@ use crate::{
         WireFormat, auth::Operation,
     },
     telemetry::{CallMetrics, RequestId},
+    traces,
 };
 
 /// How long one frame may take to leave before the client counts as gone. Bounds what a client
@@ -53,6 +54,9 @@ pub(super) struct Connection {
     shutdown: CancellationToken,
     /// Where its commands are counted.
     calls: CallMetrics,
+    /// The caller's span named by the upgrade's `traceparent`: the parent of every command's
+    /// span that does not name its own.
+    trace_parent: Option<opentelemetry::Context>,
     watch: Option<Watch>,
 }
 
@@ -92,6 +96,7 @@ impl Connection {
         config: WsConfig,
         shutdown: CancellationToken,
         calls: CallMetrics,
+        trace_parent: Option<opentelemetry::Context>,
     ) -> Self {
         Self {
             socket,
@@ -100,6 +105,7 @@ impl Connection {
             config,
             shutdown,
             calls,
+            trace_parent,
             watch: None,
         }
     }
@@ -177,8 +183,8 @@ impl Connection {
         self.send(frame::error_frame(&error)).await
     }
 
-    /// Runs one command frame in a span of its own (`ws_command`, with a fresh `request_id`),
-    /// and records it.
+    /// Runs one command frame in a span of its own (`ws_command`, with a fresh `request_id`;
+    /// its parent the frame's `traceparent`, else the upgrade's), and records it.
     async fn reply_to(&mut self, text: &str) -> String {
         let started = Instant::now();
         let parsed = operations::parse_frame(text);
@@ -190,8 +196,17 @@ impl Connection {
         let span = tracing::info_span!(
             "ws_command",
             request_id = %RequestId::generate(),
-            operation
+            operation,
+            trace_id = tracing::field::Empty
         );
+        let own_parent = match &parsed {
+            Parsed::Typed {
+                traceparent: Some(traceparent),
+                ..
+            } => traces::parent_of(traceparent),
+            _ => None,
+        };
+        traces::adopt(&span, own_parent.as_ref().or(self.trace_parent.as_ref()));
         async move {
             let (reply, outcome) = match parsed {
                 Parsed::Text(request) => {
@@ -202,7 +217,9 @@ impl Connection {
                     };
                     (reply, outcome)
                 }
-                Parsed::Typed { id, named, request } => {
+                Parsed::Typed {
+                    id, named, request, ..
+                } => {
                     let outcome = self.execute(request).await;
                     let reply = frame::typed_reply(id.as_ref(), named, outcome.as_ref());
                     (reply, outcome)

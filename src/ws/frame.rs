@@ -24,6 +24,7 @@
 //! JSON is laid out like Python's `json.dumps` (`", "` and `": "`), as the prototype's replies
 //! were: its users grep for `"task_id": "101"`.
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -37,9 +38,11 @@ use crate::domain::{
 };
 
 /// The body of every error frame.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "Error", deny_unknown_fields)]
 pub(crate) struct ErrorBody {
-    /// Serialized as its name, `UNAVAILABLE`.
+    /// The canonical code: the status the same failure gets over gRPC, by name.
+    #[schemars(schema_with = "code_schema")]
     pub(crate) code: Code,
     pub(crate) message: String,
     /// What to send instead; always present, so a person at a terminal is never left guessing.
@@ -58,6 +61,13 @@ pub(crate) struct ErrorBody {
 }
 
 const HELP_HINT: &str = "send \"help\" for the commands and their form";
+
+/// Every name a [`Code`] serializes as, from `google.rpc.Code`'s numbers.
+fn code_schema(_: &mut SchemaGenerator) -> Schema {
+    let mut names: Vec<&str> = (0..=16).map(|n| Code::from_number(n).as_str()).collect();
+    names.dedup();
+    json_schema!({"type": "string", "enum": names})
+}
 
 impl ErrorBody {
     fn new(code: Code, message: String, hint: String) -> Self {
@@ -137,8 +147,9 @@ impl From<CoreError> for ErrorBody {
             CoreError::Unauthenticated { .. } => Self::new(
                 code,
                 message,
-                "connect with `Authorization: Bearer <token>` (websocat -H), the \
-                 `bearer.<token>` subprotocol, or ?token=<token>"
+                "connect with the header `Authorization: Bearer <token>` (websocat \
+                 -H='Authorization: Bearer <token>' ws://.../ws), the `bearer.<token>` \
+                 subprotocol, or ?token=<token>"
                     .into(),
             ),
             CoreError::PermissionDenied { .. } => {
@@ -348,49 +359,71 @@ pub(crate) fn typed_reply(
     }
 }
 
+/// A push for the active watch: `{"notification": {...}}`.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "NotificationFrame", deny_unknown_fields)]
+pub(super) struct NotificationFrame<'a> {
+    notification: NotificationBody<'a>,
+}
+
+/// One agent write, as the gRPC stream's `Notification` carries it.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Notification", deny_unknown_fields)]
+struct NotificationBody<'a> {
+    /// The resume token: `Watch ... from <id>` goes on strictly after it.
+    id: String,
+    task_id: &'a str,
+    /// `TechAgent`, `ConceptAgent`, `TaskAgent`, or `Rift` for notices about the stream.
+    agent: &'a str,
+    /// `analysis_stored`, `narrative_stored`, `progress_completed`, `task_deleted`, or
+    /// `history_truncated`.
+    action: &'a str,
+    /// The write's details, by action.
+    payload: &'a Map<String, Value>,
+    /// RFC 3339, UTC, from the id: the Timestamp gRPC sends, in its JSON form.
+    time: String,
+    /// The writer's W3C trace context, when it was traced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: Option<&'a str>,
+}
+
 /// A notification of the active watch. `id` is the resume token, as on the gRPC stream.
 pub(crate) fn notification_frame(notification: &Notification) -> String {
-    #[derive(Serialize)]
-    struct Frame<'a> {
-        notification: Body<'a>,
-    }
-    #[derive(Serialize)]
-    struct Body<'a> {
-        id: String,
-        task_id: &'a str,
-        agent: &'a str,
-        action: &'a str,
-        payload: &'a Map<String, Value>,
-        /// RFC 3339, UTC, from the id: the Timestamp gRPC sends, in its JSON form.
-        time: String,
-    }
-    python_json(&Frame {
-        notification: Body {
+    python_json(&NotificationFrame {
+        notification: NotificationBody {
             id: notification.id.to_string(),
             task_id: &notification.task_id,
             agent: &notification.agent,
             action: &notification.action,
             payload: &notification.payload,
             time: rfc3339(notification.id),
+            traceparent: notification.traceparent.as_deref(),
         },
     })
 }
 
+/// The push when the active watch stops on an error: `{"watch_ended": {...}}`.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "WatchEndedFrame", deny_unknown_fields)]
+pub(super) struct WatchEndedFrame<'a> {
+    watch_ended: WatchEndedBody<'a>,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "WatchEnded", deny_unknown_fields)]
+struct WatchEndedBody<'a> {
+    /// The watch's task id; empty: every task.
+    task_id: &'a str,
+    /// Where to pick the watch up again: `Watch ... from <resume_after>`.
+    resume_after: &'a str,
+    error: ErrorBody,
+}
+
 /// The active watch stopped on `error`; `resume_after` is where to pick it up again.
 pub(crate) fn watch_ended_frame(task_id: &str, resume_after: &str, error: ErrorBody) -> String {
-    #[derive(Serialize)]
-    struct Frame<'a> {
-        watch_ended: Body<'a>,
-    }
-    #[derive(Serialize)]
-    struct Body<'a> {
-        task_id: &'a str,
-        resume_after: &'a str,
-        error: ErrorBody,
-    }
     let command = operations::watch_command(task_id, resume_after);
-    python_json(&Frame {
-        watch_ended: Body {
+    python_json(&WatchEndedFrame {
+        watch_ended: WatchEndedBody {
             task_id,
             resume_after,
             error: ErrorBody {
@@ -434,8 +467,9 @@ fn help_text() -> String {
 }
 
 /// Analysis and progress replies: the prototype's two keys first, in its order.
-#[derive(Serialize)]
-struct AnalysisBody<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "AnalysisResult", deny_unknown_fields)]
+pub(super) struct AnalysisBody<'a> {
     task_id: &'a str,
     summary: &'a str,
     version: u64,
@@ -453,9 +487,19 @@ impl<'a> AnalysisBody<'a> {
     }
 }
 
-#[derive(Serialize)]
-struct ProgressBody<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "NarrativeResult", deny_unknown_fields)]
+pub(super) struct NarrativeBody<'a> {
     task_id: &'a str,
+    narrative: &'a str,
+    analysis_version: u64,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ProgressResult", deny_unknown_fields)]
+pub(super) struct ProgressBody<'a> {
+    task_id: &'a str,
+    /// The prototype's spelling: `not-started`, `in-progress`, `completed`, `stale`.
     status: &'static str,
     analysis_version: u64,
     narrative_analysis_version: u64,
@@ -472,43 +516,58 @@ impl<'a> ProgressBody<'a> {
     }
 }
 
-/// The `result` of a typed reply.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "WatchingResult", deny_unknown_fields)]
+pub(super) struct WatchingBody<'a> {
+    /// Empty: every task.
+    task_id: &'a str,
+    after: &'a str,
+    /// The task id of the watch this one replaced (empty: all tasks); absent if none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replaced: Option<&'a str>,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "UnwatchedResult", deny_unknown_fields)]
+pub(super) struct UnwatchedBody<'a> {
+    /// Whether a watch was active.
+    stopped: bool,
+    /// The task id it watched (empty: all tasks), if one was active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_id: Option<&'a str>,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "HelpResult", deny_unknown_fields)]
+pub(super) struct HelpBody {
+    commands: Vec<HelpEntry>,
+}
+
+/// The `result` of a typed reply: one body per operation, as the table names it
+/// (`Operation::result`).
 #[derive(Serialize)]
 #[serde(untagged)]
 enum ResultBody<'a> {
     Analysis(AnalysisBody<'a>),
-    Narrative {
-        task_id: &'a str,
-        narrative: &'a str,
-        analysis_version: u64,
-    },
+    Narrative(NarrativeBody<'a>),
     Progress(ProgressBody<'a>),
-    Watching {
-        /// Empty: every task.
-        task_id: &'a str,
-        after: &'a str,
-        /// The task id of the watch this one replaced (empty: all tasks); absent if none.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        replaced: Option<&'a str>,
-    },
-    Unwatched {
-        stopped: bool,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        task_id: Option<&'a str>,
-    },
-    Help {
-        commands: Vec<HelpEntry>,
-    },
+    Watching(WatchingBody<'a>),
+    Unwatched(UnwatchedBody<'a>),
+    Help(HelpBody),
     Deleted(DeletedBody<'a>),
 }
 
-#[derive(Serialize)]
-struct DeletedBody<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "DeletedResult", deny_unknown_fields)]
+pub(super) struct DeletedBody<'a> {
     task_id: &'a str,
+    /// False: the task had nothing stored.
     deleted: bool,
 }
 
-#[derive(Serialize)]
+/// One natural-language form, as `help` lists it.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct HelpEntry {
     grammar: String,
     example: &'static str,
@@ -518,33 +577,33 @@ impl<'a> ResultBody<'a> {
     fn of(outcome: &'a Outcome) -> Self {
         match outcome {
             Outcome::Analysis(analysis) => ResultBody::Analysis(AnalysisBody::of(analysis)),
-            Outcome::Narrative(narrative) => ResultBody::Narrative {
+            Outcome::Narrative(narrative) => ResultBody::Narrative(NarrativeBody {
                 task_id: &narrative.task_id,
                 narrative: &narrative.narrative,
                 analysis_version: narrative.analysis_version,
-            },
+            }),
             Outcome::Progress(progress) => ResultBody::Progress(ProgressBody::of(progress)),
             Outcome::Watching {
                 task_id,
                 after,
                 replaced,
-            } => ResultBody::Watching {
+            } => ResultBody::Watching(WatchingBody {
                 task_id,
                 after,
                 replaced: replaced.as_deref(),
-            },
-            Outcome::Unwatched(task_id) => ResultBody::Unwatched {
+            }),
+            Outcome::Unwatched(task_id) => ResultBody::Unwatched(UnwatchedBody {
                 stopped: task_id.is_some(),
                 task_id: task_id.as_deref(),
-            },
-            Outcome::Help => ResultBody::Help {
+            }),
+            Outcome::Help => ResultBody::Help(HelpBody {
                 commands: operations::usages()
                     .map(|usage| HelpEntry {
                         grammar: usage.to_string(),
                         example: usage.example,
                     })
                     .collect(),
-            },
+            }),
             Outcome::Deleted { task_id, deleted } => ResultBody::Deleted(DeletedBody {
                 task_id,
                 deleted: *deleted,
@@ -589,6 +648,8 @@ mod tests {
 
     use super::*;
     use crate::domain::TaskStatus;
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     fn parse(frame: &str) -> Value {
         serde_json::from_str(frame).unwrap_or_else(|e| panic!("{frame}: {e}"))
@@ -716,6 +777,7 @@ mod tests {
             agent: "TechAgent".into(),
             action: "analysis_stored".into(),
             payload,
+            traceparent: Some(TRACEPARENT.into()),
         }));
         assert_eq!(
             frame,
@@ -726,6 +788,7 @@ mod tests {
                 "action": "analysis_stored",
                 "payload": {"summary": "Analyzed 3 items"},
                 "time": "2023-11-14T22:13:20.123Z",
+                "traceparent": TRACEPARENT,
             }})
         );
     }

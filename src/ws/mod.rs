@@ -17,6 +17,8 @@
 //!   pieces the grammar is read with (keywords, JSON data, edit distance).
 //! - `frame`: the JSON the server sends, and the one mapping from errors to error frames.
 //! - `connection`: the per-socket loop.
+//! - `asyncapi`: the AsyncAPI 3 document of `/ws` ([`asyncapi`]), made from the table and the
+//!   frames' types.
 //!
 //! # Metrics
 //!
@@ -33,6 +35,7 @@
 //! hard cap tungstenite stops reading, so the server closes with 1009 (message too big) instead.
 //! Text that is not UTF-8 ends the connection with 1007, as RFC 6455 requires.
 
+mod asyncapi;
 mod command;
 mod connection;
 mod frame;
@@ -64,6 +67,13 @@ use crate::{
     domain::{Agents, Caller, auth},
     telemetry::CallMetrics,
 };
+
+/// The AsyncAPI 3.0 document of `/ws`: every operation with its typed request, natural-language
+/// forms and replies, the error frames and the watch's pushes, their JSON Schemas made from the
+/// types the adapter reads and writes. `rift asyncapi` prints it.
+pub fn asyncapi() -> serde_json::Value {
+    asyncapi::document()
+}
 
 /// Limits of the WebSocket adapter.
 #[derive(Debug, Clone, Copy)]
@@ -172,6 +182,7 @@ async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let caller = Caller::with_token(presented_token(&headers, query.token.as_deref()));
+    let trace_parent = crate::traces::parent_in_headers(&headers);
     let cap = state.config.hard_cap();
     let connection = state.connections.fetch_add(1, Ordering::Relaxed) + 1;
     let permit = state.open.clone().try_acquire_owned().ok();
@@ -198,6 +209,7 @@ async fn upgrade(
                     state.config,
                     shutdown,
                     state.calls,
+                    trace_parent,
                 )
                 .run()
                 .await;

@@ -26,11 +26,13 @@
 //! metrics and logs follow from the table. A typed body is a serde struct beside its operation,
 //! so a schema of the typed requests can be derived from the same place.
 
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
-use super::command::{
-    self, Command, MAX_DATA_DEPTH, ParseError, Usage, Words, is_blank, split_at_word,
+use super::{
+    command::{self, Command, MAX_DATA_DEPTH, ParseError, Usage, Words, is_blank, split_at_word},
+    frame,
 };
 use crate::domain::auth::{self, Role};
 
@@ -50,6 +52,11 @@ pub(crate) struct Operation {
     pub(crate) typed_example: &'static str,
     /// Reads the body of its typed request.
     read_body: fn(Value) -> Result<Command, BodyError>,
+    /// The JSON Schema of that body, from the struct `read_body` reads it into: the AsyncAPI
+    /// document (`asyncapi`) is made from it.
+    pub(crate) body_schema: fn(&mut SchemaGenerator) -> Schema,
+    /// The JSON Schema of the `result` its typed reply carries (a body in `frame`).
+    pub(crate) result_schema: fn(&mut SchemaGenerator) -> Schema,
 }
 
 impl Operation {
@@ -118,14 +125,18 @@ pub(crate) const ANALYZE: Operation = Operation {
             expected_version,
         })
     },
+    body_schema: |generator| generator.subschema_for::<AnalyzeBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::AnalysisBody<'static>>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AnalyzeBody {
     #[serde(default)]
     task_id: String,
+    /// The items: a JSON list of any JSON values.
     #[serde(default = "empty_list")]
+    #[schemars(with = "Vec<Value>")]
     data: Value,
     #[serde(default)]
     request_id: String,
@@ -190,9 +201,11 @@ pub(crate) const NARRATE: Operation = Operation {
             request_id,
         })
     },
+    body_schema: |generator| generator.subschema_for::<NarrateBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::NarrativeBody<'static>>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NarrateBody {
     #[serde(default)]
@@ -220,10 +233,12 @@ pub(crate) const PROGRESS: Operation = Operation {
         let TaskBody { task_id } = fields(body)?;
         Ok(Command::Progress { task_id })
     },
+    body_schema: |generator| generator.subschema_for::<TaskBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::ProgressBody<'static>>(),
 };
 
 /// The body of operations on one task.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TaskBody {
     #[serde(default)]
@@ -259,9 +274,11 @@ pub(crate) const WATCH: Operation = Operation {
         let WatchBody { task_id, after } = fields(body)?;
         Ok(Command::Watch { task_id, after })
     },
+    body_schema: |generator| generator.subschema_for::<WatchBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::WatchingBody<'static>>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct WatchBody {
     #[serde(default)]
@@ -343,9 +360,11 @@ pub(crate) const UNWATCH: Operation = Operation {
         let EmptyBody {} = fields(body)?;
         Ok(Command::Unwatch)
     },
+    body_schema: |generator| generator.subschema_for::<EmptyBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::UnwatchedBody<'static>>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct EmptyBody {}
 
@@ -364,6 +383,8 @@ pub(crate) const HELP: Operation = Operation {
         let EmptyBody {} = fields(body)?;
         Ok(Command::Help)
     },
+    body_schema: |generator| generator.subschema_for::<EmptyBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::HelpBody>(),
 };
 
 pub(crate) const DELETE_TASK: Operation = Operation {
@@ -385,6 +406,8 @@ pub(crate) const DELETE_TASK: Operation = Operation {
         let TaskBody { task_id } = fields(body)?;
         Ok(Command::DeleteTask { task_id })
     },
+    body_schema: |generator| generator.subschema_for::<TaskBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::DeletedBody<'static>>(),
 };
 
 /// Why a typed body could not be read: its shape (named with the operation by the caller), or
@@ -414,6 +437,12 @@ fn fields<T: DeserializeOwned>(body: Value) -> Result<T, BodyError> {
 /// The key of a typed frame carrying natural-language text: `{"text": "<command>"}`.
 pub(crate) const TEXT_KEY: &str = "text";
 
+/// The key of a typed frame's id, which the reply echoes.
+pub(crate) const ID_KEY: &str = "id";
+
+/// The key of a typed frame's W3C trace context, beside its id.
+pub(crate) const TRACEPARENT_KEY: &str = crate::traces::TRACEPARENT;
+
 /// A command, and the operation it is one of.
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
@@ -428,6 +457,9 @@ pub(crate) enum Parsed {
     Typed {
         /// Echoed in the reply, whatever JSON it is.
         id: Option<Value>,
+        /// The W3C trace context of the caller's span, beside `id`: the parent of this
+        /// command's span (`crate::traces`).
+        traceparent: Option<String>,
         /// For text in a typed frame that named an operation: its typed name, which the reply
         /// says, since the client did not name it.
         named: Option<&'static str>,
@@ -497,6 +529,7 @@ fn closest_usage(text: &str) -> Usage {
 fn parse_request(text: &str) -> Parsed {
     let refused = |error| Parsed::Typed {
         id: None,
+        traceparent: None,
         named: None,
         request: Err(error),
     };
@@ -513,7 +546,26 @@ fn parse_request(text: &str) -> Parsed {
             ));
         }
     };
-    let id = object.remove("id");
+    let id = object.remove(ID_KEY);
+    let traceparent = match object.remove(TRACEPARENT_KEY) {
+        None => None,
+        Some(Value::String(traceparent)) => Some(traceparent),
+        Some(other) => {
+            return Parsed::Typed {
+                id,
+                traceparent: None,
+                named: None,
+                request: Err(ParseError::invalid(
+                    TRACEPARENT_KEY,
+                    format!(
+                        "the {TRACEPARENT_KEY} of a request is a W3C traceparent as a JSON \
+                         string, not {}",
+                        command::json_kind(&other)
+                    ),
+                )),
+            };
+        }
+    };
     let (named, request) = match only_operation(object) {
         Ok((kind, body)) if kind == TEXT_KEY => {
             let request = text_of(body).and_then(|text| parse_command(&text));
@@ -523,7 +575,12 @@ fn parse_request(text: &str) -> Parsed {
         Ok((kind, body)) => (None, typed_request(kind, body)),
         Err(error) => (None, Err(error)),
     };
-    Parsed::Typed { id, named, request }
+    Parsed::Typed {
+        id,
+        traceparent,
+        named,
+        request,
+    }
 }
 
 /// The one operation a typed request names, and its body.
@@ -633,9 +690,9 @@ mod tests {
         Result<Command, ParseError>,
     ) {
         match parse_frame(text) {
-            Parsed::Typed { id, named, request } => {
-                (id, named, request.map(|request| request.command))
-            }
+            Parsed::Typed {
+                id, named, request, ..
+            } => (id, named, request.map(|request| request.command)),
             Parsed::Text(_) => panic!("{text:?} read as natural language"),
         }
     }

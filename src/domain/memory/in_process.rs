@@ -124,6 +124,7 @@ impl State {
             agent: agent.to_owned(),
             action: action.to_owned(),
             payload,
+            traceparent: crate::traces::current_traceparent(),
         });
         self.last = id;
         while self.events.len() > self.max_events {

@@ -108,6 +108,13 @@ fn guarded(call: &mut ScriptInvocation<'_>, guard: &WriteGuard<'_>) {
     }
 }
 
+/// Appends the writer's trace context as the last argument of a write script call (empty when
+/// untraced): `prelude.lua` reads `ARGV[#ARGV]` and stores it with the notification, in the
+/// same round trip. Call it after every other argument.
+fn traced(call: &mut ScriptInvocation<'_>) {
+    call.arg(crate::traces::current_traceparent().unwrap_or_default());
+}
+
 fn deadline_arg(deadline: Option<SystemTime>) -> String {
     deadline.map_or(0, unix_ms).to_string()
 }
@@ -225,6 +232,7 @@ impl Memory for RedisMemory {
                     .unwrap_or_default(),
             );
         guarded(&mut call, &write.guard);
+        traced(&mut call);
         let invocation = call.invoke_async::<(u64, String, u8)>(&mut connection);
         let (version, id, replayed) = self.bounded(invocation).await?;
         Ok(AnalysisStored {
@@ -250,6 +258,7 @@ impl Memory for RedisMemory {
             .arg(write.suffix)
             .arg(self.max_events());
         guarded(&mut call, &write.guard);
+        traced(&mut call);
         let invocation = call.invoke_async::<Option<(String, u64, String, u8)>>(&mut connection);
         let Some((narrative, analysis_version, id, replayed)) = self.bounded(invocation).await?
         else {
@@ -277,6 +286,7 @@ impl Memory for RedisMemory {
             .arg(task.as_str())
             .arg(completed_record)
             .arg(self.max_events());
+        traced(&mut call);
         let invocation = call.invoke_async::<(u8, u64, u8, u64, String)>(&mut connection);
         let (has_analysis, analysis_version, has_narrative, narrative_version, recorded) =
             self.bounded(invocation).await?;
@@ -308,6 +318,7 @@ impl Memory for RedisMemory {
             .arg(task.as_str())
             .arg(self.max_events())
             .arg(deadline_arg(deadline));
+        traced(&mut call);
         let invocation = call.invoke_async::<String>(&mut connection);
         parse_optional_id(&self.bounded(invocation).await?)
     }
@@ -476,11 +487,16 @@ fn notification_from_entry(entry: StreamId) -> Result<Notification, MemoryError>
             )));
         }
     };
+    // Written only by a traced write (see `traced`).
+    let traceparent = fields
+        .remove("traceparent")
+        .and_then(|value| redis::from_redis_value::<String>(value).ok());
     Ok(Notification {
         id,
         task_id,
         agent,
         action,
         payload,
+        traceparent,
     })
 }

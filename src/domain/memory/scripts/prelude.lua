@@ -1,11 +1,23 @@
 -- Prelude of every write script: the notification append and the write guards, so each write
 -- stays one atomic step. Field names mirror domain::records::keys; keep them in step.
 
+-- The writer's W3C traceparent: the last ARGV of every write script ('' when untraced), which
+-- redis.rs `traced` appends after all the others.
+local writer_traceparent = ARGV[#ARGV]
+
 -- Appends a notification to the shared stream and publishes it on the prototype's channel.
+-- A traced write's entry carries its traceparent, so subscribers can join the writer's trace.
 local function notify(stream, channel, maxlen, task_id, agent, action, payload)
   local encoded = cjson.encode(payload)
-  local id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
-    'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded)
+  local id
+  if writer_traceparent ~= '' then
+    id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+      'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded,
+      'traceparent', writer_traceparent)
+  else
+    id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+      'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded)
+  end
   redis.call('PUBLISH', channel, '{"id":' .. cjson.encode(id) .. ',"task_id":' .. cjson.encode(task_id)
     .. ',"agent":' .. cjson.encode(agent) .. ',"action":' .. cjson.encode(action)
     .. ',"payload":' .. encoded .. '}')
