@@ -1159,6 +1159,39 @@ mod tests {
     }
 
     #[test]
+    fn a_typed_frame_may_carry_a_traceparent_beside_its_id() {
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let frame = format!(
+            r#"{{"progress": {{"task_id": "1"}}, "id": 3, "traceparent": "{traceparent}"}}"#
+        );
+        match parse_frame(&frame) {
+            Parsed::Typed {
+                id,
+                traceparent: Some(carried),
+                request: Ok(request),
+                ..
+            } => {
+                assert_eq!(id, Some(json!(3)));
+                assert_eq!(carried, traceparent);
+                assert_eq!(request.operation.typed, "progress");
+            }
+            other => panic!("{frame}: {other:?}"),
+        }
+        // Not a string: refused, naming the field, with the id still echoed.
+        match parse_frame(r#"{"progress": {}, "id": 4, "traceparent": 5}"#) {
+            Parsed::Typed {
+                id,
+                request: Err(ParseError::Invalid { field, .. }),
+                ..
+            } => {
+                assert_eq!(field, TRACEPARENT_KEY);
+                assert_eq!(id, Some(json!(4)));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn text_in_a_typed_frame_is_parsed_as_a_command() {
         assert_eq!(
             typed_in_full(r#"{"text": "Check progress for task 101", "id": 4}"#),

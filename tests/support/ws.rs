@@ -4,10 +4,21 @@
 //! `mod support;`, so binaries that never speak WebSocket do not compile it.
 //!
 //! Every read waits at most [`WAIT`] and fails the test with what it was waiting for.
+//!
+//! Every frame is held against the AsyncAPI document (`rift::ws::asyncapi`): each typed frame
+//! sent is checked against its operation's request schema, and each frame received against the
+//! message it must be: a push against `notification` / `watchEnded`, a reply against the reply
+//! of what was sent. A frame the schema refuses must get an error reply, and one it accepts must
+//! not be refused for its shape, so the document says exactly what the adapter accepts.
 
 #![allow(dead_code)]
 
-use std::{collections::VecDeque, net::SocketAddr, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    net::SocketAddr,
+    sync::OnceLock,
+    time::Duration,
+};
 
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -25,6 +36,8 @@ pub(crate) struct WsClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Pushes read while waiting for a reply, oldest first.
     pushes: VecDeque<Value>,
+    /// What each frame sent and not yet answered was, oldest first: what its reply must be.
+    sent: VecDeque<Sent>,
 }
 
 impl WsClient {
@@ -36,6 +49,7 @@ impl WsClient {
         Self {
             socket,
             pushes: VecDeque::new(),
+            sent: VecDeque::new(),
         }
     }
 
@@ -56,10 +70,16 @@ impl WsClient {
         Self {
             socket,
             pushes: VecDeque::new(),
+            sent: VecDeque::new(),
         }
     }
 
     pub(crate) async fn send(&mut self, message: Message) {
+        match &message {
+            Message::Text(text) => self.sent.push_back(Sent::of(text.as_str())),
+            Message::Binary(_) => self.sent.push_back(Sent::Refusable),
+            _ => {}
+        }
         self.socket.send(message).await.expect("send a frame");
     }
 
@@ -70,7 +90,12 @@ impl WsClient {
     /// The next frame off the wire; `None` once the connection has ended.
     pub(crate) async fn next_message(&mut self) -> Option<Message> {
         match tokio::time::timeout(WAIT, self.socket.next()).await {
-            Ok(Some(Ok(message))) => Some(message),
+            Ok(Some(Ok(message))) => {
+                if let Message::Text(text) = &message {
+                    self.check_received(text.as_str());
+                }
+                Some(message)
+            }
             Ok(Some(Err(_)) | None) => None,
             Err(_) => panic!("no frame within {WAIT:?}"),
         }
@@ -151,6 +176,178 @@ impl WsClient {
 
     pub(crate) fn into_inner(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
         self.socket
+    }
+
+    /// Holds a received frame to the document: a push to its message, a reply to what the
+    /// oldest unanswered frame was.
+    fn check_received(&mut self, text: &str) {
+        let protocol = protocol();
+        let json: Option<Value> = serde_json::from_str(text).ok();
+        if let Some(push) = push_of(text) {
+            let schema = if push.get("notification").is_some() {
+                "NotificationFrame"
+            } else {
+                "WatchEndedFrame"
+            };
+            protocol.check(schema, &push, text);
+            return;
+        }
+        // An error reply is well-formed wherever it comes.
+        let error = json.as_ref().and_then(|value| value.get("error"));
+        if let (Some(value), Some(_)) = (&json, error) {
+            protocol.check("ErrorReply", value, text);
+        }
+        match self.sent.pop_front() {
+            Some(Sent::Typed {
+                operation: Some(reply),
+                conforms: true,
+            }) => match error {
+                Some(error) => assert!(
+                    error["code"] != "UNIMPLEMENTED"
+                        && !matches!(
+                            error["field"].as_str(),
+                            Some("request" | "text" | "traceparent")
+                        ),
+                    "the AsyncAPI document accepts a frame that Rift refused for its shape: {text}"
+                ),
+                None => {
+                    let value = json
+                        .as_ref()
+                        .unwrap_or_else(|| panic!("a typed reply is JSON: {text}"));
+                    protocol.check(&reply, value, text);
+                }
+            },
+            Some(
+                Sent::Typed { conforms: false, .. } | Sent::Typed { operation: None, .. } | Sent::Refusable,
+            )
+            | None => assert!(
+                error.is_some(),
+                "the AsyncAPI document refuses a frame that Rift answered without an error: {text}"
+            ),
+            Some(Sent::Command) => {
+                if let (Some(value), None) = (&json, error) {
+                    protocol.check("CommandReply", value, text);
+                }
+            }
+        }
+    }
+}
+
+/// What a frame sent was, for what its reply must be.
+#[derive(Debug)]
+enum Sent {
+    /// A typed frame: the reply schema of the operation it names, and whether the document's
+    /// request schema accepts it.
+    Typed {
+        operation: Option<String>,
+        conforms: bool,
+    },
+    /// Natural language.
+    Command,
+    /// A binary frame: refused with an error frame.
+    Refusable,
+}
+
+impl Sent {
+    fn of(text: &str) -> Self {
+        if !text.trim_start().starts_with('{') {
+            return Sent::Command;
+        }
+        let protocol = protocol();
+        let value: Option<Value> = serde_json::from_str(text).ok();
+        let named = value.as_ref().and_then(Value::as_object).and_then(|object| {
+            let mut names = object
+                .keys()
+                .filter(|key| !matches!(key.as_str(), "id" | "traceparent"));
+            match (names.next(), names.next()) {
+                (Some(name), None) => protocol.operations.get(name.as_str()),
+                _ => None,
+            }
+        });
+        match (named, value) {
+            (Some((request, reply)), Some(value)) => Sent::Typed {
+                conforms: protocol.valid(request, &value),
+                operation: Some(reply.clone()),
+            },
+            _ => Sent::Typed {
+                operation: None,
+                conforms: false,
+            },
+        }
+    }
+}
+
+/// The AsyncAPI document's schemas, compiled once per test binary.
+struct Protocol {
+    document: Value,
+    validators: std::sync::Mutex<HashMap<String, std::sync::Arc<jsonschema::Validator>>>,
+    /// Typed name (and `text`) to its request and reply schemas.
+    operations: HashMap<String, (String, String)>,
+}
+
+fn protocol() -> &'static Protocol {
+    static PROTOCOL: OnceLock<Protocol> = OnceLock::new();
+    PROTOCOL.get_or_init(|| {
+        let document = rift::ws::asyncapi();
+        let mut operations = HashMap::new();
+        for (name, operation) in document["operations"]
+            .as_object()
+            .expect("operations")
+        {
+            let schema_of = |message: &Value| -> Option<String> {
+                let message = message["$ref"].as_str()?.rsplit('/').next()?;
+                let payload = document["channels"]["ws"]["messages"][message]["payload"]["$ref"]
+                    .as_str()?;
+                Some(payload.rsplit('/').next()?.to_owned())
+            };
+            if operation["action"] != "receive" {
+                continue;
+            }
+            let request = schema_of(&operation["messages"][0]).expect("a request schema");
+            let reply = schema_of(&operation["reply"]["messages"][0]).expect("a reply schema");
+            operations.insert(name.clone(), (request, reply));
+        }
+        Protocol {
+            document,
+            validators: Default::default(),
+            operations,
+        }
+    })
+}
+
+impl Protocol {
+    fn validator(&self, schema: &str) -> std::sync::Arc<jsonschema::Validator> {
+        let mut validators = self.validators.lock().expect("validators");
+        validators
+            .entry(schema.to_owned())
+            .or_insert_with(|| {
+                let root = serde_json::json!({
+                    "allOf": [{"$ref": format!("#/components/schemas/{schema}")}],
+                    "components": self.document["components"],
+                });
+                std::sync::Arc::new(
+                    jsonschema::draft7::new(&root)
+                        .unwrap_or_else(|error| panic!("schema {schema}: {error}")),
+                )
+            })
+            .clone()
+    }
+
+    fn valid(&self, schema: &str, value: &Value) -> bool {
+        self.validator(schema).is_valid(value)
+    }
+
+    fn check(&self, schema: &str, value: &Value, text: &str) {
+        let validator = self.validator(schema);
+        let errors: Vec<String> = validator
+            .iter_errors(value)
+            .map(|error| format!("{} at {}", error, error.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "frame does not match {schema} of the AsyncAPI document: {text}\n{}",
+            errors.join("\n")
+        );
     }
 }
 
