@@ -28,6 +28,8 @@ echo "==> pip install -r scripts/requirements-test.txt -r clients/python/require
   -r clients/python/requirements.txt
 echo "==> npm ci (clients/typescript)"
 (cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error)
+echo "==> npm ci (scripts/tools: @asyncapi/parser)"
+(cd scripts/tools && npm ci --no-audit --no-fund --loglevel=error)
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "==> cargo fmt --check"
