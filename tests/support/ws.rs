@@ -55,14 +55,24 @@ impl WsClient {
 
     /// Connects presenting `Authorization: Bearer <token>`.
     pub(crate) async fn connect_with_token(http_addr: SocketAddr, token: &str) -> Self {
+        Self::connect_with_headers(http_addr, &[("authorization", &format!("Bearer {token}"))])
+            .await
+    }
+
+    /// Connects with these headers on the upgrade request.
+    pub(crate) async fn connect_with_headers(
+        http_addr: SocketAddr,
+        headers: &[(&'static str, &str)],
+    ) -> Self {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
         let mut request = format!("ws://{http_addr}/ws")
             .into_client_request()
             .expect("a WebSocket request");
-        request.headers_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("a header value"),
-        );
+        for (name, value) in headers {
+            request
+                .headers_mut()
+                .insert(*name, value.parse().expect("a header value"));
+        }
         let (socket, _) = tokio::time::timeout(WAIT, connect_async(request))
             .await
             .expect("WebSocket handshake timed out")
