@@ -50,12 +50,12 @@ enum Command {
     Bench(rift::bench::BenchArgs),
     #[command(flatten)]
     Client(rift::cli::Command),
-    /// Print a shell completion script for `rift` (README: "Shell completions and man pages").
+    /// Print the shell completion script of rift for SHELL (README: "Installing").
     Completions {
         /// The shell to complete in.
         shell: clap_complete::Shell,
     },
-    /// Print the AsyncAPI 3 document of the WebSocket API (`/ws`), as JSON.
+    /// Print the AsyncAPI 3 document of the WebSocket API at /ws, as JSON.
     Asyncapi,
     /// Print the man page `rift(1)`, or write one page per command into a directory.
     Man {
@@ -250,27 +250,34 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Command::Client(command) => Ok(rift::cli::execute(command).await),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "rift", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "rift", &mut script);
+            print(&script)
         }
         Command::Asyncapi => {
             let document = serde_json::to_string_pretty(&rift::ws::asyncapi())?;
-            std::io::Write::write_all(&mut std::io::stdout(), format!("{document}\n").as_bytes())?;
-            Ok(ExitCode::SUCCESS)
+            print(format!("{document}\n").as_bytes())
         }
         Command::Man { out_dir: None } => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
-            Ok(ExitCode::SUCCESS)
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            print(&page)
         }
-        Command::Man {
-            out_dir: Some(dir),
-        } => {
+        Command::Man { out_dir: Some(dir) } => {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("creating {}", dir.display()))?;
             clap_mangen::generate_to(Cli::command(), &dir)
                 .with_context(|| format!("writing man pages to {}", dir.display()))?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Writes `output` to stdout; a reader that left early (`rift man | head`) is no failure.
+fn print(output: &[u8]) -> anyhow::Result<ExitCode> {
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), output) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
 
