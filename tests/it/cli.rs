@@ -2,18 +2,16 @@
 //! against a Rift on loopback backed by a real `redis-server`, checking exactly what a person
 //! or a script sees: stdout, stderr and the exit status.
 
-mod support;
-
 use std::{
     process::{Output, Stdio},
     time::Duration,
 };
 
-use serde_json::{Value, json};
-use support::{
+use crate::support::{
     redis::RedisServer,
     rift::{RiftProcess, TestRift},
 };
+use serde_json::{Value, json};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     net::TcpListener,

@@ -2,24 +2,20 @@
 //! their exact labels, memory outages are counted, and every gRPC call gets an `x-request-id`
 //! back that its JSON log lines carry.
 
-mod support;
-#[path = "support/ws.rs"]
-mod ws;
-
 use std::{collections::BTreeMap, net::SocketAddr};
 
-use rift::{grpc::GrpcConfig, pb, server::Config};
-use support::{
+use crate::support::ws::WsClient;
+use crate::support::{
     redis::RedisServer,
     rift::{RiftProcess, TestRift, wait_for_health},
 };
+use rift::{grpc::GrpcConfig, pb, server::Config};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
 use tonic::{Code, Request, metadata::MetadataValue};
 use tonic_health::pb::health_check_response::ServingStatus;
-use ws::WsClient;
 
 /// One sample of the exposition: metric name and labels.
 type Series = (String, BTreeMap<String, String>);
