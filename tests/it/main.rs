@@ -1,4 +1,4 @@
-//! Rift's end-to-end tests: one test crate, one module per area, so the suite links once.
+//! Rift's integration tests: one test crate, one module per area, so the suite links once.
 //!
 //! Each module starts what it needs for itself: a `redis-server` of its own per test
 //! ([`support::redis`]), Rift on `127.0.0.1:0` in this process or as a `rift` process
@@ -6,19 +6,21 @@
 //! between tests, so a test means the same whether it runs alone in its process (nextest, the
 //! default) or beside the others (`cargo test`).
 //!
-//! Run one area with `cargo nextest run --test it -E 'test(/^grpc_flow::/)'`.
+//! Two modules need no socket: `http_routes` answers requests with `Router::oneshot`, and
+//! `grpc_service` calls the tonic service trait directly; the others go over loopback.
 //!
-//! The adapters' socketless tests (`Router::oneshot`, the tonic trait called directly) live
-//! beside the code they test, in `src/`.
+//! Run one module with `cargo nextest run --test it -E 'test(/^grpc_flow::/)'`.
 
 mod cli;
 mod dashboard;
 mod faults;
 mod fuzz;
 mod grpc_flow;
+mod grpc_service;
 mod grpc_subscribe;
 mod grpc_web;
 mod grpcurl;
+mod http_routes;
 mod memory_contract;
 mod observability;
 mod redis_layout;
