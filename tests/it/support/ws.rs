@@ -1,11 +1,7 @@
-//! A WebSocket client for the `ws_*` tests: commands in, replies and pushes told apart.
-//!
-//! Each `ws_*` binary includes it with `#[path = "support/ws.rs"] mod ws;`, next to
-//! `mod support;`, so binaries that never speak WebSocket do not compile it.
+//! A WebSocket client for the tests that speak to `/ws`: commands in, replies and pushes told
+//! apart.
 //!
 //! Every read waits at most [`WAIT`] and fails the test with what it was waiting for.
-
-#![allow(dead_code)]
 
 use std::{collections::VecDeque, net::SocketAddr, time::Duration};
 
