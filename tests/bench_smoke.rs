@@ -3,6 +3,9 @@
 //! delivered once, one Redis call per write, the JSON report parses); never speed: figures come
 //! from running the bench by hand (BENCHMARKS.md), not from tests.
 
+// tests/it's fixtures, of which this binary uses a few.
+#[allow(dead_code)]
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::process::Stdio;

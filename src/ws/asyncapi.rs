@@ -14,7 +14,7 @@
 //! `components/schemas`. The envelopes around the bodies (`id`, `traceparent`, `operation`) are
 //! spelled out here, as `operations` and `frame` read and write them; the tests hold them to
 //! the adapter by validating every typed frame they send and receive against this document
-//! (`tests/support/ws.rs`), and CI validates the document itself with `@asyncapi/parser`
+//! (`tests/it/support/ws.rs`), and CI validates the document itself with `@asyncapi/parser`
 //! (`scripts/tools/validate-asyncapi.mjs`). `rift asyncapi` prints it.
 
 use schemars::{

@@ -2,20 +2,17 @@
 //! their exact labels, memory outages are counted, and every gRPC call gets an `x-request-id`
 //! back that its JSON log lines carry.
 
-mod support;
-#[path = "support/ws.rs"]
-mod ws;
-
 use std::{collections::BTreeMap, net::SocketAddr};
 
+use crate::support::ws::WsClient;
+use crate::support::{
+    redis::RedisServer,
+    rift::{RiftProcess, TestRift, wait_for_health},
+};
 use rift::{
     grpc::GrpcConfig,
     pb,
     server::{self, Config, Listeners},
-};
-use support::{
-    redis::RedisServer,
-    rift::{RiftProcess, TestRift, wait_for_health},
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -24,7 +21,6 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, metadata::MetadataValue};
 use tonic_health::pb::health_check_response::ServingStatus;
-use ws::WsClient;
 
 /// One sample of the exposition: metric name and labels.
 type Series = (String, BTreeMap<String, String>);

@@ -2,10 +2,9 @@
 //! values and channel byte for byte, Rift's notification stream beside them, prototype-written
 //! values read as Rift's own, and one Redis call per agent write.
 
-mod support;
-
 use std::{sync::Arc, time::Duration};
 
+use crate::support::redis::RedisServer;
 use futures::StreamExt;
 use redis::{AsyncCommands, aio::MultiplexedConnection};
 use rift::domain::{
@@ -14,7 +13,6 @@ use rift::domain::{
     records,
 };
 use serde_json::{Value, json};
-use support::redis::RedisServer;
 use tokio_util::sync::CancellationToken;
 
 /// A safety net for waits that must end; never a duration under test.

@@ -1,11 +1,9 @@
 //! The README's grpcurl usage, run with a real grpcurl (1.8.6 from PyPI, which speaks only
 //! reflection v1alpha) against a real server.
 
-mod support;
-
 use std::{net::SocketAddr, process::Output};
 
-use support::{json, redis::RedisServer, rift::TestRift, tools};
+use crate::support::{json, redis::RedisServer, rift::TestRift, tools};
 use tokio::process::Command;
 
 /// `grpcurl -plaintext <flags> <addr> <rest>`: flags go before the address, the verb or

@@ -7,10 +7,6 @@
 //! notification a write produces carries the writer's `traceparent` to subscribers of both
 //! transports.
 
-mod support;
-#[path = "support/ws.rs"]
-mod ws;
-
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::{
@@ -22,11 +18,10 @@ use opentelemetry_proto::tonic::{
     trace::v1::Span,
 };
 use rift::pb;
-use support::{redis::RedisServer, rift::RiftProcess};
+use crate::support::{redis::RedisServer, rift::RiftProcess, ws::WsClient};
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, transport::server::TcpIncoming};
-use ws::WsClient;
 
 /// The collector's trace service: every span exported, with its resource's `service.name`.
 struct Receiver {

@@ -1,14 +1,12 @@
 //! The task flow over gRPC on loopback, with the generated Rust client, on both memories.
 
-mod support;
-
-use prost_types::{Value, value::Kind};
-use rift::pb::{self, TaskStatus};
-use support::{
+use crate::support::{
     grpc::{error_info, strings, violated_field},
     redis::RedisServer,
     rift::TestRift,
 };
+use prost_types::{Value, value::Kind};
+use rift::pb::{self, TaskStatus};
 use tonic::Code;
 
 fn number(x: f64) -> Value {
@@ -269,7 +267,7 @@ async fn limits_give_typed_errors_and_the_server_keeps_serving() {
 async fn reflection_lists_the_services_and_health_serves() {
     let rift = TestRift::in_process().await;
     let mut health = rift.health().await;
-    support::rift::wait_for_health(
+    crate::support::rift::wait_for_health(
         &mut health,
         tonic_health::pb::health_check_response::ServingStatus::Serving,
     )

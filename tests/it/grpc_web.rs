@@ -2,10 +2,13 @@
 //! trailers in the body, CORS preflight. The client is tonic's generated one over tonic-web's
 //! client layer and a plain HTTP/1.1 hyper client, on a Rift backed by a real Redis.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{
+    grpc::{error_info, strings, violated_field},
+    redis::RedisServer,
+    rift::{RiftProcess, TestRift},
+};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
 use hyper_util::{
@@ -13,11 +16,6 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use rift::pb::{self, rift_client::RiftClient};
-use support::{
-    grpc::{error_info, strings, violated_field},
-    redis::RedisServer,
-    rift::{RiftProcess, TestRift},
-};
 use tonic::{Code, body::Body};
 use tonic_web::{GrpcWebCall, GrpcWebClientService};
 use tower::ServiceExt as _;

@@ -4,12 +4,10 @@
 //! The gRPC side uses the generated client against the same server; the WebSocket adapter
 //! itself only ever calls the domain.
 
-mod support;
-#[path = "support/ws.rs"]
-mod ws;
-
 use std::time::Duration;
 
+use crate::support::rift::TestRift;
+use crate::support::ws::{self, WsClient, code_name};
 use rift::{
     domain::memory::RedisConfig,
     grpc::proto_from_json,
@@ -17,9 +15,7 @@ use rift::{
     server::{Config, MemoryConfig},
 };
 use serde_json::{Map, Number, Value, json};
-use support::rift::TestRift;
 use tonic::transport::Channel;
-use ws::{WsClient, code_name};
 
 /// Both transports to one server.
 struct Clients {

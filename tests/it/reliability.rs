@@ -1,12 +1,14 @@
 //! Access control, deadlines, idempotency, optimistic concurrency, admin deletes and load
 //! shedding, the same on gRPC and WebSocket.
 
-mod support;
-#[path = "support/ws.rs"]
-mod ws;
-
 use std::time::Duration;
 
+use crate::support::ws::{WsClient, code_name};
+use crate::support::{
+    grpc::{error_info, violated_field},
+    redis::RedisServer,
+    rift::{TestRift, redis_config},
+};
 use redis::AsyncCommands;
 use rift::{
     domain::{
@@ -17,15 +19,9 @@ use rift::{
     server::{self, Config, Listeners, MemoryConfig},
 };
 use serde_json::Value;
-use support::{
-    grpc::{error_info, violated_field},
-    redis::RedisServer,
-    rift::{TestRift, redis_config},
-};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, transport::Channel};
-use ws::{WsClient, code_name};
 
 const READER: &str = "reader-token-0123456789";
 const WRITER: &str = "writer-token-0123456789";
@@ -201,7 +197,7 @@ async fn every_role_and_operation_gets_the_same_answer_on_both_transports() {
 #[tokio::test]
 async fn reflection_stays_open_with_tokens() {
     let rift = TestRift::start(secured(Config::default())).await;
-    let output = tokio::process::Command::new(support::tools::grpcurl())
+    let output = tokio::process::Command::new(crate::support::tools::grpcurl())
         .args(["-plaintext", &rift.grpc_addr.to_string(), "list"])
         .output()
         .await

@@ -1,19 +1,17 @@
 //! Subscribe: replay and live with no gap or duplicate, resume, truncation, fan-out across
 //! processes, and streams that end at shutdown.
 
-mod support;
-
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
+use crate::support::{
+    redis::RedisServer,
+    rift::{RiftProcess, TestRift},
+};
 use prost_types::{Value, value::Kind};
 use rift::{
     domain::{CoreConfig, EventId, NotifierConfig, memory::RedisConfig},
     pb::{self, rift_client::RiftClient},
     server::{Config, MemoryConfig},
-};
-use support::{
-    redis::RedisServer,
-    rift::{RiftProcess, TestRift},
 };
 use tokio::sync::Notify;
 use tonic::{Streaming, transport::Channel};
@@ -180,7 +178,7 @@ async fn slow_subscriber_catches_up_in_process() {
 #[tokio::test]
 async fn slow_subscriber_catches_up_on_redis() {
     let redis = RedisServer::start();
-    slow_subscriber_catches_up(support::rift::redis_config(&redis.url())).await;
+    slow_subscriber_catches_up(crate::support::rift::redis_config(&redis.url())).await;
 }
 
 async fn resume_from_an_id(rift: &TestRift) {

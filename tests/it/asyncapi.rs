@@ -1,6 +1,6 @@
 //! The AsyncAPI document of `/ws`, as `rift asyncapi` prints it, is a valid AsyncAPI 3 document
 //! for the AsyncAPI project's own parser (`@asyncapi/parser` from npm, in `scripts/tools`). That
-//! the adapter keeps to it is checked by every WebSocket test (`tests/support/ws.rs`).
+//! the adapter keeps to it is checked by every WebSocket test (`tests/it/support/ws.rs`).
 
 use std::{
     path::{Path, PathBuf},

@@ -8,8 +8,6 @@
 //! Two tests stand apart: one replays the same writes on both backends and compares the
 //! notifications; the other covers what only Redis can do: go away, and come back.
 
-mod support;
-
 use std::{
     collections::BTreeMap,
     future::Future,
@@ -17,6 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::support::redis::RedisServer;
 use rift::domain::{
     AnalysisStats, EventId, MemoryError, Notification, TaskId, TaskStatus,
     memory::{
@@ -26,7 +25,6 @@ use rift::domain::{
     records,
 };
 use serde_json::{Value, json};
-use support::redis::RedisServer;
 
 /// A cap no check reaches: nothing is trimmed.
 const ROOMY: usize = 100_000;

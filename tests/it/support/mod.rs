@@ -1,21 +1,20 @@
 //! Fixtures shared by the integration tests.
 //!
-//! Each test binary pulls this in with `mod support;`. Not every binary uses every helper,
-//! hence the module-wide `dead_code` allowance.
-//!
 //! - [`grpc`]: request values and the rich error details of a `tonic::Status`.
 //! - [`redis`]: a throwaway `redis-server` per test ([`redis::RedisServer`]), on a unix
 //!   socket in a temporary directory, killed when dropped; plain clients to read back what
 //!   Rift wrote.
 //! - [`rift`]: Rift itself under test, in this process or as a `rift` process.
 //! - [`tools`]: external clients the tests drive (grpcurl, websocat).
+//! - [`ws`]: a WebSocket client that tells replies from pushes.
+//! - [`browser`]: a headless Chromium driven over its DevTools protocol.
 
-#![allow(dead_code)]
-
+pub(crate) mod browser;
 pub(crate) mod grpc;
 pub(crate) mod redis;
 pub(crate) mod rift;
 pub(crate) mod tools;
+pub(crate) mod ws;
 
 /// Parses `text` as JSON, failing the test with the text if it is not.
 pub(crate) fn json(text: &str) -> serde_json::Value {

@@ -6,11 +6,8 @@
 //! crate. Chromium picks its own debugging port (`--remote-debugging-port=0`) and prints the
 //! address on stderr, which is read to know it is ready: no fixed port, no sleep.
 //!
-//! Included with `#[path = "support/browser.rs"] mod browser;` by the binaries that need it.
 //! Chromium comes from `RIFT_CHROMIUM`, else `PATH`; missing, the test fails with how to
 //! install it.
-
-#![allow(dead_code)]
 
 use std::{
     collections::VecDeque,

@@ -5,10 +5,8 @@
 
 #![allow(clippy::print_stderr)]
 
-mod support;
-
+use crate::support::rift::RiftProcess;
 use futures::{SinkExt, StreamExt};
-use support::rift::RiftProcess;
 use tokio_tungstenite::{connect_async, tungstenite::Message};
 
 const FRAMES: usize = 100_000;

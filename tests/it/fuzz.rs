@@ -2,7 +2,7 @@
 //! when it is valid. Many cases per property (`PROPTEST_CASES` overrides the count).
 //!
 //! The natural-language parser has its own property tests beside it (`src/ws/command.rs`),
-//! and `tests/ws_flood.rs` sends arbitrary frames through a real socket.
+//! and `ws_flood` sends arbitrary frames through a real socket.
 
 use proptest::prelude::*;
 use prost_types::{ListValue, Struct, Value as ProtoValue, value::Kind};

@@ -4,14 +4,10 @@
 //! "Nothing else arrived" is never proven by waiting: a later event is made to happen, and the
 //! next notification must be that one, since notifications arrive in order.
 
-mod support;
-#[path = "support/ws.rs"]
-mod ws;
-
+use crate::support::rift::TestRift;
+use crate::support::ws::{self, WsClient};
 use serde_json::{Value, json};
-use support::rift::TestRift;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use ws::WsClient;
 
 fn analyze(task_id: &str, items: usize) -> String {
     format!(

@@ -1,15 +1,13 @@
 //! Redis going away: calls answer UNAVAILABLE instead of hanging, health follows, and Rift
 //! recovers by itself once Redis is back, live subscriptions included.
 
-mod support;
-
 use std::time::Duration;
 
-use rift::pb;
-use support::{
+use crate::support::{
     redis::RedisServer,
     rift::{TestRift, wait_for_health},
 };
+use rift::pb;
 use tonic::{Code, Request};
 use tonic_health::pb::health_check_response::ServingStatus;
 

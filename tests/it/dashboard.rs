@@ -4,22 +4,18 @@
 //!
 //! Every wait is for something the page shows (see `support/browser.rs`), never for time.
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
-
 use std::net::TcpListener;
 
-use browser::Page;
+use crate::support::browser::Page;
+use crate::support::{
+    grpc::strings,
+    redis::RedisServer,
+    rift::{RiftProcess, TestRift},
+};
 use rift::{
     domain::auth::{Access, Role, Tokens},
     pb::{AnalyzeRequest, NarrateRequest, ProgressRequest},
     server::Config,
-};
-use support::{
-    grpc::strings,
-    redis::RedisServer,
-    rift::{RiftProcess, TestRift},
 };
 
 /// A JavaScript expression for the board row of `task`.

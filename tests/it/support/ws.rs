@@ -1,7 +1,5 @@
-//! A WebSocket client for the `ws_*` tests: commands in, replies and pushes told apart.
-//!
-//! Each `ws_*` binary includes it with `#[path = "support/ws.rs"] mod ws;`, next to
-//! `mod support;`, so binaries that never speak WebSocket do not compile it.
+//! A WebSocket client for the tests that speak to `/ws`: commands in, replies and pushes told
+//! apart.
 //!
 //! Every read waits at most [`WAIT`] and fails the test with what it was waiting for.
 //!
@@ -10,8 +8,6 @@
 //! message it must be: a push against `notification` / `watchEnded`, a reply against the reply
 //! of what was sent. A frame the schema refuses must get an error reply, and one it accepts must
 //! not be refused for its shape, so the document says exactly what the adapter accepts.
-
-#![allow(dead_code)]
 
 use std::{
     collections::{HashMap, VecDeque},

@@ -5,22 +5,19 @@
 //! and leaked memory per dropped socket. Here every bad frame gets one JSON error frame and the
 //! socket keeps serving, which each test proves by sending a good command afterwards.
 
-mod support;
-#[path = "support/ws.rs"]
-mod ws;
-
 use std::{sync::Arc, time::Duration};
 
+use crate::support::ws::{self, WsClient};
+use crate::support::{
+    redis::RedisServer,
+    rift::{TestRift, wait_for_health},
+};
 use rift::{
     domain::{Agents, CoreConfig, memory::InProcessMemory},
     server::{self, Config, MemoryConfig},
     ws::WsConfig,
 };
 use serde_json::{Value, json};
-use support::{
-    redis::RedisServer,
-    rift::{TestRift, wait_for_health},
-};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::{
     Message,
@@ -34,7 +31,6 @@ use tokio_tungstenite::tungstenite::{
 };
 use tokio_util::sync::CancellationToken;
 use tonic_health::pb::health_check_response::ServingStatus;
-use ws::WsClient;
 
 /// Proves the socket still serves after a bad frame.
 async fn still_serving(client: &mut WsClient) {

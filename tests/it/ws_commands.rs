@@ -3,13 +3,9 @@
 //! The prototype's session first, byte for byte where it promised bytes, then what Rift adds:
 //! tolerance, help, hints, typed requests, text in a typed frame.
 
-mod support;
-#[path = "support/ws.rs"]
-mod ws;
-
+use crate::support::rift::TestRift;
+use crate::support::ws::{WsClient, json};
 use serde_json::json;
-use support::rift::TestRift;
-use ws::{WsClient, json};
 
 const ANALYZE_101: &str = r#"Analyze data for task 101 with data: ["data1", "data2", "data3"]"#;
 

@@ -5,8 +5,6 @@
 
 #![allow(clippy::print_stderr)]
 
-mod support;
-
 use std::{
     collections::{BTreeMap, HashSet},
     sync::{
@@ -16,12 +14,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use redis::{AsyncCommands, streams::StreamRangeReply};
-use rift::pb::{self, rift_client::RiftClient};
-use support::{
+use crate::support::{
     redis::RedisServer,
     rift::{RiftProcess, TestRift, wait_for_health},
 };
+use redis::{AsyncCommands, streams::StreamRangeReply};
+use rift::pb::{self, rift_client::RiftClient};
 use tokio::sync::watch;
 use tonic::{Code, Request, transport::Channel};
 use tonic_health::pb::health_check_response::ServingStatus;

@@ -2,12 +2,10 @@
 //! server: the prototype's three commands, a malformed command and the good one after it on the
 //! same connection, and a watch that sees an analyze made over gRPC.
 
-mod support;
-
 use std::{process::Stdio, time::Duration};
 
+use crate::support::{json, redis::RedisServer, rift::TestRift, tools};
 use rift::pb;
-use support::{json, redis::RedisServer, rift::TestRift, tools};
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
     process::{Child, ChildStdin, ChildStdout, Command},

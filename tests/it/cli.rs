@@ -2,18 +2,16 @@
 //! against a Rift on loopback backed by a real `redis-server`, checking exactly what a person
 //! or a script sees: stdout, stderr and the exit status.
 
-mod support;
-
 use std::{
     process::{Output, Stdio},
     time::Duration,
 };
 
-use serde_json::{Value, json};
-use support::{
+use crate::support::{
     redis::RedisServer,
     rift::{RiftProcess, TestRift},
 };
+use serde_json::{Value, json};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     net::TcpListener,
@@ -414,7 +412,7 @@ async fn delete_task_removes_what_was_stored() {
 async fn health_exits_zero_only_while_serving() {
     let (mut redis, server) = TestRift::with_redis().await;
     let mut health = server.health().await;
-    support::rift::wait_for_health(
+    crate::support::rift::wait_for_health(
         &mut health,
         tonic_health::pb::health_check_response::ServingStatus::Serving,
     )
@@ -430,7 +428,7 @@ async fn health_exits_zero_only_while_serving() {
 
     // Without Redis the readiness service is NOT_SERVING: the probe fails, saying so.
     redis.stop();
-    support::rift::wait_for_health(
+    crate::support::rift::wait_for_health(
         &mut health,
         tonic_health::pb::health_check_response::ServingStatus::NotServing,
     )
