@@ -50,7 +50,8 @@ enum Command {
     Bench(rift::bench::BenchArgs),
     #[command(flatten)]
     Client(rift::cli::Command),
-    /// Print the shell completion script of rift for SHELL (README: "Installing").
+    /// Print the shell completion script of rift for SHELL (README: "Shell completions and man
+    /// pages").
     Completions {
         /// The shell to complete in.
         shell: clap_complete::Shell,
@@ -264,8 +265,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             print(&page)
         }
         Command::Man { out_dir: Some(dir) } => {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             clap_mangen::generate_to(Cli::command(), &dir)
                 .with_context(|| format!("writing man pages to {}", dir.display()))?;
             Ok(ExitCode::SUCCESS)

@@ -179,11 +179,7 @@ pub fn parent_of(traceparent: &str) -> Option<Context> {
 }
 
 fn remote(context: Context) -> Option<Context> {
-    context
-        .span()
-        .span_context()
-        .is_valid()
-        .then_some(context)
+    context.span().span_context().is_valid().then_some(context)
 }
 
 /// Makes `parent` the parent of `span`, which must be new (not yet entered), and records the

@@ -432,8 +432,10 @@ mod tests {
     fn request_schemas_refuse_what_the_parser_refuses() {
         let document = document();
         let analyze = validator(&document, "AnalyzeRequest");
-        assert!(analyze.is_valid(&json!({"analyze": {"task_id": "1", "data": [1, "a", null]},
-            "id": 7, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})));
+        assert!(
+            analyze.is_valid(&json!({"analyze": {"task_id": "1", "data": [1, "a", null]},
+            "id": 7, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}))
+        );
         assert!(analyze.is_valid(&json!({"analyze": null})));
         for refused in [
             json!({"analyze": {"task_id": 5}}),

@@ -25,11 +25,19 @@ fn rift_asyncapi_prints_a_document_the_asyncapi_parser_accepts() {
         .arg("asyncapi")
         .output()
         .expect("run rift asyncapi");
-    assert!(printed.status.success(), "rift asyncapi: {}", printed.status);
+    assert!(
+        printed.status.success(),
+        "rift asyncapi: {}",
+        printed.status
+    );
     let document: serde_json::Value =
         serde_json::from_slice(&printed.stdout).expect("rift asyncapi prints JSON");
     assert_eq!(document["asyncapi"], "3.0.0");
-    assert_eq!(document, rift::ws::asyncapi(), "the binary prints the library's document");
+    assert_eq!(
+        document,
+        rift::ws::asyncapi(),
+        "the binary prints the library's document"
+    );
 
     let file = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(file.path(), &printed.stdout).expect("write the document");

@@ -73,10 +73,7 @@ fn the_man_page_lists_every_command_and_a_page_is_written_for_each() {
         let file = dir.path().join(format!("rift-{command}.1"));
         let text = std::fs::read_to_string(&file)
             .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
-        assert!(
-            text.contains(&format!(".TH rift-{command} 1")),
-            "{text}"
-        );
+        assert!(text.contains(&format!(".TH rift-{command} 1")), "{text}");
     }
     let serve = std::fs::read_to_string(dir.path().join("rift-serve.1")).expect("rift-serve.1");
     assert!(serve.contains("redis\\-url"), "{serve}");

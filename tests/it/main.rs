@@ -25,6 +25,7 @@ mod grpcurl;
 mod http_routes;
 mod memory_contract;
 mod observability;
+mod readme;
 mod redis_layout;
 mod redis_outage;
 mod reliability;

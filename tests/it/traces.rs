@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::support::{redis::RedisServer, rift::RiftProcess, ws::WsClient};
 use opentelemetry_proto::tonic::{
     collector::trace::v1::{
         ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -18,7 +19,6 @@ use opentelemetry_proto::tonic::{
     trace::v1::Span,
 };
 use rift::pb;
-use crate::support::{redis::RedisServer, rift::RiftProcess, ws::WsClient};
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, transport::server::TcpIncoming};
@@ -143,8 +143,8 @@ async fn spans_of_grpc_and_websocket_calls_reach_an_otlp_receiver_in_the_callers
 
     // WebSocket: the upgrade's traceparent for commands, a typed frame's own for that frame.
     let upgrade = WS_UPGRADE.traceparent();
-    let mut socket = WsClient::connect_with_headers(rift.http_addr, &[("traceparent", &upgrade)])
-        .await;
+    let mut socket =
+        WsClient::connect_with_headers(rift.http_addr, &[("traceparent", &upgrade)]).await;
     let reply = socket
         .command_json(&format!(
             r#"{{"analyze": {{"task_id": "traced-2", "data": [1]}}, "id": 1, "traceparent": "{}"}}"#,
@@ -152,7 +152,9 @@ async fn spans_of_grpc_and_websocket_calls_reach_an_otlp_receiver_in_the_callers
         ))
         .await;
     assert_eq!(reply["result"]["version"], 1, "{reply}");
-    let progress = socket.command_json("Check progress for task traced-2").await;
+    let progress = socket
+        .command_json("Check progress for task traced-2")
+        .await;
     assert_eq!(progress["status"], "in-progress", "{progress}");
 
     // The notifications carry their writers' trace contexts, on both transports.
@@ -163,9 +165,17 @@ async fn spans_of_grpc_and_websocket_calls_reach_an_otlp_receiver_in_the_callers
     let first = socket.notification().await;
     let second = socket.notification().await;
     assert_eq!(first["task_id"], "traced-1");
-    assert_trace(&first["traceparent"], GRPC_CALLER.trace_id, "WebSocket, gRPC write");
+    assert_trace(
+        &first["traceparent"],
+        GRPC_CALLER.trace_id,
+        "WebSocket, gRPC write",
+    );
     assert_eq!(second["task_id"], "traced-2");
-    assert_trace(&second["traceparent"], WS_FRAME.trace_id, "WebSocket, WebSocket write");
+    assert_trace(
+        &second["traceparent"],
+        WS_FRAME.trace_id,
+        "WebSocket, WebSocket write",
+    );
     let mut stream = client
         .subscribe(pb::SubscribeRequest {
             task_id: String::new(),
@@ -195,10 +205,7 @@ async fn spans_of_grpc_and_websocket_calls_reach_an_otlp_receiver_in_the_callers
                 && record["fields"]["transport"] == "grpc"
         })
         .await;
-    assert_eq!(
-        logged["span"]["trace_id"], GRPC_CALLER.trace_id,
-        "{logged}"
-    );
+    assert_eq!(logged["span"]["trace_id"], GRPC_CALLER.trace_id, "{logged}");
 
     // Each call's span is a child of its caller's, exported by the service "rift".
     let mut expected = vec![

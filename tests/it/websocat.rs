@@ -12,16 +12,22 @@ use tokio::{
 };
 
 /// A websocat session: one line in is one text frame, one line out is one frame received.
-struct Websocat {
+pub(crate) struct Websocat {
     child: Child,
     input: ChildStdin,
     output: Lines<BufReader<ChildStdout>>,
 }
 
 impl Websocat {
-    fn connect(url: &str) -> Self {
-        let mut child = Command::new(tools::websocat())
-            .arg(url)
+    pub(crate) fn connect(url: &str) -> Self {
+        let mut command = Command::new(tools::websocat());
+        command.arg(url);
+        Self::spawn(command)
+    }
+
+    /// Runs `command`, a websocat (or a shell running one), as the session.
+    pub(crate) fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -37,7 +43,7 @@ impl Websocat {
         }
     }
 
-    async fn send(&mut self, line: &str) {
+    pub(crate) async fn send(&mut self, line: &str) {
         self.input
             .write_all(format!("{line}\n").as_bytes())
             .await
@@ -45,7 +51,7 @@ impl Websocat {
         self.input.flush().await.expect("flush");
     }
 
-    async fn receive(&mut self) -> String {
+    pub(crate) async fn receive(&mut self) -> String {
         tokio::time::timeout(Duration::from_secs(30), self.output.next_line())
             .await
             .expect("a frame within 30 s")
@@ -53,7 +59,7 @@ impl Websocat {
             .expect("websocat still connected")
     }
 
-    async fn ask(&mut self, line: &str) -> String {
+    pub(crate) async fn ask(&mut self, line: &str) -> String {
         self.send(line).await;
         self.receive().await
     }

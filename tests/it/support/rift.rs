@@ -155,13 +155,20 @@ impl RiftProcess {
         env: &[(&str, &str)],
         extra_args: &[&str],
     ) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rift"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rift"));
+        command
             .args(["--log-format", "json", "serve"])
             .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", http_addr])
             .args(extra_args)
             .env_remove("REDIS_URL")
             .env_remove("RIFT_REDIS_URL")
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        Self::start(command).await
+    }
+
+    /// Runs `command`, a `rift ... serve` that logs JSON, until it logs its addresses.
+    pub(crate) async fn start(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

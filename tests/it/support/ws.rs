@@ -224,7 +224,13 @@ impl WsClient {
                 }
             },
             Some(
-                Sent::Typed { conforms: false, .. } | Sent::Typed { operation: None, .. } | Sent::Refusable,
+                Sent::Typed {
+                    conforms: false, ..
+                }
+                | Sent::Typed {
+                    operation: None, ..
+                }
+                | Sent::Refusable,
             )
             | None => assert!(
                 error.is_some(),
@@ -261,15 +267,18 @@ impl Sent {
         }
         let protocol = protocol();
         let value: Option<Value> = serde_json::from_str(text).ok();
-        let named = value.as_ref().and_then(Value::as_object).and_then(|object| {
-            let mut names = object
-                .keys()
-                .filter(|key| !matches!(key.as_str(), "id" | "traceparent"));
-            match (names.next(), names.next()) {
-                (Some(name), None) => protocol.operations.get(name.as_str()),
-                _ => None,
-            }
-        });
+        let named = value
+            .as_ref()
+            .and_then(Value::as_object)
+            .and_then(|object| {
+                let mut names = object
+                    .keys()
+                    .filter(|key| !matches!(key.as_str(), "id" | "traceparent"));
+                match (names.next(), names.next()) {
+                    (Some(name), None) => protocol.operations.get(name.as_str()),
+                    _ => None,
+                }
+            });
         match (named, value) {
             (Some((request, reply)), Some(value)) => Sent::Typed {
                 conforms: protocol.valid(request, &value),
@@ -296,14 +305,11 @@ fn protocol() -> &'static Protocol {
     PROTOCOL.get_or_init(|| {
         let document = rift::ws::asyncapi();
         let mut operations = HashMap::new();
-        for (name, operation) in document["operations"]
-            .as_object()
-            .expect("operations")
-        {
+        for (name, operation) in document["operations"].as_object().expect("operations") {
             let schema_of = |message: &Value| -> Option<String> {
                 let message = message["$ref"].as_str()?.rsplit('/').next()?;
-                let payload = document["channels"]["ws"]["messages"][message]["payload"]["$ref"]
-                    .as_str()?;
+                let payload =
+                    document["channels"]["ws"]["messages"][message]["payload"]["$ref"].as_str()?;
                 Some(payload.rsplit('/').next()?.to_owned())
             };
             if operation["action"] != "receive" {
