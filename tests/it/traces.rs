@@ -1,4 +1,5 @@
-//! OpenTelemetry traces end to end: a `rift serve` process on real Redis, exporting over
+//! OpenTelemetry traces end to end: a `rift serve` process, on real Redis and on in-process
+//! memory, exporting over
 //! OTLP/gRPC to a trace receiver inside this test (the collector's `TraceService`, from
 //! `opentelemetry-proto`), configured only by the standard `OTEL_*` variables.
 //!
@@ -98,7 +99,19 @@ const WS_FRAME: ClientSpan = ClientSpan {
 };
 
 #[tokio::test]
-async fn spans_of_grpc_and_websocket_calls_reach_an_otlp_receiver_in_the_callers_traces() {
+async fn on_redis_spans_reach_an_otlp_receiver_in_the_callers_traces() {
+    let redis = RedisServer::start();
+    traced_session(&["--redis-url", &redis.url()]).await;
+}
+
+#[tokio::test]
+async fn in_process_spans_reach_an_otlp_receiver_in_the_callers_traces() {
+    traced_session(&[]).await;
+}
+
+/// A gRPC call and WebSocket commands with their callers' trace contexts, against a `rift
+/// serve` given `memory_args`, and what reaches the receiver, the log and the subscribers.
+async fn traced_session(memory_args: &[&str]) {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind the receiver");
@@ -112,7 +125,6 @@ async fn spans_of_grpc_and_websocket_calls_reach_an_otlp_receiver_in_the_callers
             .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop.cancelled_owned())
     });
 
-    let redis = RedisServer::start();
     let endpoint = format!("http://{receiver_addr}");
     let mut rift = RiftProcess::spawn_with(
         "127.0.0.1:0",
@@ -122,7 +134,7 @@ async fn spans_of_grpc_and_websocket_calls_reach_an_otlp_receiver_in_the_callers
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
             ("RUST_LOG", "info,rift::access=debug"),
         ],
-        &["--redis-url", &redis.url()],
+        memory_args,
     )
     .await;
 

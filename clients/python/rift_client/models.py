@@ -100,6 +100,9 @@ class Notification:
     action: str
     payload: dict[str, Any] = field(default_factory=dict)
     time: datetime | None = None
+    #: W3C traceparent of the write, when Rift exports traces ("" otherwise): make it the
+    #: parent of the span that handles the notification to continue the writer's trace.
+    traceparent: str = ""
 
     @property
     def is_notice(self) -> bool:
@@ -185,4 +188,5 @@ def notification(message: rift_pb2.Notification) -> Notification:
         action=message.action,
         payload=json_format.MessageToDict(message.payload),
         time=message.time.ToDatetime(tzinfo=timezone.utc) if message.HasField("time") else None,
+        traceparent=message.traceparent,
     )

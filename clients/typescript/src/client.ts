@@ -97,6 +97,11 @@ export interface Notification {
   action: string;
   payload: JsonObject;
   time?: Date;
+  /**
+   * W3C traceparent of the write, when Rift exports traces: make it the parent of the span
+   * that handles the notification to continue the writer's trace.
+   */
+  traceparent?: string;
 }
 
 export interface RiftClientOptions {
@@ -371,5 +376,6 @@ function toNotification(message: NotificationMessage): Notification {
     payload: message.payload ?? {},
   };
   if (message.time) notification.time = timestampDate(message.time);
+  if (message.traceparent) notification.traceparent = message.traceparent;
   return notification;
 }
