@@ -29,7 +29,7 @@
 use std::collections::HashMap;
 
 use anyhow::Context as _;
-use axum::http::HeaderMap;
+use http::HeaderMap;
 use opentelemetry::{
     Context,
     propagation::{Extractor, TextMapPropagator},

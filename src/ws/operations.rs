@@ -8,7 +8,8 @@
 //!   match in any case and with any whitespace between them; task ids, resume tokens and data
 //!   are taken as written. An operation's [`Form`]s are its grammar.
 //! - **a typed request**, for programs: one JSON object naming one operation by its typed name,
-//!   with an optional `id` the reply echoes: `{"progress": {"task_id": "101"}, "id": 7}`. A
+//!   with an optional `id` the reply echoes and an optional `traceparent`, the caller's W3C
+//!   trace context (`crate::traces`): `{"progress": {"task_id": "101"}, "id": 7}`. A
 //!   missing field is its empty value, as in protobuf, so a typed request and the matching gRPC
 //!   call are refused alike.
 //! - **text in a typed frame**, for a page or a program passing on what a person typed:
@@ -21,10 +22,12 @@
 //! # Adding an operation
 //!
 //! A [`Command`] variant; a const [`Operation`] below (its forms and their readers, its typed
-//! body and example), listed in [`OPERATIONS`]; what it does in `connection` and how its reply
-//! reads in `frame`. Help, hints, suggestions, the typed names and the `operation` label of
-//! metrics and logs follow from the table. A typed body is a serde struct beside its operation,
-//! so a schema of the typed requests can be derived from the same place.
+//! body and example, and the schemas of that body and of its reply's result), listed in
+//! [`OPERATIONS`]; what it does in `connection` and how its reply reads in `frame`. Help,
+//! hints, suggestions, the typed names, the AsyncAPI document (`asyncapi`) and the `operation`
+//! label of metrics and logs follow from the table. A typed body is a serde struct beside its
+//! operation and a result a serde struct in `frame`, both deriving `JsonSchema`, so the
+//! document's schemas are those of the types the adapter really reads and writes.
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, de::DeserializeOwned};

@@ -1,7 +1,7 @@
 //! OpenTelemetry traces end to end: a `rift serve` process, on real Redis and on in-process
-//! memory, exporting over
-//! OTLP/gRPC to a trace receiver inside this test (the collector's `TraceService`, from
-//! `opentelemetry-proto`), configured only by the standard `OTEL_*` variables.
+//! memory, exporting over OTLP/gRPC to a trace receiver inside this test (the collector's
+//! `TraceService`, from `opentelemetry-proto`), configured only by the standard `OTEL_*`
+//! variables.
 //!
 //! The caller's W3C `traceparent` (gRPC metadata, a WebSocket upgrade header, a typed frame's
 //! field) becomes the parent of the call's span; the trace id is in the JSON access log; and the
