@@ -16,11 +16,8 @@
 //!   and the domain alike.
 //! - [`cli`]: the command-line client (`rift analyze`, `narrate`, `progress`, `watch`) over
 //!   the generated gRPC client.
-//! - [`bench`]: `rift bench`, the load tool that drives a running Rift and reports
-//!   throughput, latency, delivery and memory.
 //! - [`pb`]: code generated from `proto/rift/v1/rift.proto`.
 
-pub mod bench;
 pub mod cli;
 pub mod dashboard;
 pub mod domain;
