@@ -2,8 +2,8 @@
 //! records the latency, and sends the next, until the warmup and the measured duration have
 //! passed. Each caller is a task with its own histograms, merged when all are done.
 //!
-//! Also what every load scenario shares: the operations ([`Op`], [`Kind`]) and how long they
-//! run ([`Timing`], [`parse_duration`] for the flags).
+//! Also what every load scenario shares: the operations ([`Op`], [`Kind`]), the loop's flags
+//! ([`LoadArgs`]) and how long it runs ([`Timing`], [`parse_duration`] for the flags).
 
 use std::{
     collections::BTreeMap,
@@ -59,6 +59,36 @@ impl Kind {
             Kind::Analyze => "analyze",
             Kind::Narrate => "narrate",
             Kind::Progress => "progress",
+        }
+    }
+}
+
+/// The closed loop's settings, the same for every transport.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct LoadArgs {
+    /// Operation each caller runs.
+    #[arg(long, value_enum, default_value_t = Op::Analyze)]
+    pub(crate) op: Op,
+    /// Concurrent callers (gRPC callers, or WebSocket connections), each with one request in
+    /// flight.
+    #[arg(long, short = 'c', default_value_t = 64)]
+    pub(crate) concurrency: usize,
+    /// Measured time.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) duration: Duration,
+    /// Unmeasured time before it.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub(crate) warmup: Duration,
+    /// Items per Analyze (`data1`, `data2`, ...).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) items: usize,
+}
+
+impl LoadArgs {
+    pub(crate) fn timing(&self) -> Timing {
+        Timing {
+            duration: self.duration,
+            warmup: self.warmup,
         }
     }
 }

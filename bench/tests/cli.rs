@@ -34,7 +34,10 @@ fn a_scenario_missing_what_it_needs_fails_naming_it() {
         let output = rift_bench(args);
         assert!(!output.status.success(), "{args:?}: {output:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains(flag), "{args:?} did not name {flag}: {stderr}");
+        assert!(
+            stderr.contains(flag),
+            "{args:?} did not name {flag}: {stderr}"
+        );
     }
 }
 

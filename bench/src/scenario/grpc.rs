@@ -5,13 +5,11 @@
 //! One HTTP/2 connection carries many calls at once but is served by one connection task on
 //! each side, so callers are spread over `--connections` channels.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use serde_json::json;
 
 use crate::{
-    driver::{self, Op, Timing, parse_duration},
+    driver::{self, LoadArgs},
     grpc, redis_benchmark,
     report::Report,
     target::{Target, run_tag},
@@ -19,24 +17,11 @@ use crate::{
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct GrpcArgs {
-    /// Operation each caller runs.
-    #[arg(long, value_enum, default_value_t = Op::Analyze)]
-    pub(crate) op: Op,
-    /// Concurrent callers, each with one call in flight.
-    #[arg(long, short = 'c', default_value_t = 64)]
-    pub(crate) concurrency: usize,
+    #[command(flatten)]
+    pub(crate) load: LoadArgs,
     /// HTTP/2 connections the callers share; default one per 16 callers.
     #[arg(long)]
     pub(crate) connections: Option<usize>,
-    /// Measured time.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub(crate) duration: Duration,
-    /// Unmeasured time before it.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    pub(crate) warmup: Duration,
-    /// Items per Analyze (`data1`, `data2`, ...).
-    #[arg(long, default_value_t = 3)]
-    pub(crate) items: usize,
     /// Then run Rift's Analyze script straight against Redis with redis-benchmark at the same
     /// concurrency, and report the ratio (needs --redis-url and redis-benchmark on PATH).
     #[arg(long)]
@@ -47,24 +32,22 @@ pub(crate) struct GrpcArgs {
 }
 
 pub(crate) async fn run(target: &Target, args: &GrpcArgs) -> anyhow::Result<Report> {
+    let load = &args.load;
     let connections = args
         .connections
-        .unwrap_or_else(|| args.concurrency.div_ceil(16))
+        .unwrap_or_else(|| load.concurrency.div_ceil(16))
         .max(1);
     let tag = run_tag();
-    let callers = grpc::callers(target, args.concurrency, connections, args.items, &tag).await?;
-    let timing = Timing {
-        duration: args.duration,
-        warmup: args.warmup,
-    };
-    let operations = driver::drive(callers, args.op, timing).await?;
+    let callers = grpc::callers(target, load.concurrency, connections, load.items, &tag).await?;
+    let timing = load.timing();
+    let operations = driver::drive(callers, load.op, timing).await?;
     let mut report = Report {
         scenario: "grpc",
         params: json!({
-            "op": args.op,
-            "concurrency": args.concurrency,
+            "op": load.op,
+            "concurrency": load.concurrency,
             "connections": connections,
-            "items": args.items,
+            "items": load.items,
             "timing": timing,
         }),
         failures: driver::error_failures(&operations),
@@ -80,9 +63,9 @@ pub(crate) async fn run(target: &Target, args: &GrpcArgs) -> anyhow::Result<Repo
         let requests = grpc_ok.max(10_000);
         let direct = redis_benchmark::run_analyze(
             redis_url,
-            args.concurrency,
+            load.concurrency,
             requests,
-            args.items,
+            load.items,
             args.max_events,
             &tag,
         )
