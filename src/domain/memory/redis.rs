@@ -77,8 +77,11 @@ fn write_script(body: &str) -> String {
 /// `EVALSHA`), and its KEYS and ARGV in the order the script reads them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScriptCall {
+    /// The script as Rift loads it (`SCRIPT LOAD`).
     pub source: String,
+    /// `KEYS`, in order.
     pub keys: Vec<String>,
+    /// `ARGV`, in order.
     pub args: Vec<String>,
 }
 
