@@ -46,8 +46,6 @@ enum LogFormat {
 enum Command {
     /// Serve gRPC and WebSocket. Memory is in-process unless a Redis URL is given.
     Serve(ServeArgs),
-    /// Drive a running Rift and report throughput, latency, delivery and memory.
-    Bench(rift::bench::BenchArgs),
     #[command(flatten)]
     Client(rift::cli::Command),
     /// Print the shell completion script of rift for SHELL (README: "Shell completions and man
@@ -206,17 +204,12 @@ impl ServeArgs {
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    match &cli.command {
-        Command::Serve(ServeArgs {
-            worker_threads: Some(threads),
-            ..
-        }) => {
-            runtime.worker_threads((*threads).max(1));
-        }
-        Command::Bench(args) => {
-            runtime.worker_threads(args.threads.max(1));
-        }
-        _ => {}
+    if let Command::Serve(ServeArgs {
+        worker_threads: Some(threads),
+        ..
+    }) = &cli.command
+    {
+        runtime.worker_threads((*threads).max(1));
     }
     runtime.enable_all().build()?.block_on(async {
         // Traces are the server's: a client command exports nothing.
@@ -246,9 +239,6 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .context("rift serve")?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(args) => rift::bench::main(args, &mut std::io::stdout().lock())
-            .await
-            .map(|()| ExitCode::SUCCESS),
         Command::Client(command) => Ok(rift::cli::execute(command).await),
         Command::Completions { shell } => {
             let mut script = Vec::new();

@@ -25,7 +25,10 @@ use super::{
     AnalysisStored, AnalysisWrite, History, Memory, NarrativeStored, NarrativeWrite,
     ProgressObserved, Tail, TaskState, WriteGuard, unix_ms,
 };
-use crate::domain::{EventId, MemoryError, Notification, TaskId, records::keys};
+use crate::domain::{
+    AnalysisStats, CoreError, EventId, MemoryError, Notification, TaskId, analysis,
+    records::{self, keys},
+};
 
 /// How to reach Redis and how to behave when it does not answer.
 #[derive(Debug, Clone)]
@@ -71,11 +74,92 @@ fn write_script(body: &str) -> String {
     format!("{PRELUDE}\n{body}")
 }
 
-/// The text of TechAgent's write script exactly as Rift loads it, for tools that run it
-/// straight against Redis (`rift bench` compares with `redis-benchmark`). KEYS and ARGV are
-/// described at the top of `scripts/analyze.lua`.
-pub fn analyze_script_source() -> String {
-    write_script(ANALYZE)
+/// A script call as Rift makes it: the script's text (loaded once, then called by its SHA1 with
+/// `EVALSHA`), and its KEYS and ARGV in the order the script reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScriptCall {
+    /// The script as Rift loads it (`SCRIPT LOAD`).
+    pub source: String,
+    /// `KEYS`, in order.
+    pub keys: Vec<String>,
+    /// `ARGV`, in order.
+    pub args: Vec<String>,
+}
+
+/// TechAgent's write of `data` to task `task_id`, with no expected version, no request id and
+/// `deadline`, as the one script call Rift makes for it; for tools that run it straight against
+/// Redis (`rift-bench` beside `redis-benchmark`). Built by the code that builds Rift's own call.
+pub fn analyze_script_call(
+    task_id: &str,
+    data: &[serde_json::Value],
+    max_events: usize,
+    deadline: SystemTime,
+) -> Result<ScriptCall, CoreError> {
+    let task = TaskId::parse(task_id)?;
+    let summary = analysis::summary(data.len());
+    let record_json = records::analysis_json(&task, &summary, &AnalysisStats::of(data));
+    let write = AnalysisWrite {
+        task: &task,
+        record_json: &record_json,
+        summary: &summary,
+        expected_version: None,
+        guard: WriteGuard {
+            deadline: Some(deadline),
+            request: None,
+        },
+    };
+    let mut call = ScriptCall {
+        source: write_script(ANALYZE),
+        ..ScriptCall::default()
+    };
+    analyze_args(&mut call, &write, &max_events.max(1).to_string());
+    Ok(call)
+}
+
+/// KEYS and ARGV of TechAgent's write script, in the order `scripts/analyze.lua` reads them.
+fn analyze_args(call: &mut impl ScriptArgs, write: &AnalysisWrite<'_>, max_events: &str) {
+    let task = write.task;
+    let expected_version = write.expected_version.map(|v| v.to_string());
+    call.key(&keys::analysis(task))
+        .key(&keys::context(task))
+        .key(&keys::progress(task))
+        .key(keys::NOTIFICATIONS)
+        .key(&keys::updates_channel(task))
+        .arg(task.as_str())
+        .arg(write.record_json)
+        .arg(write.summary)
+        .arg(max_events)
+        .arg(expected_version.as_deref().unwrap_or_default());
+    guarded(call, &write.guard);
+    traced(call);
+}
+
+/// Where a script call's KEYS and ARGV go: Rift's own invocation, or a [`ScriptCall`] for tools.
+trait ScriptArgs {
+    fn key(&mut self, key: &str) -> &mut Self;
+    fn arg(&mut self, arg: &str) -> &mut Self;
+}
+
+impl ScriptArgs for ScriptInvocation<'_> {
+    fn key(&mut self, key: &str) -> &mut Self {
+        ScriptInvocation::key(self, key)
+    }
+
+    fn arg(&mut self, arg: &str) -> &mut Self {
+        ScriptInvocation::arg(self, arg)
+    }
+}
+
+impl ScriptArgs for ScriptCall {
+    fn key(&mut self, key: &str) -> &mut Self {
+        self.keys.push(key.to_owned());
+        self
+    }
+
+    fn arg(&mut self, arg: &str) -> &mut Self {
+        self.args.push(arg.to_owned());
+        self
+    }
 }
 
 impl Scripts {
@@ -94,13 +178,13 @@ impl Scripts {
 /// Appends a write's guard to a script call: the request key as the last key (if any), and
 /// three last arguments: deadline (unix ms, 0 for none), request fingerprint and window (ms;
 /// both empty without a request key). `prelude.lua` reads them in that order.
-fn guarded(call: &mut ScriptInvocation<'_>, guard: &WriteGuard<'_>) {
-    call.arg(deadline_arg(guard.deadline));
+fn guarded(call: &mut impl ScriptArgs, guard: &WriteGuard<'_>) {
+    call.arg(&deadline_arg(guard.deadline));
     match guard.request {
         Some(request) => {
-            call.key(keys::request(request.id))
+            call.key(&keys::request(request.id))
                 .arg(request.fingerprint)
-                .arg(request.window.as_millis().max(1).to_string());
+                .arg(&request.window.as_millis().max(1).to_string());
         }
         None => {
             call.arg("").arg("");
@@ -111,8 +195,8 @@ fn guarded(call: &mut ScriptInvocation<'_>, guard: &WriteGuard<'_>) {
 /// Appends the writer's trace context as the last argument of a write script call (empty when
 /// untraced): `prelude.lua` reads `ARGV[#ARGV]` and stores it with the notification, in the
 /// same round trip. Call it after every other argument.
-fn traced(call: &mut ScriptInvocation<'_>) {
-    call.arg(crate::traces::current_traceparent().unwrap_or_default());
+fn traced(call: &mut impl ScriptArgs) {
+    call.arg(&crate::traces::current_traceparent().unwrap_or_default());
 }
 
 fn deadline_arg(deadline: Option<SystemTime>) -> String {
@@ -213,26 +297,9 @@ impl Memory for RedisMemory {
         &self,
         write: AnalysisWrite<'_>,
     ) -> Result<AnalysisStored, MemoryError> {
-        let task = write.task;
         let mut connection = self.connection.clone();
         let mut call = self.scripts.analyze.prepare_invoke();
-        call.key(keys::analysis(task))
-            .key(keys::context(task))
-            .key(keys::progress(task))
-            .key(keys::NOTIFICATIONS)
-            .key(keys::updates_channel(task))
-            .arg(task.as_str())
-            .arg(write.record_json)
-            .arg(write.summary)
-            .arg(self.max_events())
-            .arg(
-                write
-                    .expected_version
-                    .map(|v| v.to_string())
-                    .unwrap_or_default(),
-            );
-        guarded(&mut call, &write.guard);
-        traced(&mut call);
+        analyze_args(&mut call, &write, self.max_events());
         let invocation = call.invoke_async::<(u64, String, u8)>(&mut connection);
         let (version, id, replayed) = self.bounded(invocation).await?;
         Ok(AnalysisStored {

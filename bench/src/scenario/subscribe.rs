@@ -8,65 +8,53 @@
 //! The task is fresh, so its versions are exactly 1..=N: every subscriber must receive each of
 //! them exactly once, in increasing id order.
 //!
-//! Subscribers read only what they check, the id and the payload's version ([`Received`]), a
-//! connection's worth of streams per task, straight off HTTP/2 (`h2_subscribers`): a million
+//! Subscribers read only what they check, the id and the payload's version, a connection's
+//! worth of streams per task, straight off HTTP/2 ([`crate::h2_subscribers`]): a million
 //! deliveries a second is otherwise as much work for the load tool as for Rift, on the same
 //! two cores.
 
 use std::{
     collections::BTreeMap,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
     time::{Duration, Instant},
 };
 
 use anyhow::Context as _;
-use prost::encoding::{WireType, decode_key, decode_varint};
+use rift::pb::{self, rift_client::RiftClient};
 use serde_json::json;
 use tokio::{sync::oneshot, time::MissedTickBehavior};
-use tokio_util::sync::CancellationToken;
 
-use super::{
-    OperationReport, Recorder, Report, Target,
-    driver::{ErrorTally, count_error, error_fields},
-    grpc, h2_subscribers, parse_duration, run_tag,
+use crate::{
+    driver::{ErrorTally, count_error, error_fields, parse_duration},
+    grpc,
+    h2_subscribers::{self, Ending, micros_since},
+    recorder::Recorder,
+    report::{OperationReport, Report},
+    target::{Target, run_tag},
 };
-use crate::pb::{self, rift_client::RiftClient};
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct SubscribeArgs {
+pub(crate) struct SubscribeArgs {
     /// Subscribers, all following the same task.
     #[arg(long, short = 's', default_value_t = 1000)]
-    pub subscribers: usize,
+    pub(crate) subscribers: usize,
     /// Events per second the writers emit, together.
     #[arg(long, short = 'e', default_value_t = 1000)]
-    pub rate: u32,
+    pub(crate) rate: u32,
     /// How long the writers write.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// HTTP/2 connections the subscribers share; default one per 100 subscribers.
     #[arg(long)]
-    pub connections: Option<usize>,
+    pub(crate) connections: Option<usize>,
     /// HTTP/2 connections the writes go over, in turn.
     #[arg(long, default_value_t = 2)]
-    pub writer_connections: usize,
+    pub(crate) writer_connections: usize,
     /// How long to wait, once writing stops, for the last deliveries.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub drain: Duration,
+    pub(crate) drain: Duration,
     /// Items per Analyze.
     #[arg(long, default_value_t = 3)]
-    pub items: usize,
-}
-
-/// What one subscriber received: (version, microseconds since the start) in arrival order.
-#[derive(Debug, Default)]
-pub(super) struct Received {
-    pub(super) events: Vec<(u32, u32)>,
-    /// Notifications whose id was not greater than the one before.
-    pub(super) out_of_order: u64,
-    pub(super) error: Option<String>,
+    pub(crate) items: usize,
 }
 
 /// What one writer sent: (version, microseconds since the start when it was sent).
@@ -75,101 +63,6 @@ struct Sent {
     events: Vec<(u64, u32)>,
     latency: Recorder,
     errors: ErrorTally,
-}
-
-/// How a subscriber knows it is done.
-#[derive(Clone)]
-pub(super) struct Ending {
-    /// The last version written, once the writers are done; `u64::MAX` until then.
-    last: Arc<AtomicU64>,
-    /// Cancelled once `last` is set, for subscribers that already have it.
-    pub(super) last_known: CancellationToken,
-    /// Cancelled when the drain time is over.
-    pub(super) stop: CancellationToken,
-}
-
-impl Ending {
-    /// The last version written; `u64::MAX` while writers are still writing.
-    pub(super) fn last(&self) -> u64 {
-        self.last.load(Ordering::Relaxed)
-    }
-
-    /// Tokens of its own for one reader: polling a token locks its waiter list, and readers
-    /// polling the same two would contend for them.
-    fn for_reader(&self) -> Self {
-        Self {
-            last: self.last.clone(),
-            last_known: self.last_known.child_token(),
-            stop: self.stop.child_token(),
-        }
-    }
-}
-
-pub(super) fn micros_since(start: Instant) -> u32 {
-    u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX)
-}
-
-/// Splits off the next field of `buf`: (field number, wire type, its bytes; none for a
-/// varint).
-fn next_field<'a>(buf: &mut &'a [u8]) -> Option<(u32, WireType, &'a [u8])> {
-    let (tag, wire) = decode_key(buf).ok()?;
-    let len = match wire {
-        WireType::LengthDelimited => usize::try_from(decode_varint(buf).ok()?).ok()?,
-        WireType::SixtyFourBit => 8,
-        WireType::ThirtyTwoBit => 4,
-        WireType::Varint => {
-            decode_varint(buf).ok()?;
-            0
-        }
-        _ => return None,
-    };
-    let (field, rest) = buf.split_at_checked(len)?;
-    *buf = rest;
-    Some((tag, wire, field))
-}
-
-/// The two fields of an encoded `rift.v1.Notification` a subscriber checks, read in place: the
-/// id (1) and the payload (5, an encoded `google.protobuf.Struct`).
-pub(super) fn notification_fields(mut encoded: &[u8]) -> (Option<&str>, Option<&[u8]>) {
-    let (mut id, mut payload) = (None, None);
-    while let Some((tag, wire, field)) = next_field(&mut encoded) {
-        match (tag, wire) {
-            (1, WireType::LengthDelimited) => id = std::str::from_utf8(field).ok(),
-            (5, WireType::LengthDelimited) => payload = Some(field),
-            _ => {}
-        }
-    }
-    (id, payload)
-}
-
-/// The number under `key` in an encoded `google.protobuf.Struct`, read without decoding the
-/// rest: `Struct.fields` (1) is a map, each entry `{key (1), value (2)}`, and
-/// `Value.number_value` (2) a double.
-pub(super) fn struct_number(mut encoded: &[u8], key: &str) -> Option<f64> {
-    let next = next_field;
-    while !encoded.is_empty() {
-        let (1, WireType::LengthDelimited, mut entry) = next(&mut encoded)? else {
-            continue;
-        };
-        let (mut name, mut value) = (None, None);
-        while !entry.is_empty() {
-            match next(&mut entry)? {
-                (1, WireType::LengthDelimited, bytes) => name = Some(bytes),
-                (2, WireType::LengthDelimited, bytes) => value = Some(bytes),
-                _ => {}
-            }
-        }
-        if name != Some(key.as_bytes()) {
-            continue;
-        }
-        let mut value = value?;
-        while !value.is_empty() {
-            if let (2, WireType::SixtyFourBit, bytes) = next(&mut value)? {
-                return Some(f64::from_le_bytes(bytes.try_into().ok()?));
-            }
-        }
-    }
-    None
 }
 
 /// Writes in an open loop: one Analyze every `1 / rate` seconds whatever the answers' latency
@@ -261,11 +154,7 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
     let token = grpc::bearer(target)?;
     let expected_events = (f64::from(args.rate) * args.duration.as_secs_f64()).ceil() as usize;
     let start = Instant::now();
-    let ending = Ending {
-        last: Arc::new(AtomicU64::new(u64::MAX)),
-        last_known: CancellationToken::new(),
-        stop: CancellationToken::new(),
-    };
+    let ending = Ending::new();
 
     let request = pb::SubscribeRequest {
         task_id: task_id.clone(),
@@ -336,13 +225,12 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
     if send_offsets.len() <= last_version as usize {
         send_offsets.resize(last_version as usize + 1, None);
     }
-    ending.last.store(last_version, Ordering::Relaxed);
-    ending.last_known.cancel();
-    let drain_stop = ending.stop.clone();
+    ending.writers_done(last_version);
+    let drain_ending = ending.clone();
     let drain = args.drain;
     tokio::spawn(async move {
         tokio::time::sleep(drain).await;
-        drain_stop.cancel();
+        drain_ending.stop();
     });
     let mut delivery = Recorder::new();
     let mut seen = vec![false; send_offsets.len()];
@@ -379,7 +267,7 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
         }
         missing += seen.iter().skip(1).filter(|s| !**s).count() as u64;
     }
-    ending.stop.cancel();
+    ending.stop();
 
     let measured = args.duration.as_secs_f64();
     let mut report = Report {
@@ -461,43 +349,4 @@ pub(crate) async fn run(target: &Target, args: &SubscribeArgs) -> anyhow::Result
             .push(format!("writes failed: {write_errors:?}"));
     }
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use prost::Message as _;
-    use prost_types::{Struct, Value, value::Kind};
-
-    use super::*;
-
-    #[test]
-    fn reads_one_number_out_of_an_encoded_struct() {
-        let value = |kind| Value { kind: Some(kind) };
-        let payload = Struct {
-            fields: [
-                (
-                    "summary".to_owned(),
-                    value(Kind::StringValue("Analyzed 3 items".into())),
-                ),
-                ("task_id".to_owned(), value(Kind::StringValue("t".into()))),
-                ("version".to_owned(), value(Kind::NumberValue(1234.0))),
-                ("zeta".to_owned(), value(Kind::BoolValue(true))),
-            ]
-            .into_iter()
-            .collect(),
-        };
-        let notification = pb::Notification {
-            id: "1-2".into(),
-            payload: Some(payload),
-            ..Default::default()
-        };
-        let encoded = notification.encode_to_vec();
-        let (id, payload) = notification_fields(&encoded);
-        assert_eq!(id, Some("1-2"));
-        let payload = payload.expect("a payload");
-        assert_eq!(struct_number(payload, "version"), Some(1234.0));
-        assert_eq!(struct_number(payload, "summary"), None);
-        assert_eq!(struct_number(payload, "missing"), None);
-        assert_eq!(struct_number(&[0xff, 0xff], "version"), None);
-    }
 }

@@ -1,6 +1,9 @@
 //! C concurrent callers in a closed loop: each sends one operation, waits for its answer,
 //! records the latency, and sends the next, until the warmup and the measured duration have
 //! passed. Each caller is a task with its own histograms, merged when all are done.
+//!
+//! Also what every load scenario shares: the operations ([`Op`], [`Kind`]), the loop's flags
+//! ([`LoadArgs`]) and how long it runs ([`Timing`], [`parse_duration`] for the flags).
 
 use std::{
     collections::BTreeMap,
@@ -8,7 +11,121 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Kind, Op, OperationReport, Recorder, Timing};
+use clap::ValueEnum;
+use serde::Serialize;
+
+use crate::{recorder::Recorder, report::OperationReport};
+
+/// Which operation callers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Op {
+    Analyze,
+    Narrate,
+    Progress,
+    /// Each caller cycles Analyze, Narrate, Progress: the task flow.
+    Mix,
+}
+
+impl Op {
+    /// The single operation the `i`-th call of a caller runs.
+    pub(crate) fn nth(self, i: u64) -> Kind {
+        match self {
+            Op::Analyze => Kind::Analyze,
+            Op::Narrate => Kind::Narrate,
+            Op::Progress => Kind::Progress,
+            Op::Mix => Kind::ALL[(i % 3) as usize],
+        }
+    }
+}
+
+/// One operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Analyze,
+    Narrate,
+    Progress,
+}
+
+impl Kind {
+    pub(crate) const ALL: [Kind; 3] = [Kind::Analyze, Kind::Narrate, Kind::Progress];
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Analyze => "analyze",
+            Kind::Narrate => "narrate",
+            Kind::Progress => "progress",
+        }
+    }
+}
+
+/// The closed loop's settings, the same for every transport.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct LoadArgs {
+    /// Operation each caller runs.
+    #[arg(long, value_enum, default_value_t = Op::Analyze)]
+    pub(crate) op: Op,
+    /// Concurrent callers (gRPC callers, or WebSocket connections), each with one request in
+    /// flight.
+    #[arg(long, short = 'c', default_value_t = 64)]
+    pub(crate) concurrency: usize,
+    /// Measured time.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) duration: Duration,
+    /// Unmeasured time before it.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub(crate) warmup: Duration,
+    /// Items per Analyze (`data1`, `data2`, ...).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) items: usize,
+}
+
+impl LoadArgs {
+    pub(crate) fn timing(&self) -> Timing {
+        Timing {
+            duration: self.duration,
+            warmup: self.warmup,
+        }
+    }
+}
+
+/// How long callers run.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct Timing {
+    /// Measured.
+    #[serde(serialize_with = "serialize_secs")]
+    pub(crate) duration: Duration,
+    /// Run but not measured, before `duration`.
+    #[serde(serialize_with = "serialize_secs")]
+    pub(crate) warmup: Duration,
+}
+
+fn serialize_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// `10s`, `500ms`, `2m`, or a bare number of seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 10s or 500ms"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        _ => return Err(format!("unknown unit {unit:?}: use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+}
 
 /// One caller: a connection (or a share of one) and the requests it sends.
 pub(crate) trait Caller: Send + 'static {
@@ -174,4 +291,29 @@ pub(crate) fn error_failures(operations: &[OperationReport]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3h").is_err());
+    }
+
+    #[test]
+    fn mix_cycles_the_task_flow() {
+        let kinds: Vec<_> = (0..4).map(|i| Op::Mix.nth(i)).collect();
+        assert_eq!(
+            kinds,
+            [Kind::Analyze, Kind::Narrate, Kind::Progress, Kind::Analyze]
+        );
+        assert_eq!(Op::Narrate.nth(7), Kind::Narrate);
+    }
 }

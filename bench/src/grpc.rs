@@ -1,51 +1,14 @@
-//! Unary gRPC load: C callers over a few HTTP/2 connections, and optionally the same Analyze
-//! script run straight against Redis by `redis-benchmark` with the same concurrency, in the
-//! same run, for the ratio.
-//!
-//! One HTTP/2 connection carries many calls at once but is served by one connection task on
-//! each side, so callers are spread over `--connections` channels.
-
-use std::time::Duration;
+//! The gRPC client side: channels to Rift, the bearer token, and callers that each run
+//! Analyze, Narrate or Progress on a task of their own over the generated client.
 
 use anyhow::Context as _;
-use serde_json::json;
+use rift::pb::{self, rift_client::RiftClient};
 use tonic::{Request, metadata::MetadataValue, transport::Channel};
 
-use super::{
-    Kind, Op, Report, Target, Timing, calls,
-    driver::{self, CallError, Caller},
-    parse_duration, run_tag, sample_data,
+use crate::{
+    driver::{CallError, Caller, Kind},
+    target::{Target, sample_data},
 };
-use crate::pb::{self, rift_client::RiftClient};
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct GrpcArgs {
-    /// Operation each caller runs.
-    #[arg(long, value_enum, default_value_t = Op::Analyze)]
-    pub op: Op,
-    /// Concurrent callers, each with one call in flight.
-    #[arg(long, short = 'c', default_value_t = 64)]
-    pub concurrency: usize,
-    /// HTTP/2 connections the callers share; default one per 16 callers.
-    #[arg(long)]
-    pub connections: Option<usize>,
-    /// Measured time.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub duration: Duration,
-    /// Unmeasured time before it.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    pub warmup: Duration,
-    /// Items per Analyze (`data1`, `data2`, ...).
-    #[arg(long, default_value_t = 3)]
-    pub items: usize,
-    /// Then run Rift's Analyze script straight against Redis with redis-benchmark at the same
-    /// concurrency, and report the ratio (needs --redis-url and redis-benchmark on PATH).
-    #[arg(long)]
-    pub vs_redis_benchmark: bool,
-    /// The server's --max-events, so redis-benchmark trims the stream as Rift does.
-    #[arg(long, default_value_t = 100_000)]
-    pub max_events: usize,
-}
 
 /// Opens `count` channels to Rift's gRPC address.
 pub(crate) async fn channels(target: &Target, count: usize) -> anyhow::Result<Vec<Channel>> {
@@ -98,7 +61,7 @@ pub(crate) fn proto_data(items: usize) -> Vec<prost_types::Value> {
 }
 
 /// One gRPC caller: its own task, on a shared channel.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct GrpcCaller {
     pub(crate) client: RiftClient<Channel>,
     pub(crate) task_id: String,
@@ -184,61 +147,4 @@ pub(crate) async fn callers(
         callers.push(caller);
     }
     Ok(callers)
-}
-
-pub(crate) async fn run(target: &Target, args: &GrpcArgs) -> anyhow::Result<Report> {
-    let connections = args
-        .connections
-        .unwrap_or_else(|| args.concurrency.div_ceil(16))
-        .max(1);
-    let tag = run_tag();
-    let callers = callers(target, args.concurrency, connections, args.items, &tag).await?;
-    let timing = Timing {
-        duration: args.duration,
-        warmup: args.warmup,
-    };
-    let operations = driver::drive(callers, args.op, timing).await?;
-    let mut report = Report {
-        scenario: "grpc",
-        params: json!({
-            "op": args.op,
-            "concurrency": args.concurrency,
-            "connections": connections,
-            "items": args.items,
-            "timing": timing,
-        }),
-        failures: driver::error_failures(&operations),
-        operations,
-        ..Report::default()
-    };
-    if args.vs_redis_benchmark {
-        let redis_url = target
-            .redis_url
-            .as_deref()
-            .context("--vs-redis-benchmark needs --redis-url")?;
-        let grpc_ok = report.operations.first().map_or(0, |op| op.ok);
-        let requests = grpc_ok.max(10_000);
-        let direct = calls::redis_benchmark_analyze(
-            redis_url,
-            args.concurrency,
-            requests,
-            args.items,
-            args.max_events,
-            &tag,
-        )
-        .await?;
-        let grpc_rps = report
-            .operations
-            .iter()
-            .find(|op| op.name == "analyze")
-            .map_or(0.0, |op| op.throughput_per_s);
-        report.figure("redis_benchmark", &direct);
-        if direct.rps > 0.0 {
-            report.figure(
-                "grpc_analyze_to_redis_benchmark_ratio",
-                (grpc_rps / direct.rps * 1000.0).round() / 1000.0,
-            );
-        }
-    }
-    Ok(report)
 }

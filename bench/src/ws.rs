@@ -1,11 +1,8 @@
-//! WebSocket load: C connections, each sending the prototype's natural-language commands one at
-//! a time and waiting for the reply before the next.
-
-use std::time::Duration;
+//! The WebSocket client side: connections to Rift that send the prototype's natural-language
+//! commands one at a time, each waiting for its reply, and check what comes back.
 
 use anyhow::Context as _;
 use futures::{SinkExt as _, StreamExt as _};
-use serde_json::json;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
@@ -14,30 +11,10 @@ use tokio_tungstenite::{
     },
 };
 
-use super::{
-    Kind, Op, Report, Target, Timing,
-    driver::{self, CallError, Caller},
-    parse_duration, run_tag, sample_data,
+use crate::{
+    driver::{CallError, Caller, Kind},
+    target::{Target, sample_data},
 };
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct WsArgs {
-    /// Command each connection sends.
-    #[arg(long, value_enum, default_value_t = Op::Analyze)]
-    pub op: Op,
-    /// Concurrent connections, each with one command in flight.
-    #[arg(long, short = 'c', default_value_t = 64)]
-    pub concurrency: usize,
-    /// Measured time.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub duration: Duration,
-    /// Unmeasured time before it.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    pub warmup: Duration,
-    /// Items per Analyze.
-    #[arg(long, default_value_t = 3)]
-    pub items: usize,
-}
 
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -64,6 +41,7 @@ pub(crate) async fn connect(target: &Target) -> anyhow::Result<Socket> {
 }
 
 /// The three commands of one task, as text frames built once.
+#[derive(Debug)]
 struct Commands([Message; 3]);
 
 impl Commands {
@@ -77,9 +55,25 @@ impl Commands {
     }
 }
 
+/// One connection and the commands of its task.
+#[derive(Debug)]
 pub(crate) struct WsCaller {
     socket: Socket,
     commands: Commands,
+}
+
+impl WsCaller {
+    /// Connects, to send the commands of `task_id` with `items` items.
+    pub(crate) async fn connect(
+        target: &Target,
+        task_id: &str,
+        items: usize,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            socket: connect(target).await?,
+            commands: Commands::for_task(task_id, items),
+        })
+    }
 }
 
 /// The reply to `kind`, read and checked: what the prototype answers, or the error frame's code.
@@ -130,40 +124,6 @@ impl Caller for WsCaller {
         let command = self.commands.0[kind.index()].clone();
         exchange(&mut self.socket, command, kind).await
     }
-}
-
-pub(crate) async fn run(target: &Target, args: &WsArgs) -> anyhow::Result<Report> {
-    let tag = run_tag();
-    let mut callers = Vec::with_capacity(args.concurrency);
-    for i in 0..args.concurrency.max(1) {
-        let mut caller = WsCaller {
-            socket: connect(target).await?,
-            commands: Commands::for_task(&format!("{tag}-{i}"), args.items),
-        };
-        // An analysis first, so Narrate has something to narrate.
-        caller
-            .call(Kind::Analyze)
-            .await
-            .map_err(|e| anyhow::anyhow!("preparing connection {i}: {} {}", e.code, e.message))?;
-        callers.push(caller);
-    }
-    let timing = Timing {
-        duration: args.duration,
-        warmup: args.warmup,
-    };
-    let operations = driver::drive(callers, args.op, timing).await?;
-    Ok(Report {
-        scenario: "ws",
-        params: json!({
-            "op": args.op,
-            "concurrency": args.concurrency,
-            "items": args.items,
-            "timing": timing,
-        }),
-        failures: driver::error_failures(&operations),
-        operations,
-        ..Report::default()
-    })
 }
 
 /// Closes politely; errors do not matter at the end of a run.

@@ -9,18 +9,86 @@
 //! It speaks plain gRPC over h2 (`POST /rift.v1.Rift/Subscribe`, `te: trailers`, the status in
 //! the trailers), so what it measures is what any gRPC client would get.
 
-use std::{net::SocketAddr, time::Instant};
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
 
 use anyhow::Context as _;
 use bytes::{Buf as _, Bytes, BytesMut};
 use futures::{StreamExt as _, stream::SelectAll};
 use h2::RecvStream;
 use prost::Message as _;
+use rift::pb;
 use tokio::{net::TcpStream, sync::oneshot};
+use tokio_util::sync::CancellationToken;
 use tonic::codegen::http;
 
-use super::subscribe::{Ending, Received, micros_since, notification_fields, struct_number};
-use crate::{domain::EventId, pb};
+use crate::notification::{id_order, notification_fields, struct_number};
+
+/// What one subscriber received: (version, microseconds since the start) in arrival order.
+#[derive(Debug, Default)]
+pub(crate) struct Received {
+    pub(crate) events: Vec<(u32, u32)>,
+    /// Notifications whose id was not greater than the one before.
+    pub(crate) out_of_order: u64,
+    pub(crate) error: Option<String>,
+}
+
+/// How a subscriber knows it is done: every reader holds one, the run keeps the original.
+#[derive(Debug, Clone)]
+pub(crate) struct Ending {
+    /// The last version written, once the writers are done; `u64::MAX` until then.
+    last: Arc<AtomicU64>,
+    /// Cancelled once `last` is set, for subscribers that already have it.
+    last_known: CancellationToken,
+    /// Cancelled when the drain time is over.
+    stop: CancellationToken,
+}
+
+impl Ending {
+    pub(crate) fn new() -> Self {
+        Self {
+            last: Arc::new(AtomicU64::new(u64::MAX)),
+            last_known: CancellationToken::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+
+    /// The last version written; `u64::MAX` while writers are still writing.
+    fn last(&self) -> u64 {
+        self.last.load(Ordering::Relaxed)
+    }
+
+    /// The writers are done and `last` is the last version: readers that have it stop.
+    pub(crate) fn writers_done(&self, last: u64) {
+        self.last.store(last, Ordering::Relaxed);
+        self.last_known.cancel();
+    }
+
+    /// Every reader stops, whatever it has.
+    pub(crate) fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// Tokens of its own for one reader: polling a token locks its waiter list, and readers
+    /// polling the same two would contend for them.
+    pub(crate) fn for_reader(&self) -> Self {
+        Self {
+            last: self.last.clone(),
+            last_known: self.last_known.child_token(),
+            stop: self.stop.child_token(),
+        }
+    }
+}
+
+pub(crate) fn micros_since(start: Instant) -> u32 {
+    u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX)
+}
 
 /// gRPC's message prefix: a compression flag and a big-endian length.
 const PREFIX: usize = 5;
@@ -30,7 +98,8 @@ struct Reader {
     /// Bytes of a message split across DATA frames.
     partial: BytesMut,
     received: Received,
-    previous: EventId,
+    /// The last id's place in the history ([`id_order`]).
+    previous: (u64, u64),
     highest: u64,
     done: bool,
 }
@@ -43,7 +112,7 @@ impl Reader {
                 events: Vec::with_capacity(capacity),
                 ..Received::default()
             },
-            previous: EventId::ZERO,
+            previous: (0, 0),
             highest: 0,
             done: false,
         }
@@ -89,7 +158,7 @@ impl Reader {
 
     fn record(&mut self, message: &[u8], at: u32) {
         let (id, payload) = notification_fields(message);
-        let id: EventId = id.and_then(|id| id.parse().ok()).unwrap_or_default();
+        let id = id.map_or((0, 0), id_order);
         if id <= self.previous {
             self.received.out_of_order += 1;
         }
@@ -209,20 +278,20 @@ async fn open(
 
 /// What every connection's subscribers share.
 #[derive(Debug, Clone)]
-pub(super) struct Plan {
-    pub(super) addr: SocketAddr,
+pub(crate) struct Plan {
+    pub(crate) addr: SocketAddr,
     /// The `authorization` header, when Rift asks for one.
-    pub(super) authorization: Option<String>,
-    pub(super) request: pb::SubscribeRequest,
+    pub(crate) authorization: Option<String>,
+    pub(crate) request: pb::SubscribeRequest,
     /// Deliveries each subscriber expects, to size its record.
-    pub(super) capacity: usize,
+    pub(crate) capacity: usize,
     /// Arrival times are counted from here.
-    pub(super) start: Instant,
+    pub(crate) start: Instant,
 }
 
 /// `count` subscribers on one connection: subscribes, reports on `ready` (the errors of those
 /// that could not subscribe), then reads until each has the last version or the run stops.
-pub(super) async fn read_connection(
+pub(crate) async fn read_connection(
     plan: Plan,
     count: usize,
     ready: oneshot::Sender<Vec<String>>,

@@ -12,23 +12,25 @@ use futures::{StreamExt as _, stream};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{
-    Kind, Report, Target, parse_duration, run_tag,
-    server::rss_kib,
+use crate::{
+    driver::{Kind, parse_duration},
+    process::rss_kib,
+    report::Report,
+    target::{Target, run_tag},
     ws::{self, Socket},
 };
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct IdleArgs {
+pub(crate) struct IdleArgs {
     /// Connections to open and hold.
     #[arg(long, short = 'n', default_value_t = 10_000)]
-    pub connections: usize,
+    pub(crate) connections: usize,
     /// Handshakes in flight at once while opening.
     #[arg(long, default_value_t = 256)]
-    pub parallel: usize,
+    pub(crate) parallel: usize,
     /// Pause before each memory reading, so the server settles.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub settle: Duration,
+    pub(crate) settle: Duration,
 }
 
 async fn open_all(target: &Target, count: usize, parallel: usize) -> anyhow::Result<Vec<Socket>> {

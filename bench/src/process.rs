@@ -1,6 +1,7 @@
-//! The server's memory, read from `/proc/<pid>/status` (Linux): resident set before and after a
-//! run, and its peak during the run (sampled every 50 ms); and the CPU time the server, the load
-//! tool itself and Redis spent during the run, so a figure comes with what it cost.
+//! What processes cost, from `/proc` (Linux): the server's resident memory before and after a
+//! run and its peak during it (sampled every 50 ms, `/proc/<pid>/status`), and the CPU time of
+//! the server and of the load tool itself (`/proc/<pid>/stat`), so a figure comes with what it
+//! cost.
 
 use std::{
     sync::{
@@ -16,28 +17,32 @@ use tokio_util::sync::CancellationToken;
 
 /// The server process's resident memory around a run, in KiB.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ServerMemory {
-    pub pid: u32,
-    pub rss_before_kib: u64,
-    pub rss_after_kib: u64,
+pub(crate) struct ServerMemory {
+    pub(crate) pid: u32,
+    pub(crate) rss_before_kib: u64,
+    pub(crate) rss_after_kib: u64,
     /// Highest resident set sampled during the run.
-    pub peak_kib: u64,
+    pub(crate) peak_kib: u64,
 }
 
-/// User plus system CPU time of a process so far (`/proc/<pid>/stat`, in clock ticks of 10 ms,
-/// the Linux x86 default): `"self"` for this process.
+/// User plus system CPU time of a process so far, in seconds: `"self"` for this process.
 pub(crate) fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
     let path = format!("/proc/{pid}/stat");
     let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    // The command name (field 2) may hold spaces; the fields after it do not.
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime are fields 14 and 15; fields[0] is field 3.
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
-    let (Some(user), Some(system)) = (ticks(11), ticks(12)) else {
-        anyhow::bail!("unexpected {path}: {stat:?}");
-    };
-    Ok((user + system) as f64 / 100.0)
+    let ticks = cpu_ticks(&stat).with_context(|| format!("unexpected {path}: {stat:?}"))?;
+    Ok(ticks as f64 / 100.0)
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line, in clock ticks (`USER_HZ`: 100 a second on Linux
+/// whatever the kernel's own tick).
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    // The command name (field 2) may hold spaces and parentheses; the fields after it do not.
+    let (_, after_name) = stat.rsplit_once(')')?;
+    // utime and stime are fields 14 and 15; the first field after the name is field 3.
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
 }
 
 /// `VmRSS` of `pid`, in KiB.
@@ -111,11 +116,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_cpu_ticks_past_a_command_name_with_spaces_and_parentheses() {
+        // Fields 14 (utime) and 15 (stime) are 7 and 5.
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 7 5 0 0 20 0 1 0 99\n";
+        assert_eq!(cpu_ticks(stat), Some(12));
+        assert_eq!(cpu_ticks("4242 (short) S 1 2"), None);
+        assert_eq!(cpu_ticks("no name here"), None);
+    }
+
+    #[test]
     fn reads_its_own_rss_and_cpu() {
         let rss = rss_kib(std::process::id()).expect("own VmRSS");
         assert!(rss > 0);
-        let spin = std::time::Instant::now();
-        while spin.elapsed() < Duration::from_millis(30) {}
-        assert!(cpu_seconds("self").expect("own CPU time") > 0.0);
+        // CPU time moves in whole ticks, however long a fixed spin takes on a busy machine: burn
+        // CPU until the process's count moves, so the reading is seen to advance. The wall-clock
+        // bound only ends the test if the count never moves; nothing is measured against it.
+        let before = cpu_seconds("self").expect("own CPU time");
+        let give_up = std::time::Instant::now() + Duration::from_secs(120);
+        let mut work = 0_u64;
+        while cpu_seconds("self").expect("own CPU time") <= before {
+            for i in 0..100_000_u64 {
+                work = std::hint::black_box(work.wrapping_mul(31).wrapping_add(i));
+            }
+            assert!(
+                std::time::Instant::now() < give_up,
+                "CPU time stayed at {before} s while this test burned CPU"
+            );
+        }
     }
 }
