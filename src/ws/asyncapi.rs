@@ -40,22 +40,23 @@ pub(crate) fn document() -> Value {
     // written (skipped fields are optional): one generator each, one set of definitions.
     let mut requests = generator(Contract::Deserialize);
     let mut replies = generator(Contract::Serialize);
-    let error = schema_value(replies.subschema_for::<ErrorBody>());
-    let notification = schema_value(replies.subschema_for::<NotificationFrame<'static>>());
-    let watch_ended = schema_value(replies.subschema_for::<WatchEndedFrame<'static>>());
+    let error = replies.subschema_for::<ErrorBody>().to_value();
+    let notification = replies
+        .subschema_for::<NotificationFrame<'static>>()
+        .to_value();
+    let watch_ended = replies
+        .subschema_for::<WatchEndedFrame<'static>>()
+        .to_value();
 
     let mut schemas = Map::new();
     let mut messages = Map::new();
     let mut operations = Map::new();
     let mut results = Vec::new();
     for operation in OPERATIONS {
-        let body = schema_value((operation.body_schema)(&mut requests));
-        let result = schema_value((operation.result_schema)(&mut replies));
+        let body = (operation.body_schema)(&mut requests).to_value();
+        let result = (operation.result_schema)(&mut replies).to_value();
         results.push((operation, result.clone()));
-        schemas.insert(
-            request_schema(operation),
-            typed_request(operation.typed, body, operation),
-        );
+        schemas.insert(request_schema(operation), typed_request(operation, body));
         schemas.insert(
             reply_schema(operation),
             json!({
@@ -337,10 +338,6 @@ fn generator(contract: Contract) -> SchemaGenerator {
         .into_generator()
 }
 
-fn schema_value(schema: schemars::Schema) -> Value {
-    schema.to_value()
-}
-
 fn request_schema(operation: &Operation) -> String {
     format!("{}Request", operation.name)
 }
@@ -363,7 +360,8 @@ fn message_ref(name: &str) -> Value {
 
 /// The typed request of `operation`: `{"<typed>": body, "id"?, "traceparent"?}`. A `null` body
 /// reads as `{}`, as the parser takes it.
-fn typed_request(typed: &str, body: Value, operation: &Operation) -> Value {
+fn typed_request(operation: &Operation, body: Value) -> Value {
+    let typed = operation.typed;
     json!({
         "type": "object",
         "description": format!(
