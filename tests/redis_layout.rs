@@ -328,7 +328,7 @@ async fn write_once_each(memory: &dyn Memory) {
         .expect("an analysis to narrate");
     let completed = records::progress_completed_json(&task);
     let observed = memory
-        .observe_progress(&task, &completed)
+        .observe_progress(&task, &completed, None)
         .await
         .expect("observe_progress");
     assert!(observed.recorded.is_some(), "each round completes the task");

@@ -317,7 +317,10 @@ impl Agents {
         let record = records::progress_completed_json(&task);
         let deadline = self.deadline(caller);
         let observed = self
-            .bounded(deadline, self.memory.observe_progress(&task, &record))
+            .bounded(
+                deadline,
+                self.memory.observe_progress(&task, &record, Some(deadline)),
+            )
             .await?;
         Ok(Progress {
             task_id: task.to_string(),

@@ -280,8 +280,12 @@ impl Memory for InProcessMemory {
         &self,
         task: &TaskId,
         completed_record: &str,
+        deadline: Option<SystemTime>,
     ) -> Result<ProgressObserved, MemoryError> {
         let mut state = self.state();
+        if deadline.is_some_and(|deadline| SystemTime::now() > deadline) {
+            return Err(MemoryError::DeadlineExceeded);
+        }
         let Some(record) = state.tasks.get_mut(task) else {
             return Ok(ProgressObserved {
                 state: TaskState::default(),

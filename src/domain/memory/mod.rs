@@ -28,7 +28,9 @@ use super::{EventId, MemoryError, Notification, TaskId};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WriteGuard<'a> {
     /// Memory refuses the write (`DeadlineExceeded`) once its own clock is past this, so a
-    /// write that reaches it late is never applied.
+    /// write that reaches it late is never applied. Redis also refuses it once past the
+    /// moment Rift stops waiting for the answer (`RedisConfig::op_timeout`), so a write
+    /// answered `Unavailable` never lands later either.
     pub deadline: Option<SystemTime>,
     /// Idempotency: a repeated key returns the first result instead of writing again.
     pub request: Option<RequestKey<'a>>,
@@ -158,10 +160,12 @@ pub trait Memory: Send + Sync + Debug + 'static {
 
     /// Reads the task's state; when it is completed and not yet recorded, stores
     /// `completed_record` under `TaskAgent:progress:<id>` and announces it, atomically.
+    /// Refused past `deadline`, like a write.
     async fn observe_progress(
         &self,
         task: &TaskId,
         completed_record: &str,
+        deadline: Option<SystemTime>,
     ) -> Result<ProgressObserved, MemoryError>;
 
     /// Removes every key of the task and announces it (`task_deleted`, payload

@@ -6,6 +6,18 @@
 //! - one connection per [`Tail`] for `XREAD BLOCK`, whose response timeout is longer than the
 //!   block, because a blocking read would otherwise trip the short timeout and, on a shared
 //!   connection, stall every command queued behind it.
+//!
+//! # A write Rift gave up on never lands
+//!
+//! A call that times out is still queued on the connection: a Redis that was stalled (paused,
+//! swapping, blocked by a slow command) runs it when it resumes. So every write script carries
+//! the moment Rift gives up on it ([`GiveUp`]: `op_timeout` from the call, or the caller's
+//! deadline if earlier) and refuses to write once Redis's clock (`TIME`) is past it. The
+//! `UNAVAILABLE` a caller gets after a timeout therefore means "not written".
+//!
+//! Clock assumption: Redis's clock does not run behind Rift's. If it runs `d` behind, a write
+//! can still land up to `d` after Rift answered; keep both hosts on NTP, well within
+//! `op_timeout`.
 
 use std::{
     collections::HashMap,
@@ -91,10 +103,11 @@ impl Scripts {
 }
 
 /// Appends a write's guard to a script call: the request key as the last key (if any), and
-/// three last arguments: deadline (unix ms, 0 for none), request fingerprint and window (ms;
-/// both empty without a request key). `prelude.lua` reads them in that order.
-fn guarded(call: &mut ScriptInvocation<'_>, guard: &WriteGuard<'_>) {
-    call.arg(deadline_arg(guard.deadline));
+/// three last arguments: deadline (unix ms: the earlier of the guard's and the moment Rift
+/// gives up), request fingerprint and window (ms; both empty without a request key).
+/// `prelude.lua` reads them in that order.
+fn guarded(call: &mut ScriptInvocation<'_>, guard: &WriteGuard<'_>, give_up: &GiveUp) {
+    call.arg(give_up.deadline_arg(guard.deadline));
     match guard.request {
         Some(request) => {
             call.key(keys::request(request.id))
@@ -107,8 +120,30 @@ fn guarded(call: &mut ScriptInvocation<'_>, guard: &WriteGuard<'_>) {
     }
 }
 
-fn deadline_arg(deadline: Option<SystemTime>) -> String {
-    deadline.map_or(0, unix_ms).to_string()
+/// The moment a request-path call is abandoned, on both clocks: the wall clock for the
+/// script's own guard (compared with Redis's `TIME`), the monotonic one for the wait.
+#[derive(Debug, Clone, Copy)]
+struct GiveUp {
+    wall: SystemTime,
+    at: tokio::time::Instant,
+}
+
+impl GiveUp {
+    /// `timeout` from now. The wall clock is read first, so the script's deadline is never
+    /// later than the moment the wait ends.
+    fn after(timeout: Duration) -> Self {
+        let wall = SystemTime::now() + timeout;
+        Self {
+            wall,
+            at: tokio::time::Instant::now() + timeout,
+        }
+    }
+
+    /// The script's deadline argument: the earlier of `deadline` and this moment, in unix ms.
+    fn deadline_arg(&self, deadline: Option<SystemTime>) -> String {
+        let wall = deadline.map_or(self.wall, |deadline| deadline.min(self.wall));
+        unix_ms(wall).to_string()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -149,7 +184,21 @@ impl RedisMemory {
         &self,
         call: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, MemoryError> {
-        match tokio::time::timeout(self.config.op_timeout, call).await {
+        self.bounded_until(self.give_up(), call).await
+    }
+
+    /// When a call starting now is abandoned.
+    fn give_up(&self) -> GiveUp {
+        GiveUp::after(self.config.op_timeout)
+    }
+
+    /// Runs one request-path call until `give_up`; a write's script was given the same moment.
+    async fn bounded_until<T>(
+        &self,
+        give_up: GiveUp,
+        call: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, MemoryError> {
+        match tokio::time::timeout_at(give_up.at, call).await {
             Ok(result) => result.map_err(classify),
             Err(_) => Err(MemoryError::Unavailable(format!(
                 "no answer from Redis within {:?}",
@@ -221,9 +270,10 @@ impl Memory for RedisMemory {
                     .map(|v| v.to_string())
                     .unwrap_or_default(),
             );
-        guarded(&mut call, &write.guard);
+        let give_up = self.give_up();
+        guarded(&mut call, &write.guard, &give_up);
         let invocation = call.invoke_async::<(u64, String, u8)>(&mut connection);
-        let (version, id, replayed) = self.bounded(invocation).await?;
+        let (version, id, replayed) = self.bounded_until(give_up, invocation).await?;
         Ok(AnalysisStored {
             version,
             event: parse_id(&id)?,
@@ -246,9 +296,11 @@ impl Memory for RedisMemory {
             .arg(write.prefix)
             .arg(write.suffix)
             .arg(self.max_events());
-        guarded(&mut call, &write.guard);
+        let give_up = self.give_up();
+        guarded(&mut call, &write.guard, &give_up);
         let invocation = call.invoke_async::<Option<(String, u64, String, u8)>>(&mut connection);
-        let Some((narrative, analysis_version, id, replayed)) = self.bounded(invocation).await?
+        let Some((narrative, analysis_version, id, replayed)) =
+            self.bounded_until(give_up, invocation).await?
         else {
             return Ok(None);
         };
@@ -264,8 +316,10 @@ impl Memory for RedisMemory {
         &self,
         task: &TaskId,
         completed_record: &str,
+        deadline: Option<SystemTime>,
     ) -> Result<ProgressObserved, MemoryError> {
         let mut connection = self.connection.clone();
+        let give_up = self.give_up();
         let mut call = self.scripts.progress.prepare_invoke();
         call.key(keys::progress(task))
             .key(keys::context(task))
@@ -273,10 +327,11 @@ impl Memory for RedisMemory {
             .key(keys::updates_channel(task))
             .arg(task.as_str())
             .arg(completed_record)
-            .arg(self.max_events());
+            .arg(self.max_events())
+            .arg(give_up.deadline_arg(deadline));
         let invocation = call.invoke_async::<(u8, u64, u8, u64, String)>(&mut connection);
         let (has_analysis, analysis_version, has_narrative, narrative_version, recorded) =
-            self.bounded(invocation).await?;
+            self.bounded_until(give_up, invocation).await?;
         let recorded = parse_optional_id(&recorded)?;
         Ok(ProgressObserved {
             state: TaskState {
@@ -295,6 +350,7 @@ impl Memory for RedisMemory {
         deadline: Option<SystemTime>,
     ) -> Result<Option<EventId>, MemoryError> {
         let mut connection = self.connection.clone();
+        let give_up = self.give_up();
         let mut call = self.scripts.delete.prepare_invoke();
         call.key(keys::analysis(task))
             .key(keys::narrative(task))
@@ -304,9 +360,9 @@ impl Memory for RedisMemory {
             .key(keys::updates_channel(task))
             .arg(task.as_str())
             .arg(self.max_events())
-            .arg(deadline_arg(deadline));
+            .arg(give_up.deadline_arg(deadline));
         let invocation = call.invoke_async::<String>(&mut connection);
-        parse_optional_id(&self.bounded(invocation).await?)
+        parse_optional_id(&self.bounded_until(give_up, invocation).await?)
     }
 
     async fn events_after(

@@ -1,7 +1,10 @@
 -- TaskAgent's look. KEYS: progress, context, stream, channel.
--- ARGV: task_id, completed record, maxlen.
+-- ARGV: task_id, completed record, maxlen, deadline_ms.
 -- Returns {has analysis, analysis version, has narrative, narrative's analysis version,
 -- notification id or ''}.
+-- It may record completion, a write: refused like the others once Rift has given up on it.
+local late = check_deadline(ARGV[4])
+if late then return late end
 local f = redis.call('HMGET', KEYS[2], 'TechAgent_analysis', 'rift_analysis_version',
   'ConceptAgent_narrative', 'rift_narrative_analysis_version')
 local analysis_version = tonumber(f[2] or '0')
