@@ -446,8 +446,12 @@ impl Agents {
     }
 
     fn observed<T>(&self, result: Result<T, MemoryError>) -> Result<T, CoreError> {
-        // Anything but a connection failure means memory answered.
-        let unavailable = matches!(result, Err(MemoryError::Unavailable(_)));
+        // Anything but a connection failure, or memory refusing Rift outright, means memory
+        // answered and can serve.
+        let unavailable = matches!(
+            result,
+            Err(MemoryError::Unavailable(_) | MemoryError::Refused(_))
+        );
         if unavailable {
             self.telemetry.memory_unavailable();
         }

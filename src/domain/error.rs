@@ -94,6 +94,10 @@ pub enum MemoryError {
     /// The request id was used before for a different request.
     #[error("request id reused for a different request")]
     RequestIdReused,
+    /// The store refuses Rift itself (credentials, permissions, its own state) until an
+    /// operator acts; retrying does not help.
+    #[error("memory refused Rift: {0}")]
+    Refused(String),
     /// The store answered with something Rift did not write (or no longer understands).
     #[error("unexpected data in memory: {0}")]
     Corrupt(String),
@@ -120,6 +124,13 @@ impl From<MemoryError> for CoreError {
                 field: "request_id".into(),
                 description: "was already used for a different request".into(),
             },
+            MemoryError::Refused(detail) => {
+                tracing::error!(
+                    %detail,
+                    "memory refused Rift: check its credentials, ACL and server state"
+                );
+                CoreError::Internal
+            }
             MemoryError::Corrupt(detail) => {
                 tracing::error!(%detail, "unexpected data in memory");
                 CoreError::Internal

@@ -27,7 +27,8 @@ use std::{
 
 use async_trait::async_trait;
 use redis::{
-    AsyncCommands, AsyncConnectionConfig, Client, RedisError, Script, ScriptInvocation, Value,
+    AsyncCommands, AsyncConnectionConfig, Client, ErrorKind, RedisError, Script, ScriptInvocation,
+    Value,
     aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
     streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply},
 };
@@ -212,8 +213,54 @@ impl RedisMemory {
     }
 }
 
-/// Connection trouble is `Unavailable` (retry later); the scripts' own refusals (`RIFT*` codes)
-/// become their typed errors; anything else means Redis holds data Rift does not understand.
+/// What an error reply of Redis means to Rift, whatever command it answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Meaning {
+    /// Nothing was done and the same call may succeed shortly: a failover, a resharding, a
+    /// restart under way. Callers get `UNAVAILABLE` with `RetryInfo`.
+    TryAgain,
+    /// Redis refuses Rift itself (credentials, permissions, its own state) until an operator
+    /// acts: retrying does not help, so callers get `INTERNAL` and the log says why.
+    Refused,
+}
+
+/// Redis error codes by meaning; any code not listed (and not one of the scripts' own `RIFT*`
+/// codes) means Redis holds data Rift does not understand, or a bug such as `CROSSSLOT`.
+const REPLY_CODES: &[(&str, Meaning)] = &[
+    // Cluster: the slot moved or is moving, or the cluster is reconfiguring.
+    ("MOVED", Meaning::TryAgain),
+    ("ASK", Meaning::TryAgain),
+    ("TRYAGAIN", Meaning::TryAgain),
+    ("CLUSTERDOWN", Meaning::TryAgain),
+    // Fewer replicas than `min-replicas-to-write` are in sync.
+    ("NOREPLICAS", Meaning::TryAgain),
+    // A replica: Rift reached a demoted master, or a replica before the failover finished.
+    ("READONLY", Meaning::TryAgain),
+    // Loading its dataset after a restart or a full resync.
+    ("LOADING", Meaning::TryAgain),
+    // A replica whose master is down, with `replica-serve-stale-data no`.
+    ("MASTERDOWN", Meaning::TryAgain),
+    // Another script runs past `busy-reply-threshold`.
+    ("BUSY", Meaning::TryAgain),
+    ("NOAUTH", Meaning::Refused),
+    ("WRONGPASS", Meaning::Refused),
+    ("NOPERM", Meaning::Refused),
+    // Writes refused since the last RDB save failed (`stop-writes-on-bgsave-error`).
+    ("MISCONF", Meaning::Refused),
+    // `maxmemory` reached under `noeviction`.
+    ("OOM", Meaning::Refused),
+];
+
+fn meaning_of(code: &str) -> Option<Meaning> {
+    REPLY_CODES
+        .iter()
+        .find(|(listed, _)| *listed == code)
+        .map(|(_, meaning)| *meaning)
+}
+
+/// Connection trouble and "try again" replies are `Unavailable`; Redis refusing Rift itself
+/// is `Refused`; the scripts' own refusals (`RIFT*` codes) become their typed errors; anything
+/// else means Redis holds data Rift does not understand.
 fn classify(error: RedisError) -> MemoryError {
     match error.code() {
         Some("RIFTDEADLINE") => return MemoryError::DeadlineExceeded,
@@ -226,19 +273,24 @@ fn classify(error: RedisError) -> MemoryError {
         }
         _ => {}
     }
-    let transient = error.is_io_error()
-        || error.is_timeout()
-        || error.is_connection_dropped()
-        || error.is_connection_refusal()
-        || error.is_unrecoverable_error()
-        || matches!(
-            error.code(),
-            Some("LOADING" | "BUSY" | "TRYAGAIN" | "MASTERDOWN" | "READONLY")
-        );
-    if transient {
-        MemoryError::Unavailable(error.to_string())
-    } else {
-        MemoryError::Corrupt(error.to_string())
+    let meaning = error.code().and_then(meaning_of).or_else(|| {
+        if error.kind() == ErrorKind::AuthenticationFailed {
+            Some(Meaning::Refused)
+        } else if error.is_io_error()
+            || error.is_timeout()
+            || error.is_connection_dropped()
+            || error.is_connection_refusal()
+            || error.is_unrecoverable_error()
+        {
+            Some(Meaning::TryAgain)
+        } else {
+            None
+        }
+    });
+    match meaning {
+        Some(Meaning::TryAgain) => MemoryError::Unavailable(error.to_string()),
+        Some(Meaning::Refused) => MemoryError::Refused(error.to_string()),
+        None => MemoryError::Corrupt(error.to_string()),
     }
 }
 
@@ -536,4 +588,114 @@ fn notification_from_entry(entry: StreamId) -> Result<Notification, MemoryError>
         action,
         payload,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CoreError;
+
+    /// The error Redis's reply `-<text>` becomes, as the connection hands it over.
+    fn reply(text: &str) -> RedisError {
+        redis::parse_redis_value(format!("-{text}\r\n").as_bytes())
+            .expect("a reply")
+            .extract_error()
+            .expect_err("an error reply")
+    }
+
+    #[test]
+    fn replies_that_mean_try_again_are_unavailable() {
+        for text in [
+            "MOVED 3999 127.0.0.1:6381",
+            "ASK 3999 127.0.0.1:6381",
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+            "CLUSTERDOWN The cluster is down",
+            "NOREPLICAS Not enough good replicas to write. script: 2dc6a2806cfb, on @user_script:1.",
+            "READONLY You can't write against a read only replica. script: 2dc6a2806cfb, on @user_script:1.",
+            "LOADING Redis is loading the dataset in memory",
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        ] {
+            let error = classify(reply(text));
+            assert!(
+                matches!(error, MemoryError::Unavailable(_)),
+                "{text}: {error:?}"
+            );
+            assert!(
+                matches!(CoreError::from(error), CoreError::Unavailable { .. }),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn redis_refusing_rift_is_not_try_again() {
+        for text in [
+            "NOAUTH Authentication required.",
+            "WRONGPASS invalid username-password pair or user is disabled.",
+            "NOPERM User rift has no permissions to run the 'evalsha' command",
+            "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.",
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        ] {
+            let error = classify(reply(text));
+            assert!(
+                matches!(error, MemoryError::Refused(_)),
+                "{text}: {error:?}"
+            );
+            assert_eq!(CoreError::from(error), CoreError::Internal, "{text}");
+        }
+        let handshake = RedisError::from((
+            ErrorKind::AuthenticationFailed,
+            "Password authentication failed",
+        ));
+        assert!(matches!(classify(handshake), MemoryError::Refused(_)));
+    }
+
+    #[test]
+    fn layout_bugs_and_unknown_replies_are_internal() {
+        for text in [
+            "CROSSSLOT Keys in request don't hash to the same slot",
+            "WRONGTYPE Operation against a key holding the wrong kind of value",
+            "ERR Error running script",
+        ] {
+            assert!(
+                matches!(classify(reply(text)), MemoryError::Corrupt(_)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn connection_failures_are_unavailable() {
+        for kind in [
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::ConnectionRefused,
+            std::io::ErrorKind::TimedOut,
+            std::io::ErrorKind::UnexpectedEof,
+        ] {
+            let error = RedisError::from(std::io::Error::from(kind));
+            assert!(
+                matches!(classify(error), MemoryError::Unavailable(_)),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_scripts_own_refusals_keep_their_meaning() {
+        assert!(matches!(
+            classify(reply("RIFTDEADLINE the deadline passed before the write")),
+            MemoryError::DeadlineExceeded
+        ));
+        assert!(matches!(
+            classify(reply("RIFTVERSION 3")),
+            MemoryError::VersionMismatch { current: 3 }
+        ));
+        assert!(matches!(
+            classify(reply(
+                "RIFTREUSED request id reused for a different request"
+            )),
+            MemoryError::RequestIdReused
+        ));
+    }
 }
