@@ -409,3 +409,45 @@ async fn delete_task_removes_what_was_stored() {
         "task 101: NOT_STARTED\n"
     );
 }
+
+#[tokio::test]
+async fn health_exits_zero_only_while_serving() {
+    let (mut redis, server) = TestRift::with_redis().await;
+    let mut health = server.health().await;
+    support::rift::wait_for_health(
+        &mut health,
+        tonic_health::pb::health_check_response::ServingStatus::Serving,
+    )
+    .await;
+
+    let serving = run(&server, &["health"]).await;
+    assert_eq!(ok(&serving).trim(), "SERVING");
+    let whole = run(&server, &["health", "--service", "", "--json"]).await;
+    assert_eq!(
+        json_lines(ok(&whole)),
+        vec![json!({"service": "", "status": "SERVING"})]
+    );
+
+    // Without Redis the readiness service is NOT_SERVING: the probe fails, saying so.
+    redis.stop();
+    support::rift::wait_for_health(
+        &mut health,
+        tonic_health::pb::health_check_response::ServingStatus::NotServing,
+    )
+    .await;
+    let not_ready = run(&server, &["health"]).await;
+    assert_eq!(not_ready.status.code(), Some(1), "{}", stderr(&not_ready));
+    assert!(
+        stderr(&not_ready).contains("NOT_SERVING"),
+        "{}",
+        stderr(&not_ready)
+    );
+
+    let unknown = run(&server, &["health", "--service", "no.such.Service"]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("NOT_FOUND"),
+        "{}",
+        stderr(&unknown)
+    );
+}

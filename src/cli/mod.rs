@@ -1,5 +1,6 @@
 //! The command-line client: `rift analyze | narrate | progress | watch | delete-task` against
-//! a running Rift, over the same typed gRPC API as every other client.
+//! a running Rift, over the same typed gRPC API as every other client, and `rift health`, the
+//! standard `grpc.health.v1` probe a container's HEALTHCHECK runs (no shell or curl needed).
 //!
 //! Output is for people by default and one JSON object per line with `--json`, for scripts.
 //! Results go to stdout; failures go to stderr as the gRPC code, message and decoded
@@ -35,6 +36,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Admin: remove everything stored for a task.
     DeleteTask(TaskArgs),
+    /// Probe Rift's gRPC health service; exit 0 only when it answers SERVING.
+    Health(HealthArgs),
 }
 
 impl Command {
@@ -44,6 +47,7 @@ impl Command {
             Command::Narrate(args) => &args.options,
             Command::Progress(args) | Command::DeleteTask(args) => &args.options,
             Command::Watch(args) => &args.options,
+            Command::Health(args) => &args.options,
         }
     }
 }
@@ -111,6 +115,24 @@ pub struct WatchArgs {
     pub count: Option<u64>,
     #[command(flatten)]
     pub options: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The service to ask about: `rift.v1.Rift` follows memory availability (readiness);
+    /// "" is the whole server.
+    #[arg(long, default_value = crate::grpc::SERVICE_NAME)]
+    pub service: String,
+    #[command(flatten)]
+    pub options: ClientOptions,
+}
+
+/// The health service answered, but not SERVING. Exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{service:?} is {status}")]
+pub struct NotServing {
+    service: String,
+    status: String,
 }
 
 /// A failure before any call: the command line itself is wrong. Exit status 2, like clap's.
@@ -190,6 +212,30 @@ pub async fn run(command: Command, output: &mut impl Write) -> anyhow::Result<()
                 .await
                 .map_err(CallError)?;
             render::deletion(output, format, &response.into_inner())?;
+        }
+        Command::Health(HealthArgs { service, options }) => {
+            use tonic_health::pb::{
+                HealthCheckRequest, health_check_response::ServingStatus,
+                health_client::HealthClient,
+            };
+            let mut client = HealthClient::new(channel(&options)?);
+            let status = client
+                .check(HealthCheckRequest {
+                    service: service.clone(),
+                })
+                .await
+                .map_err(CallError)?
+                .into_inner()
+                .status();
+            let name = status.as_str_name();
+            if status != ServingStatus::Serving {
+                return Err(NotServing {
+                    service,
+                    status: name.to_owned(),
+                }
+                .into());
+            }
+            render::health(output, format, &service, name)?;
         }
         Command::Watch(WatchArgs {
             task,
@@ -272,6 +318,16 @@ type Client = pb::rift_client::RiftClient<InterceptedService<Channel, BearerToke
 /// A client for `options.addr`. The connection is made on the first call, so an unreachable
 /// Rift is reported like every other failure: as the call's `UNAVAILABLE` status.
 fn connect(options: &ClientOptions) -> anyhow::Result<Client> {
+    let token = BearerToken::new(options.token.as_deref())
+        .map_err(|_| UsageError("--token must be printable ASCII".into()))?;
+    Ok(pb::rift_client::RiftClient::with_interceptor(
+        channel(options)?,
+        token,
+    ))
+}
+
+/// A lazily connecting channel to `options.addr`.
+fn channel(options: &ClientOptions) -> anyhow::Result<Channel> {
     let addr = if options.addr.contains("://") {
         options.addr.clone()
     } else {
@@ -280,12 +336,7 @@ fn connect(options: &ClientOptions) -> anyhow::Result<Client> {
     let endpoint = Endpoint::from_shared(addr.clone())
         .map_err(|error| UsageError(format!("--addr {addr}: {error}")))?
         .connect_timeout(Duration::from_secs(10));
-    let token = BearerToken::new(options.token.as_deref())
-        .map_err(|_| UsageError("--token must be printable ASCII".into()))?;
-    Ok(pb::rift_client::RiftClient::with_interceptor(
-        endpoint.connect_lazy(),
-        token,
-    ))
+    Ok(endpoint.connect_lazy())
 }
 
 /// Adds `authorization: Bearer <token>` to every call when a token was given.

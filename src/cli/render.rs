@@ -196,6 +196,18 @@ pub(super) fn deletion(
     }
 }
 
+pub(super) fn health(
+    out: &mut impl Write,
+    format: Format,
+    service: &str,
+    status: &str,
+) -> io::Result<()> {
+    match format {
+        Format::Json => line(out, &json!({"service": service, "status": status})),
+        Format::Text => writeln!(out, "{status}"),
+    }
+}
+
 pub(super) fn notification(
     out: &mut impl Write,
     format: Format,
