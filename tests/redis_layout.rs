@@ -106,7 +106,7 @@ async fn agents_write_the_prototypes_keys() {
     );
 
     let narrative = agents
-        .narrate(&Caller::default(), "101", None)
+        .narrate(&Caller::default(), "101", None, None)
         .await
         .expect("narrate");
     let text = "The analysis for task 101 concluded: Analyzed 3 items.";
@@ -201,7 +201,7 @@ async fn reads_what_the_prototype_wrote() {
     assert_eq!(progress.analysis_version, 0);
 
     let narrative = agents
-        .narrate(&Caller::default(), "7", None)
+        .narrate(&Caller::default(), "7", None, None)
         .await
         .expect("narrate");
     assert_eq!(

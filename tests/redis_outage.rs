@@ -92,12 +92,25 @@ async fn outage_is_unavailable_and_recovery_needs_no_restart() {
         .into_inner();
     assert_eq!(after.summary, "Analyzed 0 items");
 
-    // The subscription opened before the outage still delivers.
-    let delivered = tokio::time::timeout(Duration::from_secs(30), live.message())
-        .await
-        .expect("the live subscription delivers after recovery")
-        .expect("stream error")
-        .expect("stream ended");
+    // The subscription opened before the outage still delivers: first the notice that the
+    // history it read from is gone (Redis came back empty), then the new write.
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(30), live.message())
+            .await
+            .expect("the live subscription delivers after recovery")
+            .expect("stream error")
+            .expect("stream ended")
+    };
+    let notice = next().await;
+    assert_eq!(
+        (
+            notice.task_id.as_str(),
+            notice.agent.as_str(),
+            notice.action.as_str()
+        ),
+        ("o", "Rift", "history_reset")
+    );
+    let delivered = next().await;
     assert_eq!(
         (delivered.task_id.as_str(), delivered.action.as_str()),
         ("o", "analysis_stored")

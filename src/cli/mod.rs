@@ -177,6 +177,7 @@ pub async fn run(command: Command, output: &mut impl Write) -> anyhow::Result<()
                     data,
                     request_id,
                     expected_version,
+                    ..Default::default()
                 })
                 .await
                 .map_err(CallError)?;
@@ -192,6 +193,7 @@ pub async fn run(command: Command, output: &mut impl Write) -> anyhow::Result<()
                 .narrate(pb::NarrateRequest {
                     task_id: task,
                     request_id,
+                    ..Default::default()
                 })
                 .await
                 .map_err(CallError)?;

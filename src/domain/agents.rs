@@ -109,6 +109,9 @@ pub struct AnalyzeOptions<'a> {
     pub request_id: Option<&'a str>,
     /// Write only if this is the current version.
     pub expected_version: Option<u64>,
+    /// The epoch `expected_version` and `request_id` belong to (from an earlier answer): when
+    /// memory's history is no longer that one, nothing is written (`EpochChanged`).
+    pub epoch: Option<&'a str>,
 }
 
 /// TechAgent's result.
@@ -118,6 +121,8 @@ pub struct Analysis {
     pub summary: String,
     pub version: u64,
     pub stats: AnalysisStats,
+    /// The history `version` belongs to; versions repeat only across epochs.
+    pub epoch: String,
 }
 
 /// ConceptAgent's result.
@@ -126,6 +131,8 @@ pub struct Narrative {
     pub task_id: String,
     pub narrative: String,
     pub analysis_version: u64,
+    /// The history `analysis_version` belongs to.
+    pub epoch: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +175,8 @@ pub struct Progress {
     pub status: TaskStatus,
     pub analysis_version: u64,
     pub narrative_analysis_version: u64,
+    /// The history the versions belong to.
+    pub epoch: String,
 }
 
 /// The domain's entry point: the agents, over one memory, with one notifier.
@@ -264,7 +273,7 @@ impl Agents {
             record_json: &record_json,
             summary: &summary,
             expected_version: options.expected_version,
-            guard: self.guard(deadline, request_id, fingerprint.as_deref()),
+            guard: self.guard(deadline, request_id, fingerprint.as_deref(), options.epoch),
         };
         let stored = self
             .bounded(deadline, self.memory.store_analysis(write))
@@ -274,15 +283,18 @@ impl Agents {
             summary,
             version: stored.version,
             stats,
+            epoch: stored.epoch,
         })
     }
 
-    /// ConceptAgent: narrate the latest analysis of `task_id`.
+    /// ConceptAgent: narrate the latest analysis of `task_id`. `epoch`, as in
+    /// [`AnalyzeOptions::epoch`], guards `request_id` across a history reset.
     pub async fn narrate(
         &self,
         caller: &Caller,
         task_id: &str,
         request_id: Option<&str>,
+        epoch: Option<&str>,
     ) -> Result<Narrative, CoreError> {
         self.authorize(caller, Operation::Narrate)?;
         let task = TaskId::parse(task_id)?;
@@ -294,7 +306,7 @@ impl Agents {
             task: &task,
             prefix: &prefix,
             suffix: ".",
-            guard: self.guard(deadline, request_id, fingerprint.as_deref()),
+            guard: self.guard(deadline, request_id, fingerprint.as_deref(), epoch),
         };
         let stored = self
             .bounded(deadline, self.memory.store_narrative(write))
@@ -307,6 +319,7 @@ impl Agents {
             task_id: task.to_string(),
             narrative: stored.narrative,
             analysis_version: stored.analysis_version,
+            epoch: stored.epoch,
         })
     }
 
@@ -327,6 +340,7 @@ impl Agents {
             status: TaskStatus::of(&observed.state),
             analysis_version: observed.state.analysis_version,
             narrative_analysis_version: observed.state.narrative_analysis_version,
+            epoch: observed.epoch,
         })
     }
 
@@ -398,8 +412,10 @@ impl Agents {
         deadline: SystemTime,
         request_id: Option<&'a str>,
         fingerprint: Option<&'a str>,
+        epoch: Option<&'a str>,
     ) -> WriteGuard<'a> {
         WriteGuard {
+            epoch: epoch.filter(|epoch| !epoch.is_empty()),
             deadline: Some(deadline),
             request: request_id
                 .zip(fingerprint)

@@ -33,6 +33,12 @@ pub enum CoreError {
         description: String,
         current_version: u64,
     },
+    /// The caller's versions or request id belong to a history memory no longer holds (it
+    /// came back empty since): nothing was written; read again and decide.
+    #[error(
+        "memory's history was reset since the epoch given; nothing was written: read the task again (current epoch {current_epoch})"
+    )]
+    EpochChanged { current_epoch: String },
     /// A subscriber left its buffer full too long and was cut off; it resumes after this id.
     #[error(
         "subscriber too slow: stopped after {resume_after}; subscribe again with after = {resume_after}"
@@ -68,6 +74,7 @@ pub mod reason {
     pub const TOO_MANY_SUBSCRIBERS: &str = "TOO_MANY_SUBSCRIBERS";
     pub const TOO_MANY_CONNECTIONS: &str = "TOO_MANY_CONNECTIONS";
     pub const SUBSCRIBER_TOO_SLOW: &str = "SUBSCRIBER_TOO_SLOW";
+    pub const EPOCH_CHANGED: &str = "EPOCH_CHANGED";
 }
 
 impl CoreError {
@@ -94,6 +101,10 @@ pub enum MemoryError {
     /// The request id was used before for a different request.
     #[error("request id reused for a different request")]
     RequestIdReused,
+    /// The write named an epoch that is not memory's (see `WriteGuard::epoch`); nothing was
+    /// written.
+    #[error("the history's epoch is {current}, not the one the write named")]
+    EpochChanged { current: String },
     /// The store refuses Rift itself (credentials, permissions, its own state) until an
     /// operator acts; retrying does not help.
     #[error("memory refused Rift: {0}")]
@@ -123,6 +134,9 @@ impl From<MemoryError> for CoreError {
             MemoryError::RequestIdReused => CoreError::InvalidArgument {
                 field: "request_id".into(),
                 description: "was already used for a different request".into(),
+            },
+            MemoryError::EpochChanged { current } => CoreError::EpochChanged {
+                current_epoch: current,
             },
             MemoryError::Refused(detail) => {
                 tracing::error!(

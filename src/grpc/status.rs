@@ -43,6 +43,15 @@ pub fn into_status(error: CoreError) -> Status {
                 HashMap::from([("current_version".to_owned(), current_version.to_string())]),
             ),
         ),
+        CoreError::EpochChanged { current_epoch } => Status::with_error_details(
+            Code::Aborted,
+            message,
+            ErrorDetails::with_error_info(
+                reason::EPOCH_CHANGED,
+                ERROR_DOMAIN,
+                HashMap::from([("current_epoch".to_owned(), current_epoch)]),
+            ),
+        ),
         CoreError::SubscriberTooSlow { resume_after } => Status::with_error_details(
             Code::ResourceExhausted,
             message,

@@ -162,6 +162,14 @@ impl From<CoreError> for ErrorBody {
                     format!("read the task again; its current version is {current_version}"),
                 )
             },
+            CoreError::EpochChanged { .. } => Self {
+                reason: Some(reason::EPOCH_CHANGED),
+                ..Self::new(
+                    Code::Aborted,
+                    message,
+                    "memory lost its history since; read the task again, then decide".into(),
+                )
+            },
             CoreError::SubscriberTooSlow { resume_after } => Self {
                 reason: Some(reason::SUBSCRIBER_TOO_SLOW),
                 ..Self::new(
@@ -628,6 +636,7 @@ mod tests {
             summary: "Analyzed 3 items".into(),
             version: 1,
             stats: AnalysisStats::of(&items),
+            epoch: "e".into(),
         }));
         assert!(
             reply.starts_with(
@@ -643,6 +652,7 @@ mod tests {
             task_id: "101".into(),
             narrative: "The analysis for task 101 concluded: Analyzed 3 items.".into(),
             analysis_version: 1,
+            epoch: "e".into(),
         }));
         assert_eq!(
             reply,
@@ -657,6 +667,7 @@ mod tests {
             status: TaskStatus::Completed,
             analysis_version: 1,
             narrative_analysis_version: 1,
+            epoch: "e".into(),
         }));
         assert_eq!(
             reply,
@@ -670,6 +681,7 @@ mod tests {
             task_id: "7".into(),
             narrative: "n".into(),
             analysis_version: 2,
+            epoch: "e".into(),
         });
         assert_eq!(
             parse(&typed_reply(Some(&json!(5)), Ok(&outcome))),

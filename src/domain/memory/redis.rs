@@ -35,7 +35,7 @@ use redis::{
 use serde_json::Map;
 
 use super::{
-    AnalysisStored, AnalysisWrite, History, Memory, NarrativeStored, NarrativeWrite,
+    AnalysisStored, AnalysisWrite, History, Located, Memory, NarrativeStored, NarrativeWrite,
     ProgressObserved, Tail, TaskState, WriteGuard, unix_ms,
 };
 use crate::domain::{EventId, MemoryError, Notification, TaskId, records::keys};
@@ -103,12 +103,21 @@ impl Scripts {
     }
 }
 
-/// Appends a write's guard to a script call: the request key as the last key (if any), and
-/// three last arguments: deadline (unix ms: the earlier of the guard's and the moment Rift
-/// gives up), request fingerprint and window (ms; both empty without a request key).
-/// `prelude.lua` reads them in that order.
-fn guarded(call: &mut ScriptInvocation<'_>, guard: &WriteGuard<'_>, give_up: &GiveUp) {
-    call.arg(give_up.deadline_arg(guard.deadline));
+/// Appends a write's guard to a script call: the meta key, then the request key (if any), as
+/// the last keys; and five last arguments: deadline (unix ms: the earlier of the guard's and
+/// the moment Rift gives up), a candidate epoch, the expected epoch (empty for any), request
+/// fingerprint and window (ms; both empty without a request key). `prelude.lua` reads them in
+/// that order.
+fn guarded(
+    call: &mut ScriptInvocation<'_>,
+    guard: &WriteGuard<'_>,
+    give_up: &GiveUp,
+    candidate: &str,
+) {
+    call.key(keys::META)
+        .arg(give_up.deadline_arg(guard.deadline))
+        .arg(candidate)
+        .arg(guard.epoch.unwrap_or_default());
     match guard.request {
         Some(request) => {
             call.key(keys::request(request.id))
@@ -118,6 +127,29 @@ fn guarded(call: &mut ScriptInvocation<'_>, guard: &WriteGuard<'_>, give_up: &Gi
         None => {
             call.arg("").arg("");
         }
+    }
+}
+
+/// Candidate epochs: a random base per process and a counter, so every write offers one never
+/// offered before. A fixed candidate would be wrong: the same process, setting it again after
+/// Redis came back empty, would make the new history look like the old one.
+#[derive(Debug)]
+struct EpochCandidates {
+    base: String,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl EpochCandidates {
+    fn new() -> Self {
+        Self {
+            base: uuid::Uuid::new_v4().simple().to_string()[..16].to_owned(),
+            next: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}-{n:x}", self.base)
     }
 }
 
@@ -155,6 +187,7 @@ pub struct RedisMemory {
     scripts: std::sync::Arc<Scripts>,
     /// `config.max_events` as the scripts' `MAXLEN` argument, formatted once.
     maxlen: std::sync::Arc<str>,
+    epochs: std::sync::Arc<EpochCandidates>,
 }
 
 impl RedisMemory {
@@ -177,6 +210,7 @@ impl RedisMemory {
             maxlen: config.max_events.max(1).to_string().into(),
             config,
             scripts: std::sync::Arc::new(Scripts::new()),
+            epochs: std::sync::Arc::new(EpochCandidates::new()),
         })
     }
 
@@ -210,6 +244,26 @@ impl RedisMemory {
 
     fn max_events(&self) -> &str {
         &self.maxlen
+    }
+
+    /// Where the history stands, its epoch, and whether it holds `id`: one script.
+    async fn locate_in_history(&self, id: Option<EventId>) -> Result<Located, MemoryError> {
+        let mut connection = self.connection.clone();
+        let mut call = self.scripts.history.prepare_invoke();
+        call.key(keys::NOTIFICATIONS)
+            .key(keys::META)
+            .arg(id.map(|id| id.to_string()).unwrap_or_default());
+        let invocation = call.invoke_async::<(String, String, u8, u8, String)>(&mut connection);
+        let (last, first_retained, trimmed, present, epoch) = self.bounded(invocation).await?;
+        Ok(Located {
+            history: History {
+                last: parse_id(&last)?,
+                first_retained: parse_id(&first_retained)?,
+                trimmed: trimmed == 1,
+            },
+            present: present == 1,
+            epoch: Some(epoch).filter(|epoch| !epoch.is_empty()),
+        })
     }
 }
 
@@ -265,6 +319,10 @@ fn classify(error: RedisError) -> MemoryError {
     match error.code() {
         Some("RIFTDEADLINE") => return MemoryError::DeadlineExceeded,
         Some("RIFTREUSED") => return MemoryError::RequestIdReused,
+        Some("RIFTEPOCH") => {
+            let current = error.detail().unwrap_or_default().trim().to_owned();
+            return MemoryError::EpochChanged { current };
+        }
         Some("RIFTVERSION") => {
             let current = error.detail().and_then(|d| d.trim().parse().ok());
             if let Some(current) = current {
@@ -323,13 +381,14 @@ impl Memory for RedisMemory {
                     .unwrap_or_default(),
             );
         let give_up = self.give_up();
-        guarded(&mut call, &write.guard, &give_up);
-        let invocation = call.invoke_async::<(u64, String, u8)>(&mut connection);
-        let (version, id, replayed) = self.bounded_until(give_up, invocation).await?;
+        guarded(&mut call, &write.guard, &give_up, &self.epochs.next());
+        let invocation = call.invoke_async::<(u64, String, u8, String)>(&mut connection);
+        let (version, id, replayed, epoch) = self.bounded_until(give_up, invocation).await?;
         Ok(AnalysisStored {
             version,
             event: parse_id(&id)?,
             replayed: replayed == 1,
+            epoch,
         })
     }
 
@@ -349,18 +408,20 @@ impl Memory for RedisMemory {
             .arg(write.suffix)
             .arg(self.max_events());
         let give_up = self.give_up();
-        guarded(&mut call, &write.guard, &give_up);
-        let invocation = call.invoke_async::<Option<(String, u64, String, u8)>>(&mut connection);
-        let Some((narrative, analysis_version, id, replayed)) =
-            self.bounded_until(give_up, invocation).await?
-        else {
+        guarded(&mut call, &write.guard, &give_up, &self.epochs.next());
+        let invocation =
+            call.invoke_async::<(u8, String, String, u64, String, u8)>(&mut connection);
+        let (found, epoch, narrative, analysis_version, id, replayed) =
+            self.bounded_until(give_up, invocation).await?;
+        if found == 0 {
             return Ok(None);
-        };
+        }
         Ok(Some(NarrativeStored {
             narrative,
             analysis_version,
             event: parse_id(&id)?,
             replayed: replayed == 1,
+            epoch,
         }))
     }
 
@@ -379,10 +440,12 @@ impl Memory for RedisMemory {
             .key(keys::updates_channel(task))
             .arg(task.as_str())
             .arg(completed_record)
+            .key(keys::META)
             .arg(self.max_events())
-            .arg(give_up.deadline_arg(deadline));
-        let invocation = call.invoke_async::<(u8, u64, u8, u64, String)>(&mut connection);
-        let (has_analysis, analysis_version, has_narrative, narrative_version, recorded) =
+            .arg(give_up.deadline_arg(deadline))
+            .arg(self.epochs.next());
+        let invocation = call.invoke_async::<(u8, u64, u8, u64, String, String)>(&mut connection);
+        let (has_analysis, analysis_version, has_narrative, narrative_version, recorded, epoch) =
             self.bounded_until(give_up, invocation).await?;
         let recorded = parse_optional_id(&recorded)?;
         Ok(ProgressObserved {
@@ -393,6 +456,7 @@ impl Memory for RedisMemory {
                 narrative_analysis_version: narrative_version,
             },
             recorded,
+            epoch,
         })
     }
 
@@ -410,9 +474,11 @@ impl Memory for RedisMemory {
             .key(keys::context(task))
             .key(keys::NOTIFICATIONS)
             .key(keys::updates_channel(task))
+            .key(keys::META)
             .arg(task.as_str())
             .arg(self.max_events())
-            .arg(give_up.deadline_arg(deadline));
+            .arg(give_up.deadline_arg(deadline))
+            .arg(self.epochs.next());
         let invocation = call.invoke_async::<String>(&mut connection);
         parse_optional_id(&self.bounded_until(give_up, invocation).await?)
     }
@@ -435,16 +501,13 @@ impl Memory for RedisMemory {
     }
 
     async fn history(&self) -> Result<History, MemoryError> {
-        let mut connection = self.connection.clone();
-        let mut call = self.scripts.history.prepare_invoke();
-        call.key(keys::NOTIFICATIONS);
-        let invocation = call.invoke_async::<(String, String, u8)>(&mut connection);
-        let (last, first_retained, trimmed) = self.bounded(invocation).await?;
-        Ok(History {
-            last: parse_id(&last)?,
-            first_retained: parse_id(&first_retained)?,
-            trimmed: trimmed == 1,
-        })
+        self.locate_in_history(None)
+            .await
+            .map(|located| located.history)
+    }
+
+    async fn locate(&self, id: EventId) -> Result<Located, MemoryError> {
+        self.locate_in_history(Some(id)).await
     }
 
     fn open_tail(&self) -> Box<dyn Tail> {
