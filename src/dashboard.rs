@@ -4,7 +4,9 @@
 //! Plain HTML, CSS and a JavaScript module from `assets/dashboard/`, compiled into the binary:
 //! no build step, nothing to deploy beside `rift`. The page holds no state the server must
 //! keep; it talks to the WebSocket adapter (`/ws`, relative to the page) with typed frames, so
-//! it has exactly the powers of any WebSocket client, under the same token.
+//! it has exactly the powers of any WebSocket client, under the same token. It knows no command
+//! grammar: what a person types goes to the server as typed (`{"text": ...}`), and the list of
+//! commands it shows is the server's `help`.
 
 use axum::{
     Router,
@@ -94,7 +96,7 @@ mod tests {
         assert!(page.contains(r#"href="dashboard.css""#));
         let (content_type, script) = get("/dashboard.js").await;
         assert!(content_type.starts_with("text/javascript"));
-        assert!(script.contains("export function parseCommand"));
+        assert!(script.contains("new WebSocket(url, protocols)"));
         let (content_type, _) = get("/dashboard.css").await;
         assert!(content_type.starts_with("text/css"));
     }

@@ -9,7 +9,7 @@ use rift::{
     domain::{
         CoreConfig, Limits, NotifierConfig,
         auth::{Access, Tokens},
-        memory::RedisConfig,
+        memory::{DEFAULT_MAX_EVENTS, RedisConfig},
     },
     grpc::GrpcConfig,
     server::{self, Config, Listeners, MemoryConfig},
@@ -57,9 +57,14 @@ struct ServeArgs {
     /// gRPC listen address (Analyze, Narrate, Progress, Subscribe, reflection, health).
     #[arg(long, env = "RIFT_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     grpc_addr: SocketAddr,
-    /// HTTP listen address (dashboard at /, WebSocket at /ws, /healthz, /metrics).
+    /// HTTP listen address (dashboard at /, WebSocket at /ws, /healthz, and /metrics unless
+    /// --metrics-addr is given).
     #[arg(long, env = "RIFT_HTTP_ADDR", default_value = "127.0.0.1:8000")]
     http_addr: SocketAddr,
+    /// Serve /metrics on this address instead of the HTTP port, e.g. to keep it off the
+    /// public one.
+    #[arg(long, env = "RIFT_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
     /// Threads serving requests; default: one per core. On a machine shared with Redis (one
     /// thread) and other busy processes, fewer can be faster: Rift's threads stop waking each
     /// other for work (BENCHMARKS.md).
@@ -70,7 +75,7 @@ struct ServeArgs {
     #[arg(long, env = "RIFT_REDIS_URL")]
     redis_url: Option<String>,
     /// Notifications retained for replay (approximate on Redis: XADD MAXLEN ~).
-    #[arg(long, env = "RIFT_MAX_EVENTS", default_value_t = 100_000)]
+    #[arg(long, env = "RIFT_MAX_EVENTS", default_value_t = DEFAULT_MAX_EVENTS)]
     max_events: usize,
     /// Most items one Analyze accepts.
     #[arg(long, env = "RIFT_MAX_ITEMS", default_value_t = Limits::default().max_items)]
@@ -88,10 +93,10 @@ struct ServeArgs {
     #[arg(long, env = "RIFT_MAX_STREAMS_PER_CONNECTION", default_value_t = GrpcConfig::default().max_streams_per_connection)]
     max_streams_per_connection: u32,
     /// Longest a Redis call may take before the caller gets UNAVAILABLE, in milliseconds.
-    #[arg(long, env = "RIFT_REDIS_TIMEOUT_MS", default_value_t = 800)]
+    #[arg(long, env = "RIFT_REDIS_TIMEOUT_MS", default_value_t = millis(RedisConfig::new("").op_timeout))]
     redis_timeout_ms: u64,
     /// How long in-flight calls get to finish at shutdown, in seconds.
-    #[arg(long, env = "RIFT_DRAIN_TIMEOUT_SECS", default_value_t = 10)]
+    #[arg(long, env = "RIFT_DRAIN_TIMEOUT_SECS", default_value_t = Config::default().drain_timeout.as_secs())]
     drain_timeout_secs: u64,
     /// File of `<role> <token>` lines (roles: reader, writer, admin). Without it, no token is
     /// asked for, and only loopback addresses may be served.
@@ -107,11 +112,16 @@ struct ServeArgs {
     #[arg(long, env = "RIFT_MAX_SUBSCRIBERS", default_value_t = Limits::default().max_subscribers)]
     max_subscribers: usize,
     /// Server-side deadline of every call, in milliseconds.
-    #[arg(long, env = "RIFT_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "RIFT_REQUEST_TIMEOUT_MS", default_value_t = millis(Limits::default().request_timeout))]
     request_timeout_ms: u64,
     /// How long a request_id is remembered for idempotent retries, in seconds.
-    #[arg(long, env = "RIFT_IDEMPOTENCY_WINDOW_SECS", default_value_t = 86_400)]
+    #[arg(long, env = "RIFT_IDEMPOTENCY_WINDOW_SECS", default_value_t = Limits::default().idempotency_window.as_secs())]
     idempotency_window_secs: u64,
+}
+
+/// A default duration as a flag's whole milliseconds.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl ServeArgs {
@@ -119,6 +129,7 @@ impl ServeArgs {
         let ServeArgs {
             grpc_addr: _,
             http_addr: _,
+            metrics_addr: _,
             worker_threads: _,
             redis_url,
             max_events,
@@ -200,7 +211,8 @@ fn main() -> anyhow::Result<ExitCode> {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => {
-            let listeners = Listeners::bind(args.grpc_addr, args.http_addr).await?;
+            let listeners =
+                Listeners::bind(args.grpc_addr, args.http_addr, args.metrics_addr).await?;
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
             let config = args.into_config()?;

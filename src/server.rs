@@ -1,11 +1,15 @@
 //! Wiring: builds the domain from a [`Config`] and serves every adapter on already-bound
 //! listeners until a shutdown token fires.
 //!
+//! One Prometheus registry per server: the domain and each adapter register their own metrics
+//! on it, and `GET /metrics` ([`metrics_app`]) serves it, on the HTTP listener or, given one,
+//! on a metrics listener of its own.
+//!
 //! Shutdown order: health turns NOT_SERVING and subscription streams end (both watch the same
 //! token), the servers stop accepting and let in-flight calls finish, and whatever is still
 //! running when the drain deadline passes is abandoned.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use axum::{
@@ -14,6 +18,7 @@ use axum::{
     routing::get,
     serve::ListenerExt as _,
 };
+use prometheus::Registry;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
@@ -21,10 +26,10 @@ use crate::{
     dashboard,
     domain::{
         Agents, CoreConfig,
-        memory::{InProcessMemory, Memory, RedisConfig, RedisMemory},
+        memory::{DEFAULT_MAX_EVENTS, InProcessMemory, Memory, RedisConfig, RedisMemory},
     },
     grpc::{self, GrpcConfig},
-    telemetry::METRICS_CONTENT_TYPE,
+    telemetry::{self, METRICS_CONTENT_TYPE},
     ws::{self, WsConfig},
 };
 
@@ -33,17 +38,23 @@ use crate::{
 pub enum MemoryConfig {
     /// Embedded, for a machine without Redis; keeps at most `max_events` notifications.
     InProcess {
+        /// Notifications retained for replay.
         max_events: usize,
     },
+    /// Redis, shared by every process using it.
     Redis(RedisConfig),
 }
 
 /// Everything `serve` needs besides its listeners.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Which memory backs the agents.
     pub memory: MemoryConfig,
+    /// The domain's limits, fan-out and access policy.
     pub core: CoreConfig,
+    /// The gRPC adapter's limits.
     pub grpc: GrpcConfig,
+    /// The WebSocket adapter's limits.
     pub ws: WsConfig,
     /// How long in-flight calls get to finish once shutdown begins.
     pub drain_timeout: Duration,
@@ -55,7 +66,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             memory: MemoryConfig::InProcess {
-                max_events: 100_000,
+                max_events: DEFAULT_MAX_EVENTS,
             },
             core: CoreConfig::default(),
             grpc: GrpcConfig::default(),
@@ -69,23 +80,34 @@ impl Default for Config {
 /// The sockets Rift serves on, bound by the caller (tests bind `127.0.0.1:0`).
 #[derive(Debug)]
 pub struct Listeners {
+    /// gRPC (and grpc-web).
     pub grpc: TcpListener,
-    /// WebSocket and plain HTTP.
+    /// WebSocket and plain HTTP: the dashboard, `/healthz`, and `/metrics` unless `metrics` is
+    /// given.
     pub http: TcpListener,
+    /// `/metrics` alone, off the public port; `None` serves it on `http`.
+    pub metrics: Option<TcpListener>,
 }
 
 impl Listeners {
+    /// Binds every address; `metrics` is optional.
     pub async fn bind(
-        grpc: std::net::SocketAddr,
-        http: std::net::SocketAddr,
+        grpc: SocketAddr,
+        http: SocketAddr,
+        metrics: Option<SocketAddr>,
     ) -> anyhow::Result<Self> {
+        let bind = |addr: SocketAddr, what: &'static str| async move {
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the {what} address {addr}"))
+        };
         Ok(Self {
-            grpc: TcpListener::bind(grpc)
-                .await
-                .with_context(|| format!("binding the gRPC address {grpc}"))?,
-            http: TcpListener::bind(http)
-                .await
-                .with_context(|| format!("binding the HTTP address {http}"))?,
+            grpc: bind(grpc, "gRPC").await?,
+            http: bind(http, "HTTP").await?,
+            metrics: match metrics {
+                Some(addr) => Some(bind(addr, "metrics").await?),
+                None => None,
+            },
         })
     }
 }
@@ -99,7 +121,8 @@ pub fn open_memory(config: &MemoryConfig) -> anyhow::Result<Arc<dyn Memory>> {
 }
 
 /// Secure by default: without tokens, only loopback addresses are served, unless the operator
-/// said otherwise in so many words.
+/// said otherwise in so many words. The metrics listener is not checked: it serves no task data
+/// and asks for no token in any case.
 fn refuse_open_exposure(config: &Config, listeners: &Listeners) -> anyhow::Result<()> {
     if !config.core.access.is_open() || config.allow_unauthenticated {
         return Ok(());
@@ -124,10 +147,15 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     refuse_open_exposure(&config, &listeners)?;
     let memory = open_memory(&config.memory)?;
+    let metrics_addr = match &listeners.metrics {
+        Some(listener) => Some(listener.local_addr()?),
+        None => None,
+    };
     tracing::info!(
         memory = memory.backend(),
         grpc = %listeners.grpc.local_addr()?,
         http = %listeners.http.local_addr()?,
+        metrics = metrics_addr.map(tracing::field::display),
         "rift serving; {}",
         match &config.memory {
             MemoryConfig::InProcess { .. } =>
@@ -136,28 +164,36 @@ pub async fn serve(
         }
     );
     let agents = Agents::start(memory, config.core, shutdown.clone());
+    let registry = Registry::new();
+    agents.register_metrics(&registry)?;
 
     let mut servers = JoinSet::new();
     servers.spawn(grpc::serve(
         listeners.grpc,
         agents.clone(),
         config.grpc,
+        registry.clone(),
         shutdown.clone(),
     ));
-    let app = http_app(agents, config.ws, shutdown.clone());
-    let http_shutdown = shutdown.clone();
-    // Replies are small and latency-bound: Nagle's algorithm would hold them back.
-    let http = listeners.http.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
+    let app = http_app(agents, config.ws, &registry, shutdown.clone())?;
+    let app = match listeners.metrics {
+        Some(listener) => {
+            servers.spawn(serve_http(
+                listener,
+                metrics_app(registry),
+                shutdown.clone(),
+                "metrics server",
+            ));
+            app
         }
-    });
-    servers.spawn(async move {
-        axum::serve(http, app)
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
-            .await
-            .context("HTTP server")
-    });
+        None => app.merge(metrics_app(registry)),
+    };
+    servers.spawn(serve_http(
+        listeners.http,
+        app,
+        shutdown.clone(),
+        "HTTP server",
+    ));
 
     tokio::select! {
         () = shutdown.cancelled() => {}
@@ -185,12 +221,38 @@ pub async fn serve(
     }
 }
 
-/// The HTTP face: the WebSocket adapter, the dashboard (`/`), a plain health probe and
-/// Prometheus metrics. WebSocket connections close when `shutdown` is cancelled.
-pub fn http_app(agents: Agents, ws_config: WsConfig, shutdown: CancellationToken) -> Router {
+/// Serves `app` on `listener` until `shutdown`, then lets in-flight requests finish.
+async fn serve_http(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+    what: &'static str,
+) -> anyhow::Result<()> {
+    // Replies are small and latency-bound: Nagle's algorithm would hold them back.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context(what)
+}
+
+/// The HTTP face: the WebSocket adapter (its metrics registered on `registry`), the dashboard
+/// (`/`) and a plain health probe; [`metrics_app`] is merged in or served apart. WebSocket
+/// connections close when `shutdown` is cancelled.
+pub fn http_app(
+    agents: Agents,
+    ws_config: WsConfig,
+    registry: &Registry,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Router> {
     let available = agents.availability();
-    let metrics = agents.clone();
-    Router::new()
+    let ws = ws::router(agents, ws_config, registry, shutdown)
+        .context("registering the WebSocket adapter's metrics")?;
+    Ok(Router::new()
         .route(
             "/healthz",
             get(move || {
@@ -204,15 +266,17 @@ pub fn http_app(agents: Agents, ws_config: WsConfig, shutdown: CancellationToken
                 }
             }),
         )
-        .route(
-            "/metrics",
-            get(move || {
-                let telemetry = metrics.telemetry();
-                telemetry.set_subscribers(metrics.subscriber_count());
-                let text = telemetry.render();
-                async move { ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text) }
-            }),
-        )
         .merge(dashboard::router())
-        .merge(ws::router(agents, ws_config, shutdown))
+        .merge(ws))
+}
+
+/// `GET /metrics`: every metric of `registry`, in the Prometheus text format.
+pub fn metrics_app(registry: Registry) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let text = telemetry::render(&registry);
+            async move { ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text) }
+        }),
+    )
 }

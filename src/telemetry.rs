@@ -1,301 +1,110 @@
-//! Telemetry: Prometheus metrics and request ids, shared by the domain and both adapters.
+//! Telemetry the adapters share: call metrics, request ids, and the Prometheus text of a
+//! server's registry.
 //!
-//! One [`Telemetry`] per server, with a registry of its own, so two servers in one process
-//! (tests) never mix their counts. The adapters record calls ([`Telemetry::call_finished`])
-//! and open WebSocket connections; the domain records what only it sees: memory failures,
-//! availability flips, and how late live notifications reach their subscribers. Nothing here
-//! knows a transport: `GET /metrics` (in `crate::server`) serves [`Telemetry::render`].
+//! Each part of Rift registers its own metrics, where they are measured, on the one
+//! [`prometheus::Registry`] of its server (one per server, so two servers in one process, as in
+//! tests, never mix their counts):
 //!
-//! # Metrics
+//! - the domain, memory and the notification fan-out (`crate::domain::Agents::register_metrics`);
+//! - each adapter, its calls ([`CallMetrics`], labelled with the transport the adapter names)
+//!   and, for WebSocket, its open connections.
 //!
-//! | name | type | labels |
-//! | --- | --- | --- |
-//! | `rift_calls_total` | counter | `operation`, `transport` (`grpc`, `websocket`), `code` |
-//! | `rift_call_duration_seconds` | histogram | `operation`, `transport` |
-//! | `rift_websocket_connections` | gauge | |
-//! | `rift_subscribers` | gauge | |
-//! | `rift_notification_delivery_delay_seconds` | histogram | |
-//! | `rift_notification_lagged_total` | counter | |
-//! | `rift_memory_unavailable_total` | counter | |
-//! | `rift_memory_available` | gauge | |
-//! | `rift_memory_availability_changes_total` | counter | `to` (`up`, `down`) |
-//!
-//! `code` is the gRPC canonical status name (`OK`, `INVALID_ARGUMENT`, ...) on both
-//! transports, as WebSocket error frames spell it.
+//! `GET /metrics` (in `crate::server`) serves [`render`]. Nothing here knows a transport or the
+//! domain. The README's "Metrics and logs" lists every metric.
 
 use std::{
     fmt,
     sync::{
-        Arc, OnceLock,
-        atomic::{AtomicU8, AtomicU64, Ordering},
+        OnceLock,
+        atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime},
+    time::Duration,
 };
 
-use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
-};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
-/// The content type of [`Telemetry::render`]'s output.
+/// The content type of [`render`]'s output.
 pub const METRICS_CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
-
-/// Which adapter served a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Grpc,
-    WebSocket,
-}
-
-impl Transport {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Transport::Grpc => "grpc",
-            Transport::WebSocket => "websocket",
-        }
-    }
-}
 
 /// Latency buckets, in seconds: from half a millisecond (an in-process call) to ten seconds
 /// (the default request timeout).
-const LATENCY_BUCKETS: &[f64] = &[
+pub(crate) const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// The metrics of one server. Cheap to clone.
-#[derive(Clone)]
-pub struct Telemetry {
-    metrics: Arc<Metrics>,
+/// Every metric of `registry`, in the Prometheus text exposition format.
+pub fn render(registry: &Registry) -> String {
+    TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "cannot encode metrics");
+            String::new()
+        })
 }
 
-struct Metrics {
-    registry: Registry,
+/// The calls one adapter served: `rift_calls_total` (labels `operation`, `transport`, `code`)
+/// and `rift_call_duration_seconds` (`operation`, `transport`). Cheap to clone.
+///
+/// Every adapter registers its own pair with its `transport` as a constant label; the registry
+/// shows them as one metric with both transports. `code` is the canonical status name (`OK`,
+/// `INVALID_ARGUMENT`, ...) on every transport, as `crate::domain::Code` spells it.
+#[derive(Debug, Clone)]
+pub struct CallMetrics {
+    transport: &'static str,
     calls: IntCounterVec,
     latency: HistogramVec,
-    websocket_connections: IntGauge,
-    subscribers: IntGauge,
-    delivery_delay: Histogram,
-    lagged: IntCounter,
-    memory_unavailable: IntCounter,
-    memory_available: IntGauge,
-    memory_changes: IntCounterVec,
-    /// Last availability seen: [`UNKNOWN`], [`DOWN`] or [`UP`]. The first observation is not
-    /// a change, so a start is not counted as a reconnect.
-    memory_state: AtomicU8,
 }
 
-const UNKNOWN: u8 = 0;
-const DOWN: u8 = 1;
-const UP: u8 = 2;
-
-impl fmt::Debug for Telemetry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Telemetry").finish_non_exhaustive()
-    }
-}
-
-impl Default for Telemetry {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Telemetry {
-    pub fn new() -> Self {
-        let registry = Registry::new();
+impl CallMetrics {
+    /// Registers the call metrics of the adapter serving `transport` (`grpc`, `websocket`).
+    pub fn register(registry: &Registry, transport: &'static str) -> prometheus::Result<Self> {
         let calls = IntCounterVec::new(
             Opts::new(
                 "rift_calls_total",
                 "Calls served, by operation, transport and status code.",
-            ),
-            &["operation", "transport", "code"],
-        );
+            )
+            .const_label("transport", transport),
+            &["operation", "code"],
+        )?;
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "rift_call_duration_seconds",
                 "Time from request to final status, by operation and transport (for Subscribe: \
                  how long the stream lasted).",
             )
+            .const_label("transport", transport)
             .buckets(LATENCY_BUCKETS.to_vec()),
-            &["operation", "transport"],
-        );
-        let websocket_connections = IntGauge::new(
-            "rift_websocket_connections",
-            "WebSocket connections open now.",
-        );
-        let subscribers = IntGauge::new(
-            "rift_subscribers",
-            "Notification subscriptions open now (gRPC Subscribe streams and WebSocket watches).",
-        );
-        let delivery_delay = Histogram::with_opts(
-            HistogramOpts::new(
-                "rift_notification_delivery_delay_seconds",
-                "From a notification's time to its first hand-over to a live subscriber's \
-                 transport, once per event (replayed history is not counted).",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-        );
-        let lagged = IntCounter::new(
-            "rift_notification_lagged_total",
-            "Live notifications a slow subscriber missed in the shared buffer and re-read from \
-             memory.",
-        );
-        let memory_unavailable = IntCounter::new(
-            "rift_memory_unavailable_total",
-            "Memory (Redis) calls that found it unreachable: requests, health probes, replays and \
-             the notification tail.",
-        );
-        let memory_available = IntGauge::new(
-            "rift_memory_available",
-            "1 while memory answers, 0 while it does not.",
-        );
-        let memory_changes = IntCounterVec::new(
-            Opts::new(
-                "rift_memory_availability_changes_total",
-                "Memory availability flips: to=\"down\" when it stopped answering, to=\"up\" when \
-                 it came back (a reconnect).",
-            ),
-            &["to"],
-        );
-        let metrics = (|| {
-            let metrics = Metrics {
-                registry,
-                calls: calls?,
-                latency: latency?,
-                websocket_connections: websocket_connections?,
-                subscribers: subscribers?,
-                delivery_delay: delivery_delay?,
-                lagged: lagged?,
-                memory_unavailable: memory_unavailable?,
-                memory_available: memory_available?,
-                memory_changes: memory_changes?,
-                memory_state: AtomicU8::new(UNKNOWN),
-            };
-            metrics.register()?;
-            prometheus::Result::Ok(metrics)
-        })()
-        // Names and labels are constants: a failure is a programming error a test catches.
-        .expect("metric definitions are valid");
-        Self {
-            metrics: Arc::new(metrics),
-        }
+            &["operation"],
+        )?;
+        registry.register(Box::new(calls.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Self {
+            transport,
+            calls,
+            latency,
+        })
     }
 
-    /// One call finished with `code` (a gRPC canonical status name) after `elapsed`: counted,
-    /// timed, and written to the access log (`rift::access`, at debug) in the current span.
-    pub fn call_finished(
-        &self,
-        operation: &str,
-        transport: Transport,
-        code: &str,
-        elapsed: Duration,
-    ) {
-        let transport = transport.as_str();
-        self.metrics
-            .calls
-            .with_label_values(&[operation, transport, code])
-            .inc();
-        self.metrics
-            .latency
-            .with_label_values(&[operation, transport])
+    /// One call finished with `code` (a canonical status name) after `elapsed`: counted, timed,
+    /// and written to the access log (`rift::access`, at debug) in the current span.
+    pub fn finished(&self, operation: &str, code: &str, elapsed: Duration) {
+        self.calls.with_label_values(&[operation, code]).inc();
+        self.latency
+            .with_label_values(&[operation])
             .observe(elapsed.as_secs_f64());
         tracing::debug!(
             target: "rift::access",
             operation,
-            transport,
+            transport = self.transport,
             code,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             "call finished"
         );
     }
-
-    /// Counts a WebSocket connection as open until the returned guard is dropped.
-    pub fn websocket_opened(&self) -> OpenConnection {
-        let gauge = self.metrics.websocket_connections.clone();
-        gauge.inc();
-        OpenConnection(gauge)
-    }
-
-    /// A live notification minted at `time` is handed to a subscriber now.
-    pub fn notification_delivered(&self, time: SystemTime) {
-        // Another host's clock (Redis mints the ids) may be a little ahead: count that as 0.
-        let delay = SystemTime::now()
-            .duration_since(time)
-            .unwrap_or(Duration::ZERO);
-        self.metrics.delivery_delay.observe(delay.as_secs_f64());
-    }
-
-    /// A subscriber fell `missed` notifications behind the shared buffer.
-    pub fn subscriber_lagged(&self, missed: u64) {
-        self.metrics.lagged.inc_by(missed);
-    }
-
-    /// A memory call found memory unreachable.
-    pub fn memory_unavailable(&self) {
-        self.metrics.memory_unavailable.inc();
-    }
-
-    /// Memory answered (`true`) or could not be reached (`false`); counts the flips.
-    pub fn memory_observed(&self, available: bool) {
-        let state = if available { UP } else { DOWN };
-        // Called after every memory call: a plain load while nothing changed.
-        if self.metrics.memory_state.load(Ordering::Relaxed) == state {
-            return;
-        }
-        self.metrics.memory_available.set(i64::from(available));
-        let before = self.metrics.memory_state.swap(state, Ordering::Relaxed);
-        if before != UNKNOWN && before != state {
-            let to = if available { "up" } else { "down" };
-            self.metrics.memory_changes.with_label_values(&[to]).inc();
-        }
-    }
-
-    /// Sets the subscriber gauge; the owner of the count calls it before [`Telemetry::render`].
-    pub fn set_subscribers(&self, count: usize) {
-        self.metrics
-            .subscribers
-            .set(i64::try_from(count).unwrap_or(i64::MAX));
-    }
-
-    /// Every metric, in the Prometheus text exposition format.
-    pub fn render(&self) -> String {
-        TextEncoder::new()
-            .encode_to_string(&self.metrics.registry.gather())
-            .unwrap_or_else(|error| {
-                tracing::error!(%error, "cannot encode metrics");
-                String::new()
-            })
-    }
-}
-
-impl Metrics {
-    fn register(&self) -> prometheus::Result<()> {
-        let registry = &self.registry;
-        registry.register(Box::new(self.calls.clone()))?;
-        registry.register(Box::new(self.latency.clone()))?;
-        registry.register(Box::new(self.websocket_connections.clone()))?;
-        registry.register(Box::new(self.subscribers.clone()))?;
-        registry.register(Box::new(self.delivery_delay.clone()))?;
-        registry.register(Box::new(self.lagged.clone()))?;
-        registry.register(Box::new(self.memory_unavailable.clone()))?;
-        registry.register(Box::new(self.memory_available.clone()))?;
-        registry.register(Box::new(self.memory_changes.clone()))?;
-        Ok(())
-    }
-}
-
-/// An open WebSocket connection, counted by `rift_websocket_connections` until dropped.
-#[derive(Debug)]
-pub struct OpenConnection(IntGauge);
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
 }
 
 /// The id that ties one call's log lines together, and that the caller gets back
-/// (`x-request-id`).
+/// (`x-request-id`). Both adapters mint them; the domain never sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(String);
 
@@ -333,6 +142,7 @@ impl RequestId {
         }
     }
 
+    /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -349,18 +159,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn calls_render_with_their_labels() {
-        let telemetry = Telemetry::new();
-        telemetry.call_finished("Analyze", Transport::Grpc, "OK", Duration::from_millis(3));
-        telemetry.call_finished(
-            "Analyze",
-            Transport::WebSocket,
-            "INVALID_ARGUMENT",
-            Duration::from_millis(1),
-        );
-        let text = telemetry.render();
+    fn calls_of_both_transports_render_as_one_metric_with_their_labels() {
+        let registry = Registry::new();
+        let grpc = CallMetrics::register(&registry, "grpc").expect("register gRPC");
+        let websocket = CallMetrics::register(&registry, "websocket").expect("register WebSocket");
+        grpc.finished("Analyze", "OK", Duration::from_millis(3));
+        websocket.finished("Analyze", "INVALID_ARGUMENT", Duration::from_millis(1));
+        let text = render(&registry);
         assert!(
             text.contains(r#"rift_calls_total{code="OK",operation="Analyze",transport="grpc"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"rift_calls_total{code="INVALID_ARGUMENT",operation="Analyze",transport="websocket"} 1"#
+            ),
             "{text}"
         );
         assert!(
@@ -369,42 +182,18 @@ mod tests {
             ),
             "{text}"
         );
-    }
-
-    #[test]
-    fn only_availability_changes_count_and_the_first_observation_is_not_one() {
-        let telemetry = Telemetry::new();
-        telemetry.memory_observed(true);
-        telemetry.memory_observed(true);
-        let text = telemetry.render();
-        assert!(text.contains("rift_memory_available 1"), "{text}");
-        assert!(
-            !text.contains("rift_memory_availability_changes_total{"),
-            "{text}"
-        );
-        telemetry.memory_observed(false);
-        telemetry.memory_observed(false);
-        telemetry.memory_observed(true);
-        let text = telemetry.render();
-        assert!(
-            text.contains(r#"rift_memory_availability_changes_total{to="down"} 1"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"rift_memory_availability_changes_total{to="up"} 1"#),
+        assert_eq!(
+            text.matches("# TYPE rift_calls_total counter").count(),
+            1,
             "{text}"
         );
     }
 
     #[test]
-    fn open_connections_are_counted_until_dropped() {
-        let telemetry = Telemetry::new();
-        let first = telemetry.websocket_opened();
-        let second = telemetry.websocket_opened();
-        assert!(telemetry.render().contains("rift_websocket_connections 2"));
-        drop(first);
-        drop(second);
-        assert!(telemetry.render().contains("rift_websocket_connections 0"));
+    fn a_transport_registers_its_calls_once() {
+        let registry = Registry::new();
+        CallMetrics::register(&registry, "grpc").expect("first");
+        assert!(CallMetrics::register(&registry, "grpc").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The dashboard in a real headless Chromium: commands typed in its box, changes made over
-//! gRPC appearing on its board, a crash of the server it talks to, and its token.
+//! The dashboard in a real headless Chromium: commands typed in its box (read by the server's
+//! parser, answered with its errors and hints), changes made over gRPC appearing on its board,
+//! a crash of the server it talks to, and its token.
 //!
 //! Every wait is for something the page shows (see `support/browser.rs`), never for time.
 
@@ -289,15 +290,38 @@ async fn the_page_passes_its_token_to_the_websocket() {
     page.close().await;
 }
 
+/// Whether `text` contains `part`, for assertions on a reply's text.
+fn shows(reply: &serde_json::Value, part: &str) -> bool {
+    reply["text"]
+        .as_str()
+        .is_some_and(|text| text.contains(part))
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn commands_the_page_cannot_parse_are_answered_in_the_page() {
+async fn typed_commands_are_answered_by_the_servers_parser() {
     let rift = TestRift::in_process().await;
     let mut page = Page::open(&format!("http://{}/", rift.http_addr)).await;
     page.wait_for("the page to go live", LIVE).await;
     let reply = send_command(&mut page, "Analyze data for task 1 with data: [bad").await;
     assert_eq!(reply["code"], "INVALID_ARGUMENT", "{reply}");
+    // The server's message and hint, word for word.
+    assert!(shows(&reply, "data is not valid JSON"), "{reply}");
+    assert!(
+        shows(
+            &reply,
+            r#"data is a JSON list, e.g. Analyze data for task 101 with data: ["data1", "data2", "data3"]"#
+        ),
+        "{reply}"
+    );
     let reply = send_command(&mut page, "Check progres for task 1").await;
     assert_eq!(reply["code"], "INVALID_ARGUMENT", "{reply}");
+    assert!(
+        shows(
+            &reply,
+            "closest command: Check progress for task <task_id> (e.g. Check progress for task 101)"
+        ),
+        "{reply}"
+    );
     // Well-formed but refused by the server: its validation, not the page's.
     let reply = send_command(&mut page, "Check progress for task bad id!").await;
     assert_eq!(reply["code"], "INVALID_ARGUMENT", "{reply}");
@@ -309,5 +333,74 @@ async fn commands_the_page_cannot_parse_are_answered_in_the_page() {
     );
     let reply = send_command(&mut page, "help").await;
     assert_eq!(reply["kind"], "result", "{reply}");
+    assert!(shows(&reply, "Delete task <task_id> (admin)"), "{reply}");
+    // The commands listed under the box are the server's help.
+    let forms = page
+        .wait_for(
+            "the server's commands under the box",
+            "document.querySelectorAll('#command-forms code').length > 1 && \
+             document.querySelector('#command-forms').textContent",
+        )
+        .await;
+    for grammar in [
+        "Analyze data for task <task_id> with data: <JSON list>",
+        "Watch all tasks [from <notification id>]",
+        "Delete task <task_id> (admin)",
+    ] {
+        assert!(
+            forms.as_str().is_some_and(|forms| forms.contains(grammar)),
+            "{grammar:?} missing from {forms}"
+        );
+    }
+
+    // A watch typed in the box runs on the server, and the board goes back to following every
+    // task: a write elsewhere still reaches it.
+    let reply = send_command(&mut page, "Watch task 1").await;
+    assert_eq!(reply["kind"], "result", "{reply}");
+    assert!(shows(&reply, "watching task 1"), "{reply}");
+    assert!(shows(&reply, "went back to watching all"), "{reply}");
+    rift.client()
+        .await
+        .analyze(AnalyzeRequest {
+            task_id: "w2".into(),
+            data: strings(&["x"]),
+            ..Default::default()
+        })
+        .await
+        .expect("analyze over gRPC");
+    page.wait_for(
+        "a task the person's watch did not cover",
+        &task_shows("w2", "in-progress", 1, ""),
+    )
+    .await;
+
+    // What went out: the text as typed, in a typed frame; no page-made typed request.
+    let sent: Vec<serde_json::Value> = page
+        .frames_sent()
+        .await
+        .iter()
+        .filter_map(|frame| serde_json::from_str(frame).ok())
+        .collect();
+    let texts: Vec<&str> = sent
+        .iter()
+        .filter_map(|frame| frame.get("text")?.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Analyze data for task 1 with data: [bad",
+            "Check progres for task 1",
+            "Check progress for task bad id!",
+            "help",
+            "Watch task 1",
+        ]
+    );
+    assert!(
+        sent.iter().all(|frame| ["text", "watch", "help"]
+            .iter()
+            .any(|key| frame.get(key).is_some())),
+        "{sent:?}"
+    );
+    assert_eq!(page.errors(), &[] as &[String]);
     page.close().await;
 }

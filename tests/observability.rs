@@ -8,15 +8,20 @@ mod ws;
 
 use std::{collections::BTreeMap, net::SocketAddr};
 
-use rift::{grpc::GrpcConfig, pb, server::Config};
+use rift::{
+    grpc::GrpcConfig,
+    pb,
+    server::{self, Config, Listeners},
+};
 use support::{
     redis::RedisServer,
     rift::{RiftProcess, TestRift, wait_for_health},
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
+    net::{TcpListener, TcpStream},
 };
+use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, metadata::MetadataValue};
 use tonic_health::pb::health_check_response::ServingStatus;
 use ws::WsClient;
@@ -24,9 +29,9 @@ use ws::WsClient;
 /// One sample of the exposition: metric name and labels.
 type Series = (String, BTreeMap<String, String>);
 
-/// `GET /metrics` over a plain TCP connection, parsed into samples.
-async fn scrape(http_addr: SocketAddr) -> BTreeMap<Series, f64> {
-    let mut stream = TcpStream::connect(http_addr).await.expect("connect");
+/// `GET /metrics` over a plain TCP connection: the response's head and body.
+async fn get_metrics(addr: SocketAddr) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: rift\r\nConnection: close\r\n\r\n")
         .await
@@ -37,6 +42,12 @@ async fn scrape(http_addr: SocketAddr) -> BTreeMap<Series, f64> {
         .await
         .expect("read response");
     let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    (head.to_owned(), body.to_owned())
+}
+
+/// `GET /metrics`, parsed into samples.
+async fn scrape(addr: SocketAddr) -> BTreeMap<Series, f64> {
+    let (head, body) = get_metrics(addr).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(
         head.to_ascii_lowercase()
@@ -188,6 +199,69 @@ async fn calls_are_counted_by_operation_transport_and_code() {
         1.0
     );
     assert_eq!(value(&samples, "rift_memory_available", &[]), 1.0);
+}
+
+#[tokio::test]
+async fn a_metrics_listener_serves_metrics_off_the_http_port() {
+    let bind = || TcpListener::bind("127.0.0.1:0");
+    let (grpc, http, metrics) = (
+        bind().await.expect("bind gRPC"),
+        bind().await.expect("bind HTTP"),
+        bind().await.expect("bind metrics"),
+    );
+    let grpc_addr = grpc.local_addr().expect("gRPC addr");
+    let http_addr = http.local_addr().expect("HTTP addr");
+    let metrics_addr = metrics.local_addr().expect("metrics addr");
+    let shutdown = CancellationToken::new();
+    let serving = tokio::spawn(server::serve(
+        Config::default(),
+        Listeners {
+            grpc,
+            http,
+            metrics: Some(metrics),
+        },
+        shutdown.clone(),
+    ));
+
+    let mut client = pb::rift_client::RiftClient::connect(format!("http://{grpc_addr}"))
+        .await
+        .expect("connect");
+    client.analyze(analyze("x1", 2)).await.expect("analyze");
+    let mut socket = WsClient::connect(http_addr).await;
+    socket.command("Check progress for task x1").await;
+
+    let samples = scrape(metrics_addr).await;
+    assert_eq!(calls_total(&samples, "Analyze", "grpc", "OK"), 1.0);
+    assert_eq!(calls_total(&samples, "Progress", "websocket", "OK"), 1.0);
+    assert_eq!(value(&samples, "rift_websocket_connections", &[]), 1.0);
+    assert_eq!(value(&samples, "rift_subscribers", &[]), 0.0);
+    assert_eq!(value(&samples, "rift_memory_available", &[]), 1.0);
+    let (head, _) = get_metrics(http_addr).await;
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+
+    drop(socket);
+    shutdown.cancel();
+    serving
+        .await
+        .expect("serve task")
+        .expect("serve ends cleanly");
+}
+
+#[tokio::test]
+async fn metrics_addr_flag_moves_metrics_to_their_own_listener() {
+    let rift =
+        RiftProcess::spawn_with("127.0.0.1:0", &[("RIFT_METRICS_ADDR", "127.0.0.1:0")], &[]).await;
+    let metrics_addr = rift.metrics_addr.expect("a metrics address in the log");
+    assert_ne!(metrics_addr, rift.http_addr);
+    rift.client()
+        .await
+        .analyze(analyze("x2", 1))
+        .await
+        .expect("analyze");
+    let samples = scrape(metrics_addr).await;
+    assert_eq!(calls_total(&samples, "Analyze", "grpc", "OK"), 1.0);
+    let (head, _) = get_metrics(rift.http_addr).await;
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
 }
 
 #[tokio::test]

@@ -639,6 +639,7 @@ async fn without_tokens_only_loopback_is_served() {
         let listeners = Listeners {
             grpc: TcpListener::bind(grpc).await.expect("bind"),
             http: TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+            metrics: None,
         };
         let shutdown = CancellationToken::new();
         shutdown.cancel();

@@ -320,7 +320,13 @@ async fn app_with_agents() -> (Agents, std::net::SocketAddr, CancellationToken) 
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = server::http_app(agents.clone(), WsConfig::default(), shutdown.clone());
+    let app = server::http_app(
+        agents.clone(),
+        WsConfig::default(),
+        &prometheus::Registry::new(),
+        shutdown.clone(),
+    )
+    .expect("HTTP app");
     let serving = shutdown.clone();
     tokio::spawn(async move {
         axum::serve(listener, app)

@@ -1,7 +1,7 @@
 //! The WebSocket commands end to end: a real server on ephemeral ports, a real client.
 //!
 //! The prototype's session first, byte for byte where it promised bytes, then what Rift adds:
-//! tolerance, help, hints, typed requests.
+//! tolerance, help, hints, typed requests, text in a typed frame.
 
 mod support;
 #[path = "support/ws.rs"]
@@ -91,6 +91,112 @@ async fn help_shows_the_grammar_with_an_example_each() {
         assert!(help.contains(example), "{example:?} missing from:\n{help}");
     }
     assert_eq!(client.command("  HELP ").await, help);
+}
+
+#[tokio::test]
+async fn help_lists_every_operation_delete_task_included() {
+    let rift = TestRift::in_process().await;
+    let mut client = WsClient::connect(rift.http_addr).await;
+    let help = client.command("help").await;
+    for part in [
+        "- Delete task <task_id> (admin) (e.g. Delete task 101)",
+        r#"{"analyze": {"task_id": "101", "data": ["data1"]}}"#,
+        r#"{"narrate": {"task_id": "101"}}"#,
+        r#"{"progress": {"task_id": "101"}}"#,
+        r#"{"watch": {"task_id": "101", "after": "0"}}"#,
+        r#"{"unwatch": {}}"#,
+        r#"{"help": {}}"#,
+        r#"{"delete_task": {"task_id": "101"}}"#,
+        r#"{"text": "<command>", "id": 1}"#,
+    ] {
+        assert!(help.contains(part), "{part:?} missing from:\n{help}");
+    }
+    let reply = client.command_json(r#"{"help": {}}"#).await;
+    assert!(
+        reply["result"]["commands"]
+            .as_array()
+            .is_some_and(|commands| commands.contains(
+                &json!({"grammar": "Delete task <task_id> (admin)", "example": "Delete task 101"})
+            )),
+        "{reply}"
+    );
+    let reply = client.command_json(r#"{"delete_tsk": {}}"#).await;
+    assert_eq!(reply["error"]["code"], json!("UNIMPLEMENTED"));
+    let hint = reply["error"]["hint"].as_str().unwrap_or_default();
+    assert!(
+        hint.starts_with(r#"closest operation: "delete_task"; "#),
+        "{hint}"
+    );
+    for name in [
+        "analyze",
+        "narrate",
+        "progress",
+        "watch",
+        "unwatch",
+        "help",
+        "delete_task",
+        "text",
+    ] {
+        assert!(hint.contains(name), "{name:?} missing from {hint}");
+    }
+}
+
+#[tokio::test]
+async fn text_in_a_typed_frame_runs_the_command_and_names_its_operation() {
+    let rift = TestRift::in_process().await;
+    let mut client = WsClient::connect(rift.http_addr).await;
+    let reply = client
+        .command_json(r#"{"text": "Analyze data for task t with data: [1, 2]", "id": 1}"#)
+        .await;
+    assert_eq!(reply["id"], json!(1), "{reply}");
+    assert_eq!(reply["operation"], json!("analyze"), "{reply}");
+    assert_eq!(
+        reply["result"]["summary"],
+        json!("Analyzed 2 items"),
+        "{reply}"
+    );
+    assert_eq!(
+        client
+            .command_json(r#"{"id": "p", "text": "  CHECK progress for task t "}"#)
+            .await,
+        json!({"id": "p", "operation": "progress", "result": {
+            "task_id": "t", "status": "in-progress", "analysis_version": 1,
+            "narrative_analysis_version": 0,
+        }})
+    );
+    // The text's own errors, with the grammar's hint; no operation was named.
+    let reply = client
+        .command_json(r#"{"text": "Chek progress for task t", "id": 3}"#)
+        .await;
+    assert_eq!(reply["id"], json!(3), "{reply}");
+    assert!(reply.get("operation").is_none(), "{reply}");
+    assert_eq!(reply["error"]["code"], json!("INVALID_ARGUMENT"), "{reply}");
+    assert_eq!(reply["error"]["field"], json!("command"), "{reply}");
+    assert!(
+        reply["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("closest command: Check progress for task <task_id> ")),
+        "{reply}"
+    );
+    // The domain's refusals name the operation they refused.
+    let reply = client
+        .command_json(r#"{"text": "Generate a narrative for task none", "id": 4}"#)
+        .await;
+    assert_eq!(reply["operation"], json!("narrate"), "{reply}");
+    assert_eq!(
+        reply["error"]["code"],
+        json!("FAILED_PRECONDITION"),
+        "{reply}"
+    );
+    let reply = client
+        .command_json(r#"{"text": "Delete task t", "id": 5}"#)
+        .await;
+    assert_eq!(
+        reply,
+        json!({"id": 5, "operation": "delete_task", "result": {"task_id": "t", "deleted": true}})
+    );
+    let reply = client.command_json(r#"{"text": 7, "id": 6}"#).await;
+    assert_eq!(reply["error"]["field"], json!("text"), "{reply}");
 }
 
 #[tokio::test]

@@ -4,8 +4,12 @@
 // The board is built from notifications: on connecting, the page watches every task from "0"
 // (everything retained), then live. It remembers the id of the last notification it applied
 // and, when the connection drops, reconnects with backoff and resumes strictly after that id:
-// nothing is missed, nothing applied twice. Commands typed in the box are parsed here into typed
-// requests ({"analyze": {...}, "id": n}); the reply is matched by its id.
+// nothing is missed, nothing applied twice.
+//
+// The page knows no command grammar. What a person types in the box goes to the server as it
+// was typed, in a typed frame ({"text": "...", "id": n}); the server's parser reads it and the
+// reply, matched by its id, is its result or its error with the server's hint. The list of
+// commands under the box is the server's own `help`.
 //
 // A token in the page's URL (?token=...) goes on the WebSocket as the `bearer.<token>`
 // subprotocol next to `rift` (browsers cannot set an Authorization header on a WebSocket), or as
@@ -23,11 +27,19 @@ const state = {
   tasks: new Map(),
   /** id of the last notification applied; the resume token */
   lastId: null,
+  /**
+   * Whether the notifications arriving come from the page's own watch of every task. Replies
+   * and pushes leave the server in order, so after the reply to a watch the pushes are that
+   * watch's: until the page's watch is confirmed, they are not the board's and are dropped.
+   */
+  following: false,
   notificationCount: 0,
   socket: null,
   /** request id -> the reply's list item, waiting for the answer */
   pending: new Map(),
   nextRequest: 1,
+  /** whether the command list under the box has been filled from the server's help */
+  helpShown: false,
   backoffMs: BACKOFF_FIRST_MS,
   retryTimer: null,
   renderQueued: false,
@@ -72,6 +84,7 @@ function connect() {
   socket.addEventListener("close", (event) => {
     if (state.socket !== socket) return;
     state.socket = null;
+    state.following = false;
     for (const pending of state.pending.values()) {
       if (pending.entry) {
         showError(pending, { code: "UNAVAILABLE", message: "the connection closed before the reply", hint: "it may or may not have run: the board will show it once the page is live again" });
@@ -100,7 +113,8 @@ function retry(why) {
 /** Follows every task from the last notification applied ("0": everything retained). */
 function watchEverything(socket) {
   const after = state.lastId ?? "0";
-  request(socket, { watch: { task_id: "", after } }, null, (reply) => {
+  state.following = false;
+  request(socket, { watch: { task_id: "", after } }, (reply) => {
     if (reply.error) {
       const { code, message } = reply.error;
       if (code === "UNAUTHENTICATED" || code === "PERMISSION_DENIED") {
@@ -111,8 +125,26 @@ function watchEverything(socket) {
       }
       return;
     }
+    state.following = true;
     state.backoffMs = BACKOFF_FIRST_MS;
     setConnection("live", "live");
+    if (!state.helpShown) showCommands(socket);
+  });
+}
+
+/** Lists the server's commands under the box, from its `help`. */
+function showCommands(socket) {
+  request(socket, { help: {} }, (reply) => {
+    const commands = reply.result?.commands;
+    if (!commands?.length) return;
+    state.helpShown = true;
+    const list = $("#command-forms");
+    list.replaceChildren();
+    commands.forEach(({ grammar }, i) => {
+      if (i > 0) list.append(" · ");
+      list.append(element("code", {}, grammar));
+    });
+    $("#command-input").placeholder = commands[0].example;
   });
 }
 
@@ -133,7 +165,7 @@ function onFrame(data) {
     return;
   }
   if (frame.notification) {
-    applyNotification(frame.notification);
+    if (state.following) applyNotification(frame.notification);
   } else if (frame.watch_ended) {
     // The watch stopped on an error (memory unavailable during replay): pick it up again.
     addSystemEntry(`watch ended: ${frame.watch_ended.error.message}`);
@@ -147,11 +179,11 @@ function onFrame(data) {
   }
 }
 
-/** Sends a typed request; `onReply` gets `{result}` or `{error}`. */
-function request(socket, body, rawFrame, onReply) {
+/** Sends a typed request; `onReply` gets `{result}` or `{error}` (and `operation` for text). */
+function request(socket, body, onReply) {
   const id = state.nextRequest++;
   state.pending.set(id, { onReply });
-  socket.send(rawFrame ? rawFrame(id) : JSON.stringify({ ...body, id }));
+  socket.send(JSON.stringify({ ...body, id }));
   return id;
 }
 
@@ -257,8 +289,11 @@ function render() {
   );
   const rows = tasks.map((task) => {
     const status = statusOf(task);
-    const check = element("button", { type: "button", title: `Check progress for task ${task.taskId}` }, "Check");
-    check.addEventListener("click", () => runCommand(`Check progress for task ${task.taskId}`));
+    const check = element("button", { type: "button", title: "Check this task's progress" }, "Check");
+    check.addEventListener("click", () => {
+      const body = { progress: { task_id: task.taskId } };
+      send(JSON.stringify(body), body);
+    });
     return element(
       "tr",
       {
@@ -331,66 +366,34 @@ function addSystemEntry(text) {
 
 // --- commands -------------------------------------------------------------------------------
 
-/**
- * The natural-language commands, as typed requests. Returns `{frame: id => string}` to send,
- * or `{local: text}` to answer in the page.
- */
-export function parseCommand(text) {
-  let match = /^\s*analyze\s+(?:data\s+)?for\s+task\s+([\s\S]*?)\s+with\s+data\s*:?\s*([\s\S]*)$/i.exec(text);
-  if (match) {
-    const [, taskId, data] = match;
-    try {
-      JSON.parse(data);
-    } catch (error) {
-      return { local: { code: "INVALID_ARGUMENT", message: `data is not valid JSON: ${error.message}`, hint: 'data is a JSON list, e.g. ["data1", "data2", "data3"]' } };
-    }
-    // The list goes out as typed, not re-serialized, so numbers keep every digit.
-    return {
-      frame: (id) => `{"analyze": {"task_id": ${JSON.stringify(taskId.trim())}, "data": ${data.trim()}}, "id": ${id}}`,
-    };
-  }
-  match = /^\s*generate\s+(?:a\s+)?narrative\s+for\s+task\s+([\s\S]*)$/i.exec(text);
-  if (match) return typed({ narrate: { task_id: match[1].trim() } });
-  match = /^\s*check\s+progress\s+for\s+task\s+([\s\S]*)$/i.exec(text);
-  if (match) return typed({ progress: { task_id: match[1].trim() } });
-  match = /^\s*delete\s+task\s+([\s\S]*)$/i.exec(text);
-  if (match) return typed({ delete_task: { task_id: match[1].trim() } });
-  if (/^\s*help\s*$/i.test(text)) return typed({ help: {} });
-  if (/^\s*(watch|stop\s+watching)\b/i.test(text)) {
-    return { local: { code: "FAILED_PRECONDITION", message: "this page already watches every task", hint: "the notification feed shows them all" } };
-  }
-  return {
-    local: {
-      code: "INVALID_ARGUMENT",
-      message: `unrecognized command ${JSON.stringify(text.trim().slice(0, 60))}`,
-      hint: "commands: Analyze data for task <id> with data: <JSON list> · Generate a narrative for task <id> · Check progress for task <id> · Delete task <id> · help",
-    },
-  };
-}
-
-function typed(body) {
-  return { frame: (id) => JSON.stringify({ ...body, id }) };
-}
-
+/** What the person typed, as typed: the server parses it, and says which operation it named. */
 function runCommand(text) {
   if (!text.trim()) return;
-  const entry = element("li", { class: "reply pending", "data-kind": "pending" }, element("code", { class: "sent" }, text));
+  send(text, { text });
+}
+
+/** Sends `body` as a typed request, listing it under the box as `shown`, with its reply. */
+function send(shown, body) {
+  const entry = element("li", { class: "reply pending", "data-kind": "pending" }, element("code", { class: "sent" }, shown));
   const replies = $("#replies");
   replies.prepend(entry);
   while (replies.children.length > REPLY_LIMIT) replies.lastElementChild.remove();
-  const parsed = parseCommand(text);
-  if (parsed.local) {
-    showError({ entry }, parsed.local);
-    return;
-  }
   const socket = state.socket;
   if (!socket || socket.readyState !== WebSocket.OPEN) {
     showError({ entry }, { code: "UNAVAILABLE", message: "not connected", hint: "wait for the connection to come back, then send again" });
     return;
   }
-  const id = request(socket, null, parsed.frame, (reply) => {
-    if (reply.error) showError({ entry }, reply.error);
-    else showResult(entry, reply.result);
+  const id = request(socket, body, (reply) => {
+    if (reply.error) {
+      showError({ entry }, reply.error);
+      return;
+    }
+    showResult(entry, reply.result);
+    if (reply.operation === "watch" || reply.operation === "unwatch") {
+      // The connection has one watch, and the person's command replaced the board's.
+      entry.append(element("span", { class: "hint" }, "this page follows every task: it went back to watching all of them"));
+      if (state.socket === socket) watchEverything(socket);
+    }
   });
   state.pending.get(id).entry = entry;
 }
@@ -420,6 +423,8 @@ function summarize(result) {
     return `task ${result.task_id}: ${result.status} (analysis v${result.analysis_version}, narrative on v${result.narrative_analysis_version})`;
   }
   if (result.deleted !== undefined) return result.deleted ? `task ${result.task_id} deleted` : `task ${result.task_id} had nothing stored`;
+  if (result.after !== undefined) return `watching ${result.task_id ? `task ${result.task_id}` : "all tasks"}`;
+  if (result.stopped !== undefined) return result.stopped ? "stopped watching" : "was not watching";
   if (result.commands) return result.commands.map((command) => command.grammar).join(" · ");
   return JSON.stringify(result);
 }

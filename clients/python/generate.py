@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates the Python stubs (``rift/v1/``) from ``proto/rift/v1/rift.proto``.
+"""Regenerates the Python stubs (``rift_client/v1/``) from ``proto/rift/v1/rift.proto``.
 
 Run it after changing the proto, with the pinned tools (``pip install -r requirements.txt``):
 
@@ -19,10 +19,12 @@ from pathlib import Path
 from grpc_tools import protoc
 
 HERE = Path(__file__).resolve().parent
-PROTO_ROOT = HERE.parent.parent / "proto"
-PROTO = "rift/v1/rift.proto"
-# The stubs import each other as ``rift.v1``: the proto's package decides the Python one.
-PACKAGES = ("rift", "rift/v1")
+PROTO_DIR = HERE.parent.parent / "proto" / "rift"
+# protoc's virtual path: the proto is compiled as ``rift_client/v1/rift.proto``, so the
+# stubs land in, and import each other from, the ``rift_client.v1`` package instead of a
+# top-level ``rift`` (a name another project has on PyPI). Message names stay ``rift.v1.*``.
+PACKAGE = "rift_client/v1"
+PROTO = f"{PACKAGE}/rift.proto"
 INIT = '"""Generated from proto/ by clients/python/generate.py. Do not edit."""\n'
 
 
@@ -34,7 +36,7 @@ def generate(out: Path) -> None:
     status = protoc.main(
         [
             "grpc_tools.protoc",
-            f"-I{PROTO_ROOT}",
+            f"-Irift_client={PROTO_DIR}",
             f"-I{well_known}",
             f"--python_out={out}",
             f"--pyi_out={out}",
@@ -44,13 +46,14 @@ def generate(out: Path) -> None:
     )
     if status != 0:
         raise SystemExit(f"grpc_tools.protoc failed with status {status}")
-    for package in PACKAGES:
-        (out / package / "__init__.py").write_text(INIT)
+    (out / PACKAGE / "__init__.py").write_text(INIT)
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=HERE, help="where rift/v1/ goes (default: %(default)s)")
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="where rift_client/v1/ goes (default: %(default)s)"
+    )
     generate(parser.parse_args(argv).out)
 
 

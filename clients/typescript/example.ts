@@ -2,10 +2,10 @@
 //
 //     cd clients/typescript && npm ci && npm run build
 //     RIFT_ADDR=127.0.0.1:50051 node dist/example.js
-import { RiftClient, RiftError } from './src';
+import { createRiftClient, RiftError } from './src';
 
 async function main(): Promise<void> {
-  const rift = new RiftClient(process.env.RIFT_ADDR ?? '127.0.0.1:50051', {
+  const rift = createRiftClient(process.env.RIFT_ADDR ?? '127.0.0.1:50051', {
     token: process.env.RIFT_TOKEN,
   });
   try {
@@ -20,7 +20,8 @@ async function main(): Promise<void> {
       console.log(error.codeName, error.reason);
     }
 
-    // "0": everything retained, then live; a notification's id resumes right after it.
+    // "0": everything retained, then live; a notification's id resumes right after it. The
+    // subscription reconnects and resumes by itself if the stream is lost.
     let shown = 0;
     for await (const event of await rift.subscribe('101', '0')) {
       console.log(event.id, event.agent, event.action);

@@ -66,6 +66,7 @@ pub struct ClientOptions {
     pub json: bool,
 }
 
+/// `rift analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// Task id: 1-128 characters of [A-Za-z0-9._-].
@@ -79,10 +80,12 @@ pub struct AnalyzeArgs {
     /// Refuse (ABORTED) unless the task's current analysis version is this (0: none yet).
     #[arg(long, value_name = "N")]
     pub expected_version: Option<u64>,
+    /// Where Rift is, who is asking, and how to print.
     #[command(flatten)]
     pub options: ClientOptions,
 }
 
+/// `rift narrate`.
 #[derive(Debug, Args)]
 pub struct NarrateArgs {
     /// Task id.
@@ -90,18 +93,22 @@ pub struct NarrateArgs {
     /// Idempotency key: a retry with the same id returns the original answer.
     #[arg(long, value_name = "ID", default_value = "")]
     pub request_id: String,
+    /// Where Rift is, who is asking, and how to print.
     #[command(flatten)]
     pub options: ClientOptions,
 }
 
+/// `rift progress` and `rift delete-task`: a task and nothing else.
 #[derive(Debug, Args)]
 pub struct TaskArgs {
     /// Task id.
     pub task: String,
+    /// Where Rift is, who is asking, and how to print.
     #[command(flatten)]
     pub options: ClientOptions,
 }
 
+/// `rift watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Only this task's notifications; every task's when omitted.
@@ -113,16 +120,19 @@ pub struct WatchArgs {
     /// Exit after this many notifications (otherwise, until Rift ends the stream).
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+    /// Where Rift is, who is asking, and how to print.
     #[command(flatten)]
     pub options: ClientOptions,
 }
 
+/// `rift health`: which service to probe, and where.
 #[derive(Debug, Args)]
 pub struct HealthArgs {
     /// The service to ask about: `rift.v1.Rift` follows memory availability (readiness);
     /// "" is the whole server.
     #[arg(long, default_value = crate::grpc::SERVICE_NAME)]
     pub service: String,
+    /// Where Rift is and how to print.
     #[command(flatten)]
     pub options: ClientOptions,
 }
@@ -346,6 +356,7 @@ fn channel(options: &ClientOptions) -> anyhow::Result<Channel> {
 pub struct BearerToken(Option<AsciiMetadataValue>);
 
 impl BearerToken {
+    /// The header for `token`; `None` sends none. Fails if the token cannot be a header value.
     pub fn new(token: Option<&str>) -> Result<Self, InvalidMetadataValue> {
         token
             .map(|token| format!("Bearer {token}").parse())

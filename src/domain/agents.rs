@@ -29,8 +29,8 @@ use super::{
     memory::{AnalysisWrite, Memory, NarrativeWrite, RequestKey, TaskState, WriteGuard},
     notifier::{Notifier, NotifierConfig, Subscription},
     records,
+    telemetry::Telemetry,
 };
-use crate::telemetry::Telemetry;
 
 /// Request limits; over them is an error, never a crash or an unbounded allocation.
 #[derive(Debug, Clone, Copy)]
@@ -62,8 +62,11 @@ impl Default for Limits {
 /// Everything the domain needs besides memory.
 #[derive(Debug, Clone, Default)]
 pub struct CoreConfig {
+    /// Request limits.
     pub limits: Limits,
+    /// The fan-out's buffers and patience.
     pub notifier: NotifierConfig,
+    /// Who may do what.
     pub access: Access,
     /// How often memory is pinged for health; `None` uses one second.
     pub health_interval: Option<Duration>,
@@ -89,6 +92,7 @@ impl std::fmt::Debug for Caller {
 }
 
 impl Caller {
+    /// A caller presenting `token` (or none), with no deadline of its own.
     pub fn with_token(token: Option<&str>) -> Self {
         Self {
             token: token.map(str::to_owned),
@@ -96,6 +100,7 @@ impl Caller {
         }
     }
 
+    /// The same caller, needing an answer by `deadline` (if any).
     pub fn deadline(mut self, deadline: Option<SystemTime>) -> Self {
         self.deadline = deadline;
         self
@@ -117,9 +122,13 @@ pub struct AnalyzeOptions<'a> {
 /// TechAgent's result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
+    /// The task analysed.
     pub task_id: String,
+    /// The prototype's summary sentence: `Analyzed 3 items`.
     pub summary: String,
+    /// The analysis version this write created (1 for the first).
     pub version: u64,
+    /// What the data held.
     pub stats: AnalysisStats,
     /// The history `version` belongs to; versions repeat only across epochs.
     pub epoch: String,
@@ -128,23 +137,31 @@ pub struct Analysis {
 /// ConceptAgent's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Narrative {
+    /// The task narrated.
     pub task_id: String,
+    /// The narrative text.
     pub narrative: String,
+    /// The analysis version the narrative was built on.
     pub analysis_version: u64,
     /// The history `analysis_version` belongs to.
     pub epoch: String,
 }
 
+/// Where a task stands, as TaskAgent reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskStatus {
+    /// No analysis yet.
     NotStarted,
+    /// Analysed, not narrated yet.
     InProgress,
+    /// The narrative is built on the latest analysis.
     Completed,
     /// The narrative is built on an older analysis than the latest.
     Stale,
 }
 
 impl TaskStatus {
+    /// The status of a task in `state`.
     pub fn of(state: &TaskState) -> Self {
         if !state.has_analysis {
             TaskStatus::NotStarted
@@ -171,9 +188,13 @@ impl TaskStatus {
 /// TaskAgent's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
+    /// The task asked about.
     pub task_id: String,
+    /// Where it stands.
     pub status: TaskStatus,
+    /// The latest analysis version (0: none).
     pub analysis_version: u64,
+    /// The analysis version the latest narrative was built on (0: none).
     pub narrative_analysis_version: u64,
     /// The history the versions belong to.
     pub epoch: String,
@@ -220,11 +241,12 @@ impl Agents {
         self.memory.backend()
     }
 
+    /// The request limits in force.
     pub fn limits(&self) -> Limits {
         self.limits
     }
 
-    /// Whether tokens are required.
+    /// Whether no tokens are configured, so none is asked for.
     pub fn is_open(&self) -> bool {
         self.access.is_open()
     }
@@ -390,9 +412,12 @@ impl Agents {
         self.notifier.subscriber_count()
     }
 
-    /// This server's metrics; the adapters record their calls in it.
-    pub fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
+    /// Puts the domain's metrics (memory, and the notification fan-out) on `registry`; a
+    /// server registers them once.
+    pub fn register_metrics(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
+        let notifier = self.notifier.clone();
+        self.telemetry
+            .register(registry, move || notifier.subscriber_count())
     }
 
     /// Whether memory answered lately; flips at once on an unavailable error, and back when a

@@ -16,43 +16,67 @@ pub fn summary(item_count: usize) -> String {
 /// Statistics over a data list; see `AnalysisStats` in the proto for the meaning of each field.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisStats {
+    /// Items in the list.
     pub item_count: u64,
+    /// Items by JSON type.
     pub types: TypeCounts,
+    /// Present when at least one item is a number.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub numbers: Option<NumberStats>,
+    /// Present when at least one item is a string.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub strings: Option<StringStats>,
 }
 
+/// Item count by JSON type.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeCounts {
+    /// `null` items.
     pub nulls: u64,
+    /// `true` and `false` items.
     pub booleans: u64,
+    /// Number items.
     pub numbers: u64,
+    /// String items.
     pub strings: u64,
+    /// List items (not looked into).
     pub lists: u64,
+    /// Object items (not looked into).
     pub objects: u64,
 }
 
+/// Over the number items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NumberStats {
+    /// Number items.
     pub count: u64,
+    /// The smallest.
     pub min: f64,
+    /// The largest.
     pub max: f64,
+    /// `sum / count`.
     pub mean: f64,
+    /// Their sum.
     pub sum: f64,
 }
 
+/// Over the string items.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StringStats {
+    /// String items.
     pub count: u64,
+    /// Distinct strings among them.
     pub distinct: u64,
+    /// The [`TOP_STRINGS`] most frequent, most frequent first, ties in lexical order.
     pub top: Vec<ValueCount>,
 }
 
+/// One string and how often it occurs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValueCount {
+    /// The string.
     pub value: String,
+    /// Items equal to it.
     pub count: u64,
 }
 

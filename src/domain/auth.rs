@@ -24,6 +24,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The name tokens files use: `reader`, `writer`, `admin`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Role::Reader => "reader",
@@ -49,15 +50,22 @@ impl FromStr for Role {
 /// Every operation a caller can ask for, on any transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
+    /// TechAgent's write.
     Analyze,
+    /// ConceptAgent's write.
     Narrate,
+    /// TaskAgent's report (it records completion).
     Progress,
+    /// Notifications: gRPC Subscribe, WebSocket watches.
     Subscribe,
+    /// The WebSocket adapter's list of commands.
     Help,
+    /// Removing a task.
     DeleteTask,
 }
 
 impl Operation {
+    /// Every operation.
     pub const ALL: [Operation; 6] = [
         Operation::Analyze,
         Operation::Narrate,
@@ -76,6 +84,7 @@ impl Operation {
         }
     }
 
+    /// The name logs and errors use: the gRPC method's, `help` for help.
     pub fn as_str(&self) -> &'static str {
         match self {
             Operation::Analyze => "Analyze",
@@ -91,10 +100,17 @@ impl Operation {
 /// A bad tokens file; the message names the line but never its token.
 #[derive(Debug, thiserror::Error)]
 pub enum TokensError {
+    /// The file could not be read.
     #[error("cannot read the tokens file: {0}")]
     Read(#[from] std::io::Error),
+    /// A line is not `<role> <token>` with a known role and a long enough token.
     #[error("tokens file line {line}: {problem}")]
-    Line { line: usize, problem: String },
+    Line {
+        /// 1-based.
+        line: usize,
+        /// What is wrong with it, without the token.
+        problem: String,
+    },
 }
 
 /// The configured tokens.
@@ -119,6 +135,7 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 impl Tokens {
+    /// Reads and parses the tokens file at `path`.
     pub fn load(path: &Path) -> Result<Self, TokensError> {
         Self::parse(&std::fs::read_to_string(path)?)
     }
@@ -158,6 +175,7 @@ impl Tokens {
         }
     }
 
+    /// Whether no token is configured.
     pub fn is_empty(&self) -> bool {
         self.digests.is_empty()
     }
@@ -182,10 +200,12 @@ pub enum Access {
     /// No tokens configured (only allowed on loopback unless explicitly overridden).
     #[default]
     Open,
+    /// Every call must present one of these tokens, with a role allowing the operation.
     Tokens(Tokens),
 }
 
 impl Access {
+    /// `Tokens`, or `Open` when there are none.
     pub fn from_tokens(tokens: Tokens) -> Self {
         if tokens.is_empty() {
             Access::Open
@@ -194,6 +214,7 @@ impl Access {
         }
     }
 
+    /// Whether no token is asked for.
     pub fn is_open(&self) -> bool {
         matches!(self, Access::Open)
     }

@@ -23,7 +23,9 @@ use super::{CoreError, TaskId};
 /// mints ids of the same form, so tokens look alike whichever backend serves them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventId {
+    /// Milliseconds since the Unix epoch when it was minted.
     pub ms: u64,
+    /// Order among the ids of the same millisecond.
     pub seq: u64,
 }
 
@@ -88,14 +90,20 @@ impl FromStr for EventId {
 /// One agent write, announced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
+    /// Its place in the history: the resume token.
     pub id: EventId,
+    /// The task written.
     pub task_id: String,
+    /// Who wrote: one of [`agent`].
     pub agent: String,
+    /// What happened: one of [`action`].
     pub action: String,
+    /// The write's details, by action (see the memory layer's write types).
     pub payload: Map<String, Value>,
 }
 
 impl Notification {
+    /// When it was minted (the time in its id).
     pub fn time(&self) -> SystemTime {
         self.id.time()
     }
@@ -133,6 +141,7 @@ impl WireFormat {
 }
 
 impl Published {
+    /// A notification just taken from memory, not yet encoded or handed over.
     pub fn new(notification: Notification) -> Self {
         Self {
             notification,
@@ -142,6 +151,7 @@ impl Published {
         }
     }
 
+    /// What was announced.
     pub fn notification(&self) -> &Notification {
         &self.notification
     }
@@ -178,16 +188,23 @@ impl Deref for Published {
 
 /// Who announced: the agents, and Rift itself for notices about the stream.
 pub mod agent {
+    /// Analyze.
     pub const TECH: &str = "TechAgent";
+    /// Narrate.
     pub const CONCEPT: &str = "ConceptAgent";
+    /// Progress.
     pub const TASK: &str = "TaskAgent";
+    /// Rift itself: deletions (an admin's, not an agent's) and notices about the history.
     pub const RIFT: &str = "Rift";
 }
 
 /// What happened.
 pub mod action {
+    /// TechAgent stored an analysis as the task's next version.
     pub const ANALYSIS_STORED: &str = "analysis_stored";
+    /// ConceptAgent stored a narrative of the latest analysis.
     pub const NARRATIVE_STORED: &str = "narrative_stored";
+    /// TaskAgent saw the task completed for the first time.
     pub const PROGRESS_COMPLETED: &str = "progress_completed";
     /// An admin removed every key of the task.
     pub const TASK_DELETED: &str = "task_deleted";
@@ -229,7 +246,9 @@ impl Resume {
 /// Which tasks a subscriber follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskFilter {
+    /// Every task.
     All,
+    /// This task only.
     One(TaskId),
 }
 
@@ -251,6 +270,7 @@ impl TaskFilter {
         }
     }
 
+    /// Whether a subscriber with this filter gets `notification`.
     pub fn admits(&self, notification: &Notification) -> bool {
         match self {
             TaskFilter::All => true,

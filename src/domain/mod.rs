@@ -12,6 +12,7 @@ pub mod memory;
 mod notifier;
 pub mod records;
 mod task;
+mod telemetry;
 
 pub use self::{
     agents::{
@@ -19,7 +20,7 @@ pub use self::{
         TaskStatus,
     },
     analysis::AnalysisStats,
-    error::{CoreError, MemoryError, reason},
+    error::{Code, CoreError, MemoryError, reason},
     event::{EventId, Notification, Published, Resume, TaskFilter, WireFormat},
     notifier::{NotifierConfig, Subscription},
     task::{MAX_TASK_ID_LEN, TaskId},

@@ -58,8 +58,8 @@ use super::{
     CoreError, EventId, MemoryError, Notification, Published, Resume, TaskFilter,
     event::{action, agent},
     memory::{Continuity, Epoch, Memory},
+    telemetry::Telemetry,
 };
-use crate::telemetry::Telemetry;
 
 /// Buffer sizes and limits of the fan-out.
 #[derive(Debug, Clone, Copy)]

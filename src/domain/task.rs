@@ -42,6 +42,7 @@ impl TaskId {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

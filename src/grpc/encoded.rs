@@ -58,6 +58,7 @@ impl EncodedNotification {
         })
     }
 
+    /// The encoded `rift.v1.Notification`.
     pub fn as_bytes(&self) -> &Bytes {
         match &self.source {
             Source::Published(published) => Self::encoding(published),

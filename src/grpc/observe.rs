@@ -19,14 +19,15 @@ use std::{
 };
 
 use tonic::{
-    Code,
     body::Body,
     codegen::http::{self, HeaderMap, HeaderValue},
 };
 use tracing::Instrument as _;
 
-use super::status::code_name;
-use crate::telemetry::{RequestId, Telemetry, Transport};
+use crate::{
+    domain::Code,
+    telemetry::{CallMetrics, RequestId},
+};
 
 /// The metadata key of the request id, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -34,12 +35,12 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Wraps the server's services in [`Observe`].
 #[derive(Debug, Clone)]
 pub(super) struct ObserveLayer {
-    telemetry: Telemetry,
+    calls: CallMetrics,
 }
 
 impl ObserveLayer {
-    pub(super) fn new(telemetry: Telemetry) -> Self {
-        Self { telemetry }
+    pub(super) fn new(calls: CallMetrics) -> Self {
+        Self { calls }
     }
 }
 
@@ -49,7 +50,7 @@ impl<S> tower::Layer<S> for ObserveLayer {
     fn layer(&self, inner: S) -> Observe<S> {
         Observe {
             inner,
-            telemetry: self.telemetry.clone(),
+            calls: self.calls.clone(),
         }
     }
 }
@@ -57,7 +58,7 @@ impl<S> tower::Layer<S> for ObserveLayer {
 #[derive(Debug, Clone)]
 pub(super) struct Observe<S> {
     inner: S,
-    telemetry: Telemetry,
+    calls: CallMetrics,
 }
 
 impl<S, RequestBody> tower::Service<http::Request<RequestBody>> for Observe<S>
@@ -84,7 +85,7 @@ where
         let operation = operation_of(request.uri().path());
         let span = tracing::info_span!("grpc", request_id = %request_id, operation);
         let call = Call {
-            telemetry: self.telemetry.clone(),
+            calls: self.calls.clone(),
             operation,
             started: Instant::now(),
             span: span.clone(),
@@ -114,19 +115,18 @@ where
 
 /// A call in progress, recorded once when its status is known.
 struct Call {
-    telemetry: Telemetry,
+    calls: CallMetrics,
     operation: &'static str,
     started: Instant,
     span: tracing::Span,
 }
 
 impl Call {
-    fn finish(self, code: &'static str) {
+    fn finish(self, code: Code) {
         let elapsed = self.started.elapsed();
         // In the call's span, so the access log line carries the request id.
         self.span.in_scope(|| {
-            self.telemetry
-                .call_finished(self.operation, Transport::Grpc, code, elapsed);
+            self.calls.finished(self.operation, code.as_str(), elapsed);
         });
     }
 }
@@ -154,10 +154,9 @@ impl http_body::Body for ObservedBody {
         let code = match &polled {
             Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().map(|trailers| {
                 // Trailers without a status are malformed; tonic never sends them.
-                status_in(trailers).unwrap_or("UNKNOWN")
+                status_in(trailers).unwrap_or(Code::Unknown)
             }),
-            Poll::Ready(Some(Err(_))) => Some("UNKNOWN"),
-            Poll::Ready(None) => Some("UNKNOWN"),
+            Poll::Ready(Some(Err(_))) | Poll::Ready(None) => Some(Code::Unknown),
             Poll::Pending => None,
         };
         if let Some(code) = code
@@ -180,16 +179,15 @@ impl http_body::Body for ObservedBody {
 impl Drop for ObservedBody {
     fn drop(&mut self) {
         if let Some(call) = self.call.take() {
-            call.finish("CANCELLED");
+            call.finish(Code::Cancelled);
         }
     }
 }
 
-/// The status in `headers` (`grpc-status`), by its canonical name.
-fn status_in(headers: &HeaderMap) -> Option<&'static str> {
+/// The status in `headers` (`grpc-status`).
+fn status_in(headers: &HeaderMap) -> Option<Code> {
     let value = headers.get("grpc-status")?.to_str().ok()?;
-    let code = value.parse::<i32>().map_or(Code::Unknown, Code::from);
-    Some(code_name(code))
+    Some(value.parse().map_or(Code::Unknown, Code::from_number))
 }
 
 /// The `operation` label of a request path: the method name for `rift.v1.Rift` (as the
@@ -246,8 +244,11 @@ mod tests {
         let mut headers = HeaderMap::new();
         assert_eq!(status_in(&headers), None);
         headers.insert("grpc-status", HeaderValue::from_static("9"));
-        assert_eq!(status_in(&headers), Some("FAILED_PRECONDITION"));
+        assert_eq!(
+            status_in(&headers).map(Code::as_str),
+            Some("FAILED_PRECONDITION")
+        );
         headers.insert("grpc-status", HeaderValue::from_static("0"));
-        assert_eq!(status_in(&headers), Some("OK"));
+        assert_eq!(status_in(&headers).map(Code::as_str), Some("OK"));
     }
 }

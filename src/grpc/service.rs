@@ -18,6 +18,7 @@ pub struct RiftService {
 }
 
 impl RiftService {
+    /// The service over `agents`.
     pub fn new(agents: Agents) -> Self {
         Self { agents }
     }

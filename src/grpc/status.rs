@@ -1,106 +1,97 @@
 //! Domain errors as gRPC statuses, mapped once, with `google.rpc` details clients can parse.
+//!
+//! The status code is the error's canonical [`domain::Code`]; only the details are decided
+//! here.
 
 use std::collections::HashMap;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::domain::{CoreError, reason};
+use crate::domain::{self, CoreError, reason};
 
 /// `ErrorInfo.domain` of every error Rift raises.
 pub const ERROR_DOMAIN: &str = "rift.v1";
 
-/// The status a domain error becomes: a safe message, and details a program can match on
-/// (`BadRequest` field violations, `ErrorInfo` reasons, `RetryInfo`).
+/// The status a domain error becomes: its canonical code ([`CoreError::code`]), a safe
+/// message, and details a program can match on (`BadRequest` field violations, `ErrorInfo`
+/// reasons, `RetryInfo`).
 pub fn into_status(error: CoreError) -> Status {
+    let code = Code::from(error.code());
     let message = error.to_string();
-    match error {
-        CoreError::InvalidArgument { field, description } => Status::with_error_details(
-            Code::InvalidArgument,
-            message,
-            ErrorDetails::with_bad_request_violation(field, description),
-        ),
-        CoreError::FailedPrecondition { reason, .. } => Status::with_error_details(
-            Code::FailedPrecondition,
-            message,
-            ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()),
-        ),
-        CoreError::ResourceExhausted { reason, .. } => Status::with_error_details(
-            Code::ResourceExhausted,
-            message,
-            ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()),
-        ),
+    let details = match error {
+        CoreError::InvalidArgument { field, description } => {
+            ErrorDetails::with_bad_request_violation(field, description)
+        }
+        CoreError::FailedPrecondition { reason, .. }
+        | CoreError::ResourceExhausted { reason, .. } => {
+            ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new())
+        }
         CoreError::Aborted {
             reason,
             current_version,
             ..
-        } => Status::with_error_details(
-            Code::Aborted,
-            message,
-            ErrorDetails::with_error_info(
-                reason,
-                ERROR_DOMAIN,
-                HashMap::from([("current_version".to_owned(), current_version.to_string())]),
-            ),
+        } => ErrorDetails::with_error_info(
+            reason,
+            ERROR_DOMAIN,
+            HashMap::from([("current_version".to_owned(), current_version.to_string())]),
         ),
-        CoreError::EpochChanged { current_epoch } => Status::with_error_details(
-            Code::Aborted,
-            message,
-            ErrorDetails::with_error_info(
-                reason::EPOCH_CHANGED,
-                ERROR_DOMAIN,
-                HashMap::from([("current_epoch".to_owned(), current_epoch)]),
-            ),
+        CoreError::EpochChanged { current_epoch } => ErrorDetails::with_error_info(
+            reason::EPOCH_CHANGED,
+            ERROR_DOMAIN,
+            HashMap::from([("current_epoch".to_owned(), current_epoch)]),
         ),
-        CoreError::SubscriberTooSlow { resume_after } => Status::with_error_details(
-            Code::ResourceExhausted,
-            message,
-            ErrorDetails::with_error_info(
-                reason::SUBSCRIBER_TOO_SLOW,
-                ERROR_DOMAIN,
-                HashMap::from([("resume_after".to_owned(), resume_after)]),
-            ),
+        CoreError::SubscriberTooSlow { resume_after } => ErrorDetails::with_error_info(
+            reason::SUBSCRIBER_TOO_SLOW,
+            ERROR_DOMAIN,
+            HashMap::from([("resume_after".to_owned(), resume_after)]),
         ),
-        CoreError::Unauthenticated { .. } => Status::unauthenticated(message),
-        CoreError::PermissionDenied { .. } => Status::permission_denied(message),
-        CoreError::DeadlineExceeded => Status::deadline_exceeded(message),
-        CoreError::Unavailable { retry_after } => Status::with_error_details(
-            Code::Unavailable,
-            message,
-            ErrorDetails::with_retry_info(Some(retry_after)),
-        ),
-        CoreError::ShuttingDown => Status::unavailable(message),
-        CoreError::Internal => Status::internal(message),
+        CoreError::Unavailable { retry_after } => ErrorDetails::with_retry_info(Some(retry_after)),
+        CoreError::Unauthenticated { .. }
+        | CoreError::PermissionDenied { .. }
+        | CoreError::DeadlineExceeded
+        | CoreError::ShuttingDown
+        | CoreError::Internal => return Status::new(code, message),
+    };
+    Status::with_error_details(code, message, details)
+}
+
+/// The canonical name of a status code (`UNAVAILABLE`), as [`domain::Code`] spells it: error
+/// frames, metrics labels and the CLI all use it.
+pub fn code_name(code: Code) -> &'static str {
+    domain::Code::from(code).as_str()
+}
+
+/// The same number on the wire: tonic's codes are `google.rpc.Code`'s.
+impl From<domain::Code> for Code {
+    fn from(code: domain::Code) -> Self {
+        Code::from_i32(code.number())
     }
 }
 
-/// The canonical name of a status code, as the gRPC spec spells it: error frames, metrics
-/// labels and the CLI all use it.
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
+impl From<Code> for domain::Code {
+    fn from(code: Code) -> Self {
+        domain::Code::from_number(i32::from(code))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_keep_their_number_and_name() {
+        for number in 0..=16 {
+            let tonic = Code::from_i32(number);
+            let canonical = domain::Code::from(tonic);
+            assert_eq!(Code::from(canonical), tonic);
+            // tonic's own name for it, e.g. `InvalidArgument`, is the same word in another case.
+            assert_eq!(
+                format!("{tonic:?}").to_lowercase(),
+                canonical.as_str().replace('_', "").to_lowercase()
+            );
+        }
+    }
 
     #[test]
     fn invalid_argument_names_the_field() {

@@ -20,15 +20,16 @@ use tracing::Instrument as _;
 
 use super::{
     WsConfig,
-    command::{self, Command, Parsed},
+    command::{self, Command},
     frame::{self, ErrorBody, Outcome},
+    operations::{self, Parsed, Request},
 };
 use crate::{
     domain::{
-        Agents, AnalyzeOptions, Caller, CoreError, EventId, Published, Subscription, WireFormat,
-        auth::Operation,
+        Agents, AnalyzeOptions, Caller, Code, CoreError, EventId, Published, Subscription,
+        WireFormat, auth::Operation,
     },
-    telemetry::{RequestId, Transport},
+    telemetry::{CallMetrics, RequestId},
 };
 
 /// How long one frame may take to leave before the client counts as gone. Bounds what a client
@@ -50,6 +51,8 @@ pub(super) struct Connection {
     caller: Caller,
     config: WsConfig,
     shutdown: CancellationToken,
+    /// Where its commands are counted.
+    calls: CallMetrics,
     watch: Option<Watch>,
 }
 
@@ -88,6 +91,7 @@ impl Connection {
         caller: Caller,
         config: WsConfig,
         shutdown: CancellationToken,
+        calls: CallMetrics,
     ) -> Self {
         Self {
             socket,
@@ -95,6 +99,7 @@ impl Connection {
             caller,
             config,
             shutdown,
+            calls,
             watch: None,
         }
     }
@@ -176,11 +181,11 @@ impl Connection {
     /// and records it.
     async fn reply_to(&mut self, text: &str) -> String {
         let started = Instant::now();
-        let parsed = command::parse_frame(text);
+        let parsed = operations::parse_frame(text);
         let operation = match &parsed {
-            Parsed::Text(command) | Parsed::Typed { command, .. } => command
+            Parsed::Text(request) | Parsed::Typed { request, .. } => request
                 .as_ref()
-                .map_or(INVALID, |command| operation_of(command)),
+                .map_or(INVALID, |request| request.operation.name),
         };
         let span = tracing::info_span!(
             "ws_command",
@@ -189,17 +194,18 @@ impl Connection {
         );
         async move {
             let (reply, outcome) = match parsed {
-                Parsed::Text(command) => {
-                    let outcome = self.execute(command).await;
+                Parsed::Text(request) => {
+                    let outcome = self.execute(request).await;
                     let reply = match &outcome {
                         Ok(outcome) => frame::text_reply(outcome),
                         Err(error) => frame::error_frame(error),
                     };
                     (reply, outcome)
                 }
-                Parsed::Typed { id, command } => {
-                    let outcome = self.execute(command).await;
-                    (frame::typed_reply(id.as_ref(), outcome.as_ref()), outcome)
+                Parsed::Typed { id, named, request } => {
+                    let outcome = self.execute(request).await;
+                    let reply = frame::typed_reply(id.as_ref(), named, outcome.as_ref());
+                    (reply, outcome)
                 }
             };
             self.finished(operation, outcome.as_ref().map(|_| ()), started);
@@ -211,18 +217,16 @@ impl Connection {
 
     /// Records a command: metrics, and the access log line (in the command's span).
     fn finished(&self, operation: &'static str, outcome: Result<(), &ErrorBody>, started: Instant) {
-        let code = outcome.map_or_else(|error| error.code.as_str(), |()| "OK");
-        let elapsed = started.elapsed();
-        self.agents
-            .telemetry()
-            .call_finished(operation, Transport::WebSocket, code, elapsed);
+        let code = outcome.map_or_else(|error| error.code, |()| Code::Ok);
+        self.calls
+            .finished(operation, code.as_str(), started.elapsed());
     }
 
     async fn execute(
         &mut self,
-        command: Result<Command, command::ParseError>,
+        request: Result<Request, command::ParseError>,
     ) -> Result<Outcome, ErrorBody> {
-        let command = command.inspect_err(|error| {
+        let Request { command, .. } = request.inspect_err(|error| {
             tracing::debug!(%error, "frame is not a command");
         })?;
         let outcome = match command {
@@ -395,19 +399,6 @@ impl Connection {
 
 /// The `operation` label of frames that are not a command.
 const INVALID: &str = "invalid";
-
-/// The `operation` label of a command: gRPC's method name where there is one.
-fn operation_of(command: &Command) -> &'static str {
-    match command {
-        Command::Analyze { .. } => "Analyze",
-        Command::Narrate { .. } => "Narrate",
-        Command::Progress { .. } => "Progress",
-        Command::DeleteTask { .. } => "DeleteTask",
-        Command::Watch { .. } => "Watch",
-        Command::Unwatch => "Unwatch",
-        Command::Help => "Help",
-    }
-}
 
 /// The next item of the watch; pending forever without one, so `select!` waits on the rest.
 async fn next_notification(watch: &mut Option<Watch>) -> Option<Result<Arc<Published>, CoreError>> {

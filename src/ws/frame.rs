@@ -6,7 +6,8 @@
 //!   text; analysis and progress as JSON objects whose first key is `task_id`; `help` and watch
 //!   confirmations as text;
 //! - a reply to a typed request: `{"id": 7, "result": {...}}` or `{"id": 7, "error": {...}}`
-//!   (`id` only when the request had one);
+//!   (`id` only when the request had one); to text in a typed frame, `"operation"` after the
+//!   `id` names the operation the text named (`{"id": 7, "operation": "progress", ...}`);
 //! - an error for a natural-language command or an unreadable frame: `{"error": {...}}`;
 //! - a push for the active watch: `{"notification": {...}}`, or `{"watch_ended": {...}}` when
 //!   the watch stops on an error.
@@ -15,8 +16,10 @@
 //! `watch_ended`. Exactly one reply goes out per command frame; pushes come between replies.
 //!
 //! Errors are `{"code", "message", "hint"}` plus, where known, `field`, `reason` and
-//! `retry_after_ms`. `code` is the gRPC canonical name of the status the same failure gets over
-//! gRPC (`crate::grpc::into_status`), so clients of both transports branch on the same codes.
+//! `retry_after_ms`. `code` is the name of the error's canonical code ([`CoreError::code`]), the
+//! status the same failure gets over gRPC, so clients of both transports branch on the same
+//! codes. A typed request naming an operation that does not exist is `UNIMPLEMENTED`, as gRPC
+//! answers an unknown method.
 //!
 //! JSON is laid out like Python's `json.dumps` (`", "` and `": "`), as the prototype's replies
 //! were: its users grep for `"task_id": "101"`.
@@ -24,51 +27,19 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::command::{ParseError, TEMPLATES};
+use super::{
+    command::ParseError,
+    operations::{self, ANALYZE, OPERATIONS, PROGRESS, TEXT_KEY, UNWATCH},
+};
 use crate::domain::{
-    Analysis, AnalysisStats, CoreError, EventId, Narrative, Notification, Progress, reason,
+    Analysis, AnalysisStats, Code, CoreError, EventId, Narrative, Notification, Progress, reason,
     records::python_json,
 };
-
-/// gRPC canonical status names, as error frames spell them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub(crate) enum Code {
-    InvalidArgument,
-    FailedPrecondition,
-    ResourceExhausted,
-    Aborted,
-    Unauthenticated,
-    PermissionDenied,
-    DeadlineExceeded,
-    Unavailable,
-    /// A typed request naming an operation that does not exist, as gRPC answers an unknown
-    /// method.
-    Unimplemented,
-    Internal,
-}
-
-impl Code {
-    /// The name as the frame spells it, for metrics and logs.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Code::InvalidArgument => "INVALID_ARGUMENT",
-            Code::FailedPrecondition => "FAILED_PRECONDITION",
-            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-            Code::Aborted => "ABORTED",
-            Code::Unauthenticated => "UNAUTHENTICATED",
-            Code::PermissionDenied => "PERMISSION_DENIED",
-            Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-            Code::Unavailable => "UNAVAILABLE",
-            Code::Unimplemented => "UNIMPLEMENTED",
-            Code::Internal => "INTERNAL",
-        }
-    }
-}
 
 /// The body of every error frame.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct ErrorBody {
+    /// Serialized as its name, `UNAVAILABLE`.
     pub(crate) code: Code,
     pub(crate) message: String,
     /// What to send instead; always present, so a person at a terminal is never left guessing.
@@ -123,31 +94,24 @@ impl ErrorBody {
     }
 }
 
-/// The one mapping from domain errors to error frames; codes mirror `crate::grpc::into_status`.
+/// The one mapping from domain errors to error frames: the error's own code, and a hint.
 impl From<CoreError> for ErrorBody {
     fn from(error: CoreError) -> Self {
+        let code = error.code();
         let message = error.to_string();
         match error {
             CoreError::InvalidArgument { field, .. } => Self {
-                hint: field_hint(&field).to_owned(),
+                hint: field_hint(&field),
                 field: Some(field),
-                ..Self::new(Code::InvalidArgument, message, String::new())
+                ..Self::new(code, message, String::new())
             },
             CoreError::FailedPrecondition { reason, .. } => Self {
                 reason: Some(reason),
-                ..Self::new(
-                    Code::FailedPrecondition,
-                    message,
-                    reason_hint(reason).to_owned(),
-                )
+                ..Self::new(code, message, reason_hint(reason))
             },
             CoreError::ResourceExhausted { reason, .. } => Self {
                 reason: Some(reason),
-                ..Self::new(
-                    Code::ResourceExhausted,
-                    message,
-                    reason_hint(reason).to_owned(),
-                )
+                ..Self::new(code, message, reason_hint(reason))
             },
             CoreError::Aborted {
                 reason,
@@ -157,7 +121,7 @@ impl From<CoreError> for ErrorBody {
                 reason: Some(reason),
                 current_version: Some(current_version),
                 ..Self::new(
-                    Code::Aborted,
+                    code,
                     message,
                     format!("read the task again; its current version is {current_version}"),
                 )
@@ -165,7 +129,7 @@ impl From<CoreError> for ErrorBody {
             CoreError::EpochChanged { .. } => Self {
                 reason: Some(reason::EPOCH_CHANGED),
                 ..Self::new(
-                    Code::Aborted,
+                    code,
                     message,
                     "memory lost its history since; read the task again, then decide".into(),
                 )
@@ -173,43 +137,39 @@ impl From<CoreError> for ErrorBody {
             CoreError::SubscriberTooSlow { resume_after } => Self {
                 reason: Some(reason::SUBSCRIBER_TOO_SLOW),
                 ..Self::new(
-                    Code::ResourceExhausted,
+                    code,
                     message,
                     format!("read notifications faster; resume with `from {resume_after}`"),
                 )
             },
             CoreError::Unauthenticated { .. } => Self::new(
-                Code::Unauthenticated,
+                code,
                 message,
                 "connect with `Authorization: Bearer <token>` (websocat -H), the \
                  `bearer.<token>` subprotocol, or ?token=<token>"
                     .into(),
             ),
-            CoreError::PermissionDenied { .. } => Self::new(
-                Code::PermissionDenied,
-                message,
-                "use a token with a higher role".into(),
-            ),
+            CoreError::PermissionDenied { .. } => {
+                Self::new(code, message, "use a token with a higher role".into())
+            }
             CoreError::DeadlineExceeded => Self::new(
-                Code::DeadlineExceeded,
+                code,
                 message,
                 "nothing was written; send the command again".into(),
             ),
             CoreError::Unavailable { retry_after } => Self {
                 retry_after_ms: Some(u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX)),
                 ..Self::new(
-                    Code::Unavailable,
+                    code,
                     message,
                     "shared memory is not answering; send the command again in a moment".into(),
                 )
             },
-            CoreError::ShuttingDown => Self::new(
-                Code::Unavailable,
-                message,
-                "reconnect once the server is back".into(),
-            ),
+            CoreError::ShuttingDown => {
+                Self::new(code, message, "reconnect once the server is back".into())
+            }
             CoreError::Internal => Self::new(
-                Code::Internal,
+                code,
                 message,
                 "retry; if it keeps failing, the server log has the detail".into(),
             ),
@@ -227,50 +187,70 @@ impl From<ParseError> for ErrorBody {
                     Code::InvalidArgument,
                     message,
                     format!(
-                        "closest command: {} (e.g. {}); {HELP_HINT}",
-                        closest.grammar, closest.example
+                        "closest command: {closest} (e.g. {}); {HELP_HINT}",
+                        closest.example
                     ),
                 )
             },
             ParseError::Invalid { field, .. } => Self {
                 field: Some(field.into()),
-                ..Self::new(Code::InvalidArgument, message, field_hint(field).to_owned())
+                ..Self::new(Code::InvalidArgument, message, field_hint(field))
             },
             ParseError::UnknownRequest { closest, .. } => Self::new(
                 Code::Unimplemented,
                 message,
                 format!(
-                    "closest operation: {closest:?}; typed requests are analyze, narrate, \
-                     progress, watch, unwatch and help"
+                    "closest operation: {closest:?}; typed requests are {}, or {TEXT_KEY} \
+                     carrying a command",
+                    typed_operations()
                 ),
             ),
         }
     }
 }
 
-fn field_hint(field: &str) -> &'static str {
+fn field_hint(field: &str) -> String {
     match field {
-        "task_id" => "a task id is 1-128 characters of A-Z, a-z, 0-9, '.', '_' and '-', e.g. 101",
+        "task_id" => {
+            "a task id is 1-128 characters of A-Z, a-z, 0-9, '.', '_' and '-', e.g. 101".into()
+        }
         "after" => {
             "resume after a notification id such as 1700000000000-0, or 0 for everything retained"
+                .into()
         }
-        "request" => {
-            r#"a typed request is one JSON object such as {"analyze": {"task_id": "101", "data": ["data1"]}, "id": 1}"#
-        }
+        "request" => format!(
+            "a typed request is one JSON object naming one operation, with an optional \"id\" \
+             the reply echoes, such as {}",
+            ANALYZE.typed_example
+        ),
+        TEXT_KEY => format!(
+            "{TEXT_KEY} is a command as a JSON string, e.g. {{\"{TEXT_KEY}\": \"{}\"}}",
+            PROGRESS.forms[0].example
+        ),
         field if field.starts_with("data") => {
-            r#"data is a JSON list, e.g. Analyze data for task 101 with data: ["data1", "data2", "data3"]"#
+            format!("data is a JSON list, e.g. {}", ANALYZE.forms[0].example)
         }
-        _ => HELP_HINT,
+        _ => HELP_HINT.into(),
     }
 }
 
-fn reason_hint(reason: &str) -> &'static str {
+fn reason_hint(reason: &str) -> String {
     match reason {
         reason::ANALYSIS_MISSING => {
-            "analyze the task first: Analyze data for task <task_id> with data: <JSON list>"
+            format!("analyze the task first: {}", ANALYZE.forms[0].grammar)
         }
-        reason::MESSAGE_TOO_LARGE => "send a smaller frame",
-        _ => HELP_HINT,
+        reason::MESSAGE_TOO_LARGE => "send a smaller frame".into(),
+        _ => HELP_HINT.into(),
+    }
+}
+
+/// The typed names of the operations, as a sentence lists them: `analyze, ... and help`.
+fn typed_operations() -> String {
+    let names: Vec<&str> = OPERATIONS.iter().map(|operation| operation.typed).collect();
+    match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, others)) => format!("{} and {last}", others.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -318,10 +298,10 @@ pub(crate) fn text_reply(outcome: &Outcome) -> String {
                 "0" => ": every retained event, then new ones.".to_owned(),
                 after => format!(": every event after {after}, then new ones."),
             });
-            text.push_str(
-                " Notifications arrive as {\"notification\": ...} frames; \
-                 send \"Stop watching\" to stop.",
-            );
+            text.push_str(&format!(
+                " Notifications arrive as {{\"notification\": ...}} frames; send \"{}\" to stop.",
+                UNWATCH.forms[0].example
+            ));
             text
         }
         Outcome::Unwatched(Some(task_id)) => format!("Stopped watching {}.", target(task_id)),
@@ -336,29 +316,43 @@ pub(crate) fn text_reply(outcome: &Outcome) -> String {
 
 /// An error frame for a natural-language command or an unreadable frame.
 pub(crate) fn error_frame(error: &ErrorBody) -> String {
-    typed_reply(None, Err(error))
+    typed_reply(None, None, Err(error))
 }
 
-/// The reply to a typed request.
-pub(crate) fn typed_reply(id: Option<&Value>, outcome: Result<&Outcome, &ErrorBody>) -> String {
+/// The reply to a typed request; `operation` is the typed name of the operation a text in a
+/// typed frame named, which the client did not.
+pub(crate) fn typed_reply(
+    id: Option<&Value>,
+    operation: Option<&str>,
+    outcome: Result<&Outcome, &ErrorBody>,
+) -> String {
     #[derive(Serialize)]
     struct Success<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<&'a Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        operation: Option<&'a str>,
         result: ResultBody<'a>,
     }
     #[derive(Serialize)]
     struct Failure<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<&'a Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        operation: Option<&'a str>,
         error: &'a ErrorBody,
     }
     match outcome {
         Ok(outcome) => python_json(&Success {
             id,
+            operation,
             result: ResultBody::of(outcome),
         }),
-        Err(error) => python_json(&Failure { id, error }),
+        Err(error) => python_json(&Failure {
+            id,
+            operation,
+            error,
+        }),
     }
 }
 
@@ -402,12 +396,7 @@ pub(crate) fn watch_ended_frame(task_id: &str, resume_after: &str, error: ErrorB
         resume_after: &'a str,
         error: ErrorBody,
     }
-    let command = match (task_id, resume_after) {
-        ("", "") => "Watch all tasks".to_owned(),
-        ("", after) => format!("Watch all tasks from {after}"),
-        (task, "") => format!("Watch task {task}"),
-        (task, after) => format!("Watch task {task} from {after}"),
-    };
+    let command = operations::watch_command(task_id, resume_after);
     python_json(&Frame {
         watch_ended: Body {
             task_id,
@@ -432,19 +421,23 @@ fn target(task_id: &str) -> String {
 /// newlines as spaces, and the text must read well either way.
 fn help_text() -> String {
     let mut text = String::from("Commands (any case, any spacing; one reply each):\n");
-    for template in TEMPLATES {
-        text.push_str(&format!(
-            "- {} (e.g. {})\n",
-            template.grammar, template.example
-        ));
+    for usage in operations::usages() {
+        text.push_str(&format!("- {usage} (e.g. {})\n", usage.example));
     }
     text.push_str(
         "Watches push {\"notification\": {...}} frames; errors come as {\"error\": {\"code\", \
-         \"message\", \"hint\"}}. Programs may send typed JSON requests, with an optional id the \
-         reply echoes: {\"analyze\": {\"task_id\": \"101\", \"data\": [\"data1\"]}, \"id\": 1}; \
-         likewise narrate and progress {\"task_id\"}, watch {\"task_id\", \"after\"}, unwatch {}, \
-         help {}.",
+         \"message\", \"hint\"}}. Programs may send typed JSON requests instead, one operation \
+         each and an optional \"id\" the reply echoes: ",
     );
+    let examples: Vec<&str> = OPERATIONS
+        .iter()
+        .map(|operation| operation.typed_example)
+        .collect();
+    text.push_str(&examples.join(", "));
+    text.push_str(&format!(
+        "; {{\"{TEXT_KEY}\": \"<command>\", \"id\": 1}} runs a command above and replies as to \
+         a typed request, naming its \"operation\"."
+    ));
     text
 }
 
@@ -525,7 +518,7 @@ struct DeletedBody<'a> {
 
 #[derive(Serialize)]
 struct HelpEntry {
-    grammar: &'static str,
+    grammar: String,
     example: &'static str,
 }
 
@@ -553,11 +546,10 @@ impl<'a> ResultBody<'a> {
                 task_id: task_id.as_deref(),
             },
             Outcome::Help => ResultBody::Help {
-                commands: TEMPLATES
-                    .iter()
-                    .map(|t| HelpEntry {
-                        grammar: t.grammar,
-                        example: t.example,
+                commands: operations::usages()
+                    .map(|usage| HelpEntry {
+                        grammar: usage.to_string(),
+                        example: usage.example,
                     })
                     .collect(),
             },
@@ -608,24 +600,6 @@ mod tests {
 
     fn parse(frame: &str) -> Value {
         serde_json::from_str(frame).unwrap_or_else(|e| panic!("{frame}: {e}"))
-    }
-
-    #[test]
-    fn code_names_are_the_serialized_names() {
-        for code in [
-            Code::InvalidArgument,
-            Code::FailedPrecondition,
-            Code::ResourceExhausted,
-            Code::Aborted,
-            Code::Unauthenticated,
-            Code::PermissionDenied,
-            Code::DeadlineExceeded,
-            Code::Unavailable,
-            Code::Unimplemented,
-            Code::Internal,
-        ] {
-            assert_eq!(json!(code), json!(code.as_str()));
-        }
     }
 
     #[test]
@@ -684,56 +658,39 @@ mod tests {
             epoch: "e".into(),
         });
         assert_eq!(
-            parse(&typed_reply(Some(&json!(5)), Ok(&outcome))),
+            parse(&typed_reply(Some(&json!(5)), None, Ok(&outcome))),
             json!({"id": 5, "result": {"task_id": "7", "narrative": "n", "analysis_version": 2}})
         );
         let error = ErrorBody::binary_frame();
         assert_eq!(
-            parse(&typed_reply(Some(&json!("a")), Err(&error)))["id"],
+            parse(&typed_reply(Some(&json!("a")), None, Err(&error)))["id"],
             json!("a")
         );
         assert!(parse(&error_frame(&error)).get("id").is_none());
     }
 
     #[test]
-    fn codes_match_the_grpc_mapping() {
-        let cases = [
-            (
-                CoreError::invalid("task_id", "must not be empty"),
-                "INVALID_ARGUMENT",
-            ),
-            (
-                CoreError::FailedPrecondition {
-                    reason: reason::ANALYSIS_MISSING,
-                    description: "none".into(),
-                },
-                "FAILED_PRECONDITION",
-            ),
-            (
-                CoreError::ResourceExhausted {
-                    reason: reason::TOO_MANY_ITEMS,
-                    description: "many".into(),
-                },
-                "RESOURCE_EXHAUSTED",
-            ),
-            (
-                CoreError::Unavailable {
-                    retry_after: Duration::from_secs(1),
-                },
-                "UNAVAILABLE",
-            ),
-            (CoreError::ShuttingDown, "UNAVAILABLE"),
-            (CoreError::Internal, "INTERNAL"),
+    fn error_frames_carry_the_errors_own_code_and_a_hint() {
+        let errors = [
+            CoreError::invalid("task_id", "must not be empty"),
+            CoreError::FailedPrecondition {
+                reason: reason::ANALYSIS_MISSING,
+                description: "none".into(),
+            },
+            CoreError::ResourceExhausted {
+                reason: reason::OVERLOADED,
+                description: "many".into(),
+            },
+            CoreError::Unavailable {
+                retry_after: Duration::from_secs(1),
+            },
+            CoreError::ShuttingDown,
+            CoreError::Internal,
         ];
-        for (error, code) in cases {
-            let status = crate::grpc::into_status(error.clone());
+        for error in errors {
+            let code = error.code();
             let frame = parse(&error_frame(&ErrorBody::from(error)));
-            assert_eq!(frame["error"]["code"], json!(code));
-            // The gRPC code's name, e.g. InvalidArgument, is the same word in another case.
-            assert_eq!(
-                format!("{:?}", status.code()).to_lowercase(),
-                code.replace('_', "").to_lowercase()
-            );
+            assert_eq!(frame["error"]["code"], json!(code.as_str()));
             assert!(!frame["error"]["hint"].as_str().unwrap_or("").is_empty());
         }
     }
@@ -816,11 +773,80 @@ mod tests {
     }
 
     #[test]
-    fn help_lists_every_command_with_an_example() {
+    fn help_lists_every_form_with_an_example_and_every_typed_request() {
         let help = text_reply(&Outcome::Help);
-        for template in TEMPLATES {
-            assert!(help.contains(template.grammar), "{help}");
-            assert!(help.contains(template.example), "{help}");
+        for usage in operations::usages() {
+            assert!(
+                help.contains(&format!("- {usage} (e.g. {})\n", usage.example)),
+                "{help}"
+            );
         }
+        for operation in OPERATIONS {
+            assert!(help.contains(operation.typed_example), "{help}");
+        }
+        // DeleteTask included, marked as what only an admin may run.
+        assert!(
+            help.contains("- Delete task <task_id> (admin) (e.g. Delete task 101)"),
+            "{help}"
+        );
+        assert!(
+            help.contains(r#"{"delete_task": {"task_id": "101"}}"#),
+            "{help}"
+        );
+        let typed = parse(&typed_reply(None, None, Ok(&Outcome::Help)));
+        let commands = typed["result"]["commands"].as_array().expect("commands");
+        assert_eq!(commands.len(), operations::usages().count());
+        assert!(commands.contains(
+            &json!({"grammar": "Delete task <task_id> (admin)", "example": "Delete task 101"})
+        ));
+    }
+
+    #[test]
+    fn hints_quote_the_table() {
+        let hint_of = |error: ParseError| ErrorBody::from(error).hint;
+        let unknown = hint_of(ParseError::UnknownRequest {
+            kind: "x".into(),
+            closest: "help",
+        });
+        for operation in OPERATIONS {
+            assert!(unknown.contains(operation.typed), "{unknown}");
+        }
+        assert!(unknown.contains(TEXT_KEY), "{unknown}");
+        let closest = operations::usages()
+            .find(|usage| usage.example == "Delete task 101")
+            .expect("DeleteTask has a form");
+        assert_eq!(
+            hint_of(ParseError::Unrecognized {
+                input: "delet".into(),
+                closest,
+            }),
+            "closest command: Delete task <task_id> (admin) (e.g. Delete task 101); send \"help\" \
+             for the commands and their form"
+        );
+        let missing = ErrorBody::from(CoreError::FailedPrecondition {
+            reason: reason::ANALYSIS_MISSING,
+            description: "none".into(),
+        });
+        assert!(
+            missing.hint.ends_with(ANALYZE.forms[0].grammar),
+            "{}",
+            missing.hint
+        );
+    }
+
+    #[test]
+    fn replies_to_text_in_a_typed_frame_name_the_operation() {
+        let outcome = Outcome::Unwatched(None);
+        assert_eq!(
+            typed_reply(Some(&json!(3)), Some("unwatch"), Ok(&outcome)),
+            r#"{"id": 3, "operation": "unwatch", "result": {"stopped": false}}"#
+        );
+        let error = ErrorBody::from(CoreError::PermissionDenied {
+            description: "no".into(),
+        });
+        assert_eq!(
+            parse(&typed_reply(None, Some("delete_task"), Err(&error)))["operation"],
+            json!("delete_task")
+        );
     }
 }

@@ -4,15 +4,25 @@
 //! `GET /ws` upgrades to a WebSocket on which every text frame is one command and gets exactly
 //! one reply; `help` lists the commands. A person types
 //! `Analyze data for task 101 with data: ["data1", "data2", "data3"]`; a program sends
-//! `{"analyze": {"task_id": "101", "data": ["data1"]}, "id": 1}`. `Watch task 101` (or
-//! `Watch all tasks`, optionally `from <id>`) pushes `{"notification": {...}}` frames between
-//! replies until `Stop watching`; a connection has at most one watch, and a new one replaces it.
+//! `{"analyze": {"task_id": "101", "data": ["data1"]}, "id": 1}`, or what a person typed as
+//! `{"text": "Check progress for task 101", "id": 2}`. `Watch task 101` (or `Watch all tasks`,
+//! optionally `from <id>`) pushes `{"notification": {...}}` frames between replies until
+//! `Stop watching`; a connection has at most one watch, and a new one replaces it.
 //!
 //! # Layout
 //!
-//! - `command`: frame text to `Command` (the grammar, typed requests, hints).
+//! - `operations`: the one table of operations (names, natural-language forms, typed requests,
+//!   access) and the parser reading frames with it; `help`, hints and suggestions come from it.
+//! - `command`: what a client asks for (`Command`), why a frame is not a command, and the
+//!   pieces the grammar is read with (keywords, JSON data, edit distance).
 //! - `frame`: the JSON the server sends, and the one mapping from errors to error frames.
 //! - `connection`: the per-socket loop.
+//!
+//! # Metrics
+//!
+//! The adapter registers its own: its calls (`rift_calls_total` and
+//! `rift_call_duration_seconds` with `transport="websocket"`, one per command frame, `operation`
+//! the command's name or `invalid`) and `rift_websocket_connections`, the connections open now.
 //!
 //! # Bad input
 //!
@@ -26,6 +36,7 @@
 mod command;
 mod connection;
 mod frame;
+mod operations;
 
 use std::sync::{
     Arc,
@@ -42,13 +53,17 @@ use axum::{
     response::Response,
     routing::get,
 };
+use prometheus::{IntGauge, Registry};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use self::connection::Connection;
-use crate::domain::{Agents, Caller, auth};
+use crate::{
+    domain::{Agents, Caller, auth},
+    telemetry::CallMetrics,
+};
 
 /// Limits of the WebSocket adapter.
 #[derive(Debug, Clone, Copy)]
@@ -88,12 +103,26 @@ struct WsState {
     connections: Arc<AtomicU64>,
     /// One permit per open connection.
     open: Arc<Semaphore>,
+    calls: CallMetrics,
+    /// `rift_websocket_connections`.
+    open_gauge: IntGauge,
 }
 
-/// Routes of the adapter (`/ws`), to merge into the HTTP app. Every connection closes (1001)
-/// when `shutdown` is cancelled.
-pub fn router(agents: Agents, config: WsConfig, shutdown: CancellationToken) -> Router {
-    Router::new()
+/// Routes of the adapter (`/ws`), to merge into the HTTP app, its metrics registered on
+/// `registry`. Every connection closes (1001) when `shutdown` is cancelled.
+pub fn router(
+    agents: Agents,
+    config: WsConfig,
+    registry: &Registry,
+    shutdown: CancellationToken,
+) -> prometheus::Result<Router> {
+    let calls = CallMetrics::register(registry, "websocket")?;
+    let open_gauge = IntGauge::new(
+        "rift_websocket_connections",
+        "WebSocket connections open now.",
+    )?;
+    registry.register(Box::new(open_gauge.clone()))?;
+    Ok(Router::new()
         .route("/ws", get(upgrade))
         .with_state(WsState {
             agents,
@@ -101,7 +130,25 @@ pub fn router(agents: Agents, config: WsConfig, shutdown: CancellationToken) -> 
             shutdown,
             connections: Arc::new(AtomicU64::new(0)),
             open: Arc::new(Semaphore::new(config.max_connections.max(1))),
-        })
+            calls,
+            open_gauge,
+        }))
+}
+
+/// A connection counted by `rift_websocket_connections` until dropped.
+struct Counted(IntGauge);
+
+impl Counted {
+    fn new(gauge: &IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Bytes tungstenite reads from a socket at a time. Its default, 128 KiB, is allocated and
@@ -139,14 +186,21 @@ async fn upgrade(
                     Connection::refuse(socket, state.config.max_connections).await;
                     return;
                 };
-                let _open = state.agents.telemetry().websocket_opened();
+                let _counted = Counted::new(&state.open_gauge);
                 // A child token per connection: the loop polls it once per frame, and polling
                 // a token locks its waiter list, which the server's own token would make one
                 // lock for every connection of the process.
                 let shutdown = state.shutdown.child_token();
-                Connection::new(socket, state.agents, caller, state.config, shutdown)
-                    .run()
-                    .await;
+                Connection::new(
+                    socket,
+                    state.agents,
+                    caller,
+                    state.config,
+                    shutdown,
+                    state.calls,
+                )
+                .run()
+                .await;
             }
             .instrument(tracing::debug_span!("ws", connection))
         })

@@ -38,7 +38,11 @@ impl TestRift {
         let shutdown = CancellationToken::new();
         let serving = tokio::spawn(server::serve(
             config,
-            Listeners { grpc, http },
+            Listeners {
+                grpc,
+                http,
+                metrics: None,
+            },
             shutdown.clone(),
         ));
         Self {
@@ -133,6 +137,8 @@ pub(crate) async fn wait_for_health(
 pub(crate) struct RiftProcess {
     pub(crate) grpc_addr: SocketAddr,
     pub(crate) http_addr: SocketAddr,
+    /// Given `--metrics-addr`: where `/metrics` is served instead of `http_addr`.
+    pub(crate) metrics_addr: Option<SocketAddr>,
     child: Child,
     /// Its log lines after the one announcing the addresses.
     log: tokio::sync::mpsc::UnboundedReceiver<String>,
@@ -164,7 +170,7 @@ impl RiftProcess {
             .expect("spawn the rift binary");
         let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
         let mut seen = Vec::new();
-        let (grpc_addr, http_addr) = loop {
+        let (grpc_addr, http_addr, metrics_addr) = loop {
             let line = lines
                 .next_line()
                 .await
@@ -176,6 +182,9 @@ impl RiftProcess {
                 break (
                     grpc.parse().expect("gRPC address"),
                     http.parse().expect("HTTP address"),
+                    fields["metrics"]
+                        .as_str()
+                        .map(|metrics| metrics.parse().expect("metrics address")),
                 );
             }
             seen.push(line);
@@ -190,6 +199,7 @@ impl RiftProcess {
         Self {
             grpc_addr,
             http_addr,
+            metrics_addr,
             child,
             log,
         }

@@ -15,7 +15,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
@@ -116,6 +116,11 @@ class Redis:
 class Rift:
     grpc_addr: str
     http_addr: str
+    process: subprocess.Popen[bytes] = field(repr=False, compare=False)
+
+    def stop(self) -> None:
+        """SIGTERM, and wait until it has exited (its port is free again)."""
+        _stop(self.process)
 
 
 @pytest.fixture
@@ -149,16 +154,17 @@ def redis(tmp_path: Path) -> Iterator[Redis]:
 
 @pytest.fixture
 def start_rift(redis: Redis) -> Iterator[Callable[..., Rift]]:
-    """Starts ``rift serve`` on this test's Redis, with extra flags; all stopped at teardown."""
+    """Starts ``rift serve`` on this test's Redis, with extra flags, on a free port unless
+    ``grpc_addr`` names one (to restart a Rift where its clients look); all stopped at teardown."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*extra: str) -> Rift:
+    def start(*extra: str, grpc_addr: str = "127.0.0.1:0") -> Rift:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RIFT_") and k != "REDIS_URL"}
         # fmt: off
         process = subprocess.Popen(
             [
                 _rift_binary(), "--log-format", "json", "serve",
-                "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+                "--grpc-addr", grpc_addr, "--http-addr", "127.0.0.1:0",
                 "--redis-url", redis.url, *extra,
             ],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
@@ -173,7 +179,7 @@ def start_rift(redis: Redis) -> Iterator[Callable[..., Rift]]:
             except ValueError:
                 return None
             if "grpc" in fields and "http" in fields:
-                return Rift(fields["grpc"], fields["http"])
+                return Rift(fields["grpc"], fields["http"], process)
             return None
 
         found = _read_until(process.stderr, addresses, "rift", process)

@@ -1,79 +1,24 @@
-// RiftClient: the rift.v1.Rift API with plain values in and out, on @grpc/grpc-js.
-//
-// The protos are loaded at run time by @grpc/proto-loader (rift.proto from this package's
-// proto/ copy, google/rpc from google-proto-files); src/generated/ holds the typings that
-// proto-loader-gen-types made of them with the same loader options, so every call is typed.
+// RiftClient: the rift.v1.Rift API with plain values in and out, over any connect-es
+// Transport: gRPC on Node (./node), grpc-web in browsers (./web). Messages and the service
+// descriptor are protobuf-es code generated into src/gen (generate.js); subscriptions resume by
+// themselves (./resume).
 
-import * as path from 'node:path';
+import { create, fromJson, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
+import { timestampDate, ValueSchema } from '@bufbuild/protobuf/wkt';
+import { type CallOptions, type Client, createClient, type Transport } from '@connectrpc/connect';
 
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { getProtoPath } from 'google-proto-files';
-
-import type { ProtoGrpcType } from './generated/rift';
-import type { Status__Output } from './generated/google/rpc/Status';
-import type { ErrorInfo__Output } from './generated/google/rpc/ErrorInfo';
-import type { BadRequest__Output } from './generated/google/rpc/BadRequest';
-import type { RetryInfo__Output } from './generated/google/rpc/RetryInfo';
-import type { Value, Value__Output } from './generated/google/protobuf/Value';
-import type { Struct__Output } from './generated/google/protobuf/Struct';
-import type { RiftClient as RiftStub } from './generated/rift/v1/Rift';
-import type { AnalysisStats__Output } from './generated/rift/v1/AnalysisStats';
-import type { AnalyzeRequest } from './generated/rift/v1/AnalyzeRequest';
-import type { AnalyzeResponse__Output } from './generated/rift/v1/AnalyzeResponse';
-import type { DeleteTaskResponse__Output } from './generated/rift/v1/DeleteTaskResponse';
-import type { NarrateResponse__Output } from './generated/rift/v1/NarrateResponse';
-import type { ProgressResponse__Output } from './generated/rift/v1/ProgressResponse';
-import type { Notification__Output } from './generated/rift/v1/Notification';
-import type { TaskStatus__Output } from './generated/rift/v1/TaskStatus';
-
-export const DEFAULT_TARGET = '127.0.0.1:50051';
+import { RiftError } from './errors';
+import {
+  type AnalysisStats as AnalysisStatsMessage,
+  AnalyzeRequestSchema,
+  type Notification as NotificationMessage,
+  Rift,
+  TaskStatus as TaskStatusEnum,
+} from './gen/rift/v1/rift_pb';
+import { type Backoff, Resumption } from './resume';
 
 /** Any JSON value: what `analyze` takes as items and what notification payloads hold. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-export interface FieldViolation {
-  field: string;
-  description: string;
-}
-
-/**
- * A call Rift (or the network on the way) refused. `code` is the gRPC status code and
- * `codeName` its name; `reason`/`domain` come from a google.rpc.ErrorInfo detail,
- * `fieldViolations` from google.rpc.BadRequest, `retryAfterMs` from google.rpc.RetryInfo.
- */
-export class RiftError extends Error {
-  readonly code: grpc.status;
-  readonly codeName: string;
-  readonly details: string;
-  readonly reason?: string;
-  readonly domain?: string;
-  readonly metadata: Record<string, string>;
-  readonly fieldViolations: FieldViolation[];
-  readonly retryAfterMs?: number;
-
-  constructor(init: {
-    code: grpc.status;
-    details: string;
-    reason?: string;
-    domain?: string;
-    metadata?: Record<string, string>;
-    fieldViolations?: FieldViolation[];
-    retryAfterMs?: number;
-  }) {
-    const codeName = grpc.status[init.code] ?? String(init.code);
-    super(`${codeName}: ${init.details}`);
-    this.name = 'RiftError';
-    this.code = init.code;
-    this.codeName = codeName;
-    this.details = init.details;
-    this.reason = init.reason;
-    this.domain = init.domain;
-    this.metadata = init.metadata ?? {};
-    this.fieldViolations = init.fieldViolations ?? [];
-    this.retryAfterMs = init.retryAfterMs;
-  }
-}
+export type Json = JsonValue;
 
 export interface NumberStats {
   count: number;
@@ -122,7 +67,8 @@ export interface NarrateResult {
   analysisVersion: number;
 }
 
-export type TaskStatus = TaskStatus__Output;
+/** The proto's TaskStatus value names. */
+export type TaskStatus = keyof typeof TaskStatusEnum;
 
 export interface ProgressResult {
   taskId: string;
@@ -133,13 +79,23 @@ export interface ProgressResult {
   narrativeAnalysisVersion: number;
 }
 
+/** The agent of Rift's own notices about the stream (history_truncated, ...). */
+export const NOTICE_AGENT = 'Rift';
+/** The resume token pointed before the retained history; the notice's id resumes with the oldest event retained. */
+export const HISTORY_TRUNCATED = 'history_truncated';
+/** The history is a new, empty incarnation (Redis lost its data). */
+export const HISTORY_RESET = 'history_reset';
+/** Events this subscriber already received are gone from the history. */
+export const HISTORY_DIVERGED = 'history_diverged';
+
 export interface Notification {
   /** Resume token: pass it as `after` to get exactly what came after this one. */
   id: string;
   taskId: string;
+  /** TechAgent, ConceptAgent, TaskAgent, or Rift (NOTICE_AGENT) for notices about the stream. */
   agent: string;
   action: string;
-  payload: { [key: string]: Json };
+  payload: JsonObject;
   time?: Date;
 }
 
@@ -148,117 +104,104 @@ export interface RiftClientOptions {
   token?: string;
   /** Deadline of each unary call, in milliseconds; `subscribe` has none. Default 30 s. */
   timeoutMs?: number;
-  /** Default: plaintext, as Rift serves it. */
-  credentials?: grpc.ChannelCredentials;
 }
 
-// The options proto-loader-gen-types was given (see generate.js): the typings describe
-// exactly these objects.
-const LOADER_OPTIONS: protoLoader.Options = {
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-  includeDirs: [
-    path.join(__dirname, '..', '..', 'proto'),
-    path.dirname(getProtoPath()),
-  ],
-};
-
-let loaded: { definition: protoLoader.PackageDefinition; proto: ProtoGrpcType } | undefined;
-
-function protos(): { definition: protoLoader.PackageDefinition; proto: ProtoGrpcType } {
-  if (loaded === undefined) {
-    const definition = protoLoader.loadSync(
-      ['rift/v1/rift.proto', 'google/rpc/status.proto', 'google/rpc/error_details.proto'],
-      LOADER_OPTIONS,
-    );
-    const proto = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
-    loaded = { definition, proto };
-  }
-  return loaded;
-}
-
-function decode<T extends object>(typeName: string, bytes: Buffer): T {
-  const type = protos().definition[typeName] as protoLoader.MessageTypeDefinition<object, T>;
-  return type.deserialize(bytes);
-}
-
-/** The status of a failed call with its google.rpc details decoded. */
-export function riftErrorFrom(error: grpc.ServiceError): RiftError {
-  const init: ConstructorParameters<typeof RiftError>[0] = {
-    code: error.code,
-    details: error.details,
-  };
-  const [encoded] = error.metadata?.get('grpc-status-details-bin') ?? [];
-  if (encoded instanceof Buffer) {
-    const status = decode<Status__Output>('google.rpc.Status', encoded);
-    for (const detail of status.details) {
-      const typeName = detail.type_url.slice(detail.type_url.lastIndexOf('/') + 1);
-      if (typeName === 'google.rpc.ErrorInfo') {
-        const info = decode<ErrorInfo__Output>(typeName, detail.value);
-        init.reason = info.reason;
-        init.domain = info.domain;
-        init.metadata = info.metadata;
-      } else if (typeName === 'google.rpc.BadRequest') {
-        const badRequest = decode<BadRequest__Output>(typeName, detail.value);
-        init.fieldViolations = badRequest.fieldViolations.map(({ field, description }) => ({
-          field,
-          description,
-        }));
-      } else if (typeName === 'google.rpc.RetryInfo') {
-        const delay = decode<RetryInfo__Output>(typeName, detail.value).retryDelay;
-        if (delay) init.retryAfterMs = delay.seconds * 1000 + delay.nanos / 1e6;
-      }
-    }
-  }
-  return new RiftError(init);
+export interface SubscribeOptions {
+  /** The reconnect backoff (defaults: DEFAULT_BACKOFF); `false`: a plain stream that ends with its connection. */
+  reconnect?: Partial<Backoff> | false;
 }
 
 /**
- * The notifications of one Subscribe call, as an async iterable (`for await`). `cancel()`
- * ends it, after which the iteration simply finishes.
+ * The notifications of a subscription, as an async iterable (`for await`) or through `next()`;
+ * it reconnects and resumes by itself unless made with `reconnect: false`. `cancel()` (or
+ * leaving a `for await` early) ends it, after which iteration simply finishes. `after` is the
+ * resume token a new connection would ask for; `reconnects` counts the connections made after
+ * the first.
  */
 export class Subscription implements AsyncIterable<Notification> {
-  // Events not yet taken by the reader; the call is paused while this many wait.
-  private static readonly HIGH_WATER = 64;
-  private readonly buffer: Notification[] = [];
-  private failure?: RiftError;
+  private abort?: AbortController;
+  private stream?: AsyncIterator<NotificationMessage>;
+  private pending?: Promise<IteratorResult<NotificationMessage>>;
+  private stopped = false;
   private ended = false;
-  private cancelled = false;
   private wake?: () => void;
 
-  constructor(private readonly call: grpc.ClientReadableStream<Notification__Output>) {
-    call.on('data', (message: Notification__Output) => {
-      this.buffer.push(toNotification(message));
-      if (this.buffer.length >= Subscription.HIGH_WATER) call.pause();
-      this.notify();
-    });
-    call.on('error', (error: grpc.ServiceError) => {
-      if (!(this.cancelled && error.code === grpc.status.CANCELLED)) {
-        this.failure = riftErrorFrom(error);
-      }
-      this.ended = true;
-      this.notify();
-    });
-    call.on('end', () => {
-      this.ended = true;
-      this.notify();
-    });
+  constructor(
+    private readonly open: (request: { taskId: string; after: string }, options: CallOptions) => AsyncIterable<NotificationMessage>,
+    private readonly resumption: Resumption,
+    private readonly reconnect: boolean,
+  ) {}
+
+  get after(): string {
+    return this.resumption.after;
   }
 
-  /** The next notification, or undefined once the stream is over. Throws RiftError. */
+  get reconnects(): number {
+    return this.resumption.reconnects;
+  }
+
+  /** Opens a stream and waits for Rift's headers (the subscription is in place) or its end. */
+  async connect(): Promise<void> {
+    const abort = new AbortController();
+    this.abort = abort;
+    let headers!: () => void;
+    const accepted = new Promise<void>((resolve) => (headers = resolve));
+    const stream = this.open(this.resumption.request(), { signal: abort.signal, onHeader: () => headers() })[
+      Symbol.asyncIterator
+    ]();
+    this.stream = stream;
+    this.pending = stream.next();
+    const settled = this.pending.then(
+      () => false,
+      () => false,
+    );
+    if (await Promise.race([accepted.then(() => true), settled])) this.resumption.connected();
+  }
+
+  /** The next notification, or undefined once the subscription is over. Throws RiftError. */
   async next(): Promise<Notification | undefined> {
-    for (;;) {
-      const event = this.buffer.shift();
-      if (event !== undefined) {
-        if (this.buffer.length < Subscription.HIGH_WATER) this.call.resume();
-        return event;
+    while (!this.ended && !this.stopped) {
+      if (this.pending === undefined) await this.connect();
+      let failure: RiftError | undefined;
+      try {
+        const result = await this.pending!;
+        this.pending = undefined;
+        if (!result.done) {
+          this.pending = this.stream!.next();
+          // Unhandled until read: a failure of this read surfaces on the next call.
+          this.pending.catch(() => undefined);
+          const notification = toNotification(result.value);
+          this.resumption.delivered(notification);
+          return notification;
+        }
+      } catch (error) {
+        this.pending = undefined;
+        failure = RiftError.from(error);
       }
-      if (this.failure) throw this.failure;
-      if (this.ended) return undefined;
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      if (this.stopped) break;
+      if (!this.reconnect) {
+        this.ended = true;
+        if (failure) throw failure;
+        break;
+      }
+      let delay: number;
+      try {
+        delay = this.resumption.retryInMs(failure);
+      } catch (error) {
+        this.ended = true;
+        throw error;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
     }
+    this.ended = true;
+    return undefined;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Notification> {
@@ -269,41 +212,35 @@ export class Subscription implements AsyncIterable<Notification> {
         yield event;
       }
     } finally {
-      // Leaving a `for await` early (break, return, throw) ends the call.
+      // Leaving a `for await` early (break, return, throw) ends the subscription.
       this.cancel();
     }
   }
 
   cancel(): void {
-    if (!this.ended) {
-      this.cancelled = true;
-      this.call.cancel();
-    }
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    this.stopped = true;
+    this.abort?.abort();
+    this.wake?.();
   }
 }
 
 export class RiftClient {
-  private readonly stub: RiftStub;
-  private readonly metadata: grpc.Metadata;
+  private readonly client: Client<typeof Rift>;
+  private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
 
   /**
-   * `target` is `host:port` (an `http://` prefix is accepted, as RIFT_ADDR has it).
+   * A client over `transport`: `createGrpcTransport` from @connectrpc/connect-node or
+   * `createGrpcWebTransport` from @connectrpc/connect-web (createRiftClient and
+   * createRiftWebClient make both for you). `onClose` runs at `close()`.
    */
-  constructor(target: string = DEFAULT_TARGET, options: RiftClientOptions = {}) {
-    const Rift = protos().proto.rift.v1.Rift;
-    this.stub = new Rift(
-      target.replace(/^http:\/\//, ''),
-      options.credentials ?? grpc.credentials.createInsecure(),
-    );
-    this.metadata = new grpc.Metadata();
-    if (options.token !== undefined) this.metadata.set('authorization', `Bearer ${options.token}`);
+  constructor(
+    transport: Transport,
+    options: RiftClientOptions = {},
+    private readonly onClose: () => void = () => undefined,
+  ) {
+    this.client = createClient(Rift, transport);
+    this.headers = options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {};
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -319,19 +256,17 @@ export class RiftClient {
     data: Json[],
     options: { requestId?: string; expectedVersion?: number } = {},
   ): Promise<AnalyzeResult> {
-    const request: AnalyzeRequest = {
+    const request = create(AnalyzeRequestSchema, {
       taskId,
-      data: data.map(toValue),
+      data: data.map((item) => fromJson(ValueSchema, item)),
       requestId: options.requestId ?? '',
-    };
-    if (options.expectedVersion !== undefined) request.expectedVersion = options.expectedVersion;
-    const response = await this.unary<AnalyzeResponse__Output>((metadata, options, done) =>
-      this.stub.analyze(request, metadata, options, done),
-    );
+    });
+    if (options.expectedVersion !== undefined) request.expectedVersion = BigInt(options.expectedVersion);
+    const response = await this.unary((call) => this.client.analyze(request, call));
     return {
       taskId: response.taskId,
       summary: response.summary,
-      version: response.version,
+      version: Number(response.version),
       stats: toStats(response.stats),
     };
   }
@@ -340,35 +275,28 @@ export class RiftClient {
    * ANALYSIS_MISSING) before any analysis. `requestId` as in `analyze`. */
   async narrate(taskId: string, options: { requestId?: string } = {}): Promise<NarrateResult> {
     const request = { taskId, requestId: options.requestId ?? '' };
-    const response = await this.unary<NarrateResponse__Output>((metadata, callOptions, done) =>
-      this.stub.narrate(request, metadata, callOptions, done),
-    );
+    const response = await this.unary((call) => this.client.narrate(request, call));
     return {
       taskId: response.taskId,
       narrative: response.narrative,
-      analysisVersion: response.analysisVersion,
+      analysisVersion: Number(response.analysisVersion),
     };
   }
 
   /** TaskAgent: where the task stands; records completion. */
   async progress(taskId: string): Promise<ProgressResult> {
-    const response = await this.unary<ProgressResponse__Output>((metadata, options, done) =>
-      this.stub.progress({ taskId }, metadata, options, done),
-    );
+    const response = await this.unary((call) => this.client.progress({ taskId }, call));
     return {
       taskId: response.taskId,
-      status: response.status,
-      analysisVersion: response.analysisVersion,
-      narrativeAnalysisVersion: response.narrativeAnalysisVersion,
+      status: TaskStatusEnum[response.status] as TaskStatus,
+      analysisVersion: Number(response.analysisVersion),
+      narrativeAnalysisVersion: Number(response.narrativeAnalysisVersion),
     };
   }
 
   /** Admin: remove everything stored for the task; false when there was nothing. */
   async deleteTask(taskId: string): Promise<boolean> {
-    const response = await this.unary<DeleteTaskResponse__Output>((metadata, options, done) =>
-      this.stub.deleteTask({ taskId }, metadata, options, done),
-    );
-    return response.deleted;
+    return (await this.unary((call) => this.client.deleteTask({ taskId }, call))).deleted;
   }
 
   /**
@@ -377,115 +305,71 @@ export class RiftClient {
    * or a Notification.id), then live ones.
    *
    * Resolves once Rift has the subscription in place (its response headers arrived), so every
-   * write made after that is delivered. An error shows up on the first `next()`.
+   * write made after that is delivered. A lost stream reconnects with backoff and resumes after
+   * the last notification delivered; errors a retry cannot fix show up on `next()`.
    */
-  async subscribe(taskId = '', after = ''): Promise<Subscription> {
-    const call = this.stub.subscribe({ taskId, after }, this.metadata);
-    const subscription = new Subscription(call);
-    await new Promise<void>((resolve) => {
-      call.once('metadata', () => resolve());
-      call.once('status', () => resolve());
-    });
+  async subscribe(taskId = '', after = '', options: SubscribeOptions = {}): Promise<Subscription> {
+    const reconnect = options.reconnect ?? {};
+    const subscription = new Subscription(
+      (request, call) => this.client.subscribe(request, { ...call, headers: this.headers }),
+      new Resumption(taskId, after, reconnect === false ? {} : reconnect),
+      reconnect !== false,
+    );
+    await subscription.connect();
     return subscription;
   }
 
+  /** Ends the client's connection (on Node); a browser's fetches need no closing. */
   close(): void {
-    this.stub.close();
+    this.onClose();
   }
 
-  /** One unary call with this client's metadata and deadline; failures become RiftError. */
-  private unary<Res>(
-    invoke: (
-      metadata: grpc.Metadata,
-      options: grpc.CallOptions,
-      done: grpc.requestCallback<Res>,
-    ) => grpc.ClientUnaryCall,
-  ): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      invoke(this.metadata, { deadline: Date.now() + this.timeoutMs }, (error, response) => {
-        if (error) reject(riftErrorFrom(error));
-        else if (response === undefined) reject(new Error('empty response'));
-        else resolve(response);
-      });
-    });
+  /** One unary call with this client's headers and deadline; failures become RiftError. */
+  private async unary<Res>(invoke: (options: CallOptions) => Promise<Res>): Promise<Res> {
+    try {
+      return await invoke({ headers: this.headers, timeoutMs: this.timeoutMs });
+    } catch (error) {
+      throw RiftError.from(error);
+    }
   }
 }
 
-function toValue(value: Json): Value {
-  if (value === null) return { nullValue: 'NULL_VALUE' };
-  switch (typeof value) {
-    case 'boolean':
-      return { boolValue: value };
-    case 'number':
-      return { numberValue: value };
-    case 'string':
-      return { stringValue: value };
-  }
-  if (Array.isArray(value)) return { listValue: { values: value.map(toValue) } };
-  return {
-    structValue: {
-      fields: Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toValue(v)])),
-    },
-  };
-}
-
-function fromValue(value: Value__Output): Json {
-  switch (value.kind) {
-    case 'boolValue':
-      return value.boolValue ?? false;
-    case 'numberValue':
-      return value.numberValue ?? 0;
-    case 'stringValue':
-      return value.stringValue ?? '';
-    case 'listValue':
-      return (value.listValue?.values ?? []).map(fromValue);
-    case 'structValue':
-      return fromStruct(value.structValue);
-    default:
-      return null;
-  }
-}
-
-function fromStruct(struct: Struct__Output | null | undefined): { [key: string]: Json } {
-  return Object.fromEntries(
-    Object.entries(struct?.fields ?? {}).map(([k, v]) => [k, fromValue(v)]),
-  );
-}
-
-function toStats(stats: AnalysisStats__Output | null): AnalysisStats {
+function toStats(stats: AnalysisStatsMessage | undefined): AnalysisStats {
   const types = stats?.types;
   const result: AnalysisStats = {
-    itemCount: stats?.itemCount ?? 0,
+    itemCount: Number(stats?.itemCount ?? 0),
     types: {
-      nulls: types?.nulls ?? 0,
-      booleans: types?.booleans ?? 0,
-      numbers: types?.numbers ?? 0,
-      strings: types?.strings ?? 0,
-      lists: types?.lists ?? 0,
-      objects: types?.objects ?? 0,
+      nulls: Number(types?.nulls ?? 0),
+      booleans: Number(types?.booleans ?? 0),
+      numbers: Number(types?.numbers ?? 0),
+      strings: Number(types?.strings ?? 0),
+      lists: Number(types?.lists ?? 0),
+      objects: Number(types?.objects ?? 0),
     },
   };
   if (stats?.numbers) {
     const { count, min, max, mean, sum } = stats.numbers;
-    result.numbers = { count, min, max, mean, sum };
+    result.numbers = { count: Number(count), min, max, mean, sum };
   }
   if (stats?.strings) {
     const { count, distinct, top } = stats.strings;
-    result.strings = { count, distinct, top: top.map(({ value, count }) => ({ value, count })) };
+    result.strings = {
+      count: Number(count),
+      distinct: Number(distinct),
+      top: top.map(({ value, count }) => ({ value, count: Number(count) })),
+    };
   }
   return result;
 }
 
-function toNotification(message: Notification__Output): Notification {
+function toNotification(message: NotificationMessage): Notification {
   const notification: Notification = {
     id: message.id,
     taskId: message.taskId,
     agent: message.agent,
     action: message.action,
-    payload: fromStruct(message.payload),
+    payload: message.payload ?? {},
   };
-  if (message.time) {
-    notification.time = new Date(message.time.seconds * 1000 + message.time.nanos / 1e6);
-  }
+  if (message.time) notification.time = timestampDate(message.time);
   return notification;
 }

@@ -30,6 +30,8 @@ use crate::domain::{
 /// How long a tail read waits before returning empty, like a bounded `XREAD BLOCK`.
 const TAIL_WAIT: Duration = Duration::from_secs(1);
 
+/// Memory inside the process, for a machine without Redis: nothing is shared with another
+/// process or kept across restarts. Clones share the same store.
 #[derive(Debug, Clone)]
 pub struct InProcessMemory {
     shared: Arc<Shared>,

@@ -39,6 +39,9 @@ pub use self::{
 };
 use super::{EventId, MemoryError, Notification, TaskId};
 
+/// Notifications either memory retains for replay unless configured otherwise.
+pub const DEFAULT_MAX_EVENTS: usize = 100_000;
+
 /// Conditions every write carries into its atomic step.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WriteGuard<'a> {
@@ -73,18 +76,24 @@ pub struct RequestKey<'a> {
 /// Notification payload: `{"task_id", "summary", "version"}`.
 #[derive(Debug, Clone, Copy)]
 pub struct AnalysisWrite<'a> {
+    /// The task analysed.
     pub task: &'a TaskId,
     /// The JSON stored under `TechAgent:analysis:<id>` and in the context hash.
     pub record_json: &'a str,
+    /// The notification's `summary`.
     pub summary: &'a str,
     /// Write only if the current version is this (0: no analysis yet).
     pub expected_version: Option<u64>,
+    /// Deadline and idempotency key.
     pub guard: WriteGuard<'a>,
 }
 
+/// What an [`AnalysisWrite`] stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnalysisStored {
+    /// The analysis version it became.
     pub version: u64,
+    /// Its notification.
     pub event: EventId,
     /// True when this is the remembered result of an earlier call with the same request id.
     pub replayed: bool,
@@ -98,16 +107,24 @@ pub struct AnalysisStored {
 /// Notification payload: `{"task_id", "narrative", "analysis_version"}`.
 #[derive(Debug, Clone, Copy)]
 pub struct NarrativeWrite<'a> {
+    /// The task narrated.
     pub task: &'a TaskId,
+    /// Text before the latest analysis's summary.
     pub prefix: &'a str,
+    /// Text after it.
     pub suffix: &'a str,
+    /// Deadline and idempotency key.
     pub guard: WriteGuard<'a>,
 }
 
+/// What a [`NarrativeWrite`] stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NarrativeStored {
+    /// The narrative as stored.
     pub narrative: String,
+    /// The analysis version it was built on.
     pub analysis_version: u64,
+    /// Its notification.
     pub event: EventId,
     /// True when this is the remembered result of an earlier call with the same request id.
     pub replayed: bool,
@@ -118,10 +135,13 @@ pub struct NarrativeStored {
 /// What memory holds about a task's progress.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TaskState {
+    /// Whether an analysis is stored.
     pub has_analysis: bool,
     /// 0 when there is no analysis, or one the prototype wrote without a version.
     pub analysis_version: u64,
+    /// Whether a narrative is stored.
     pub has_narrative: bool,
+    /// The analysis version the narrative was built on (0 without one).
     pub narrative_analysis_version: u64,
 }
 
@@ -141,7 +161,9 @@ impl TaskState {
 /// Notification payload when recorded: `{"task_id", "status": "completed", "analysis_version"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgressObserved {
+    /// The task's state as read.
     pub state: TaskState,
+    /// The `progress_completed` notification, if this look recorded completion.
     pub recorded: Option<EventId>,
     /// The history the versions belong to.
     pub epoch: Epoch,
@@ -174,6 +196,7 @@ impl History {
 /// Where the history stands, whether it still holds one id, and its epoch, read together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
+    /// Where the history stands.
     pub history: History,
     /// Whether the id asked about is retained.
     pub present: bool,
@@ -231,11 +254,14 @@ impl Located {
     }
 }
 
+/// Where agents keep what they write, and the notification history: the contract both
+/// memories meet (`tests/memory_contract.rs` runs against each).
 #[async_trait]
 pub trait Memory: Send + Sync + Debug + 'static {
     /// `redis` or `in-process`, for logs.
     fn backend(&self) -> &'static str;
 
+    /// Stores an analysis as the task's next version and announces it, atomically.
     async fn store_analysis(&self, write: AnalysisWrite<'_>)
     -> Result<AnalysisStored, MemoryError>;
 
@@ -270,6 +296,7 @@ pub trait Memory: Send + Sync + Debug + 'static {
         limit: usize,
     ) -> Result<Vec<Notification>, MemoryError>;
 
+    /// Where the retained history stands.
     async fn history(&self) -> Result<History, MemoryError>;
 
     /// The history, whether it holds `id`, and its epoch, in one atomic read: how a resuming

