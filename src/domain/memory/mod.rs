@@ -25,6 +25,7 @@
 
 mod in_process;
 mod redis;
+mod replication;
 
 use std::{
     fmt::Debug,
@@ -41,6 +42,55 @@ use super::{EventId, MemoryError, Notification, TaskId};
 
 /// Notifications either memory retains for replay unless configured otherwise.
 pub const DEFAULT_MAX_EVENTS: usize = 100_000;
+
+/// What an acknowledged write has reached (`--durability`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// The master's memory: lost if the master dies before a replica or its disk has it.
+    #[default]
+    Memory,
+    /// At least one replica too, confirmed with `WAIT` before the write is acknowledged; a
+    /// write that cannot be confirmed in time is `Unavailable`, and may exist on the master
+    /// unconfirmed, so retry it with the same request id.
+    Replicated,
+}
+
+impl Durability {
+    /// Every value with its name on the command line, for parsing and help alike.
+    pub const NAMES: [(&'static str, Durability); 2] = [
+        ("memory", Durability::Memory),
+        ("replicated", Durability::Replicated),
+    ];
+
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, durability)| *durability == self)
+            .map_or("memory", |(name, _)| name)
+    }
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::NAMES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, durability)| *durability)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::NAMES.iter().map(|(name, _)| *name).collect();
+                format!("{name:?} is not one of {}", names.join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Conditions every write carries into its atomic step.
 #[derive(Debug, Clone, Copy, Default)]

@@ -35,8 +35,9 @@ use redis::{
 use serde_json::Map;
 
 use super::{
-    AnalysisStored, AnalysisWrite, History, Located, Memory, NarrativeStored, NarrativeWrite,
-    ProgressObserved, Tail, TaskState, WriteGuard, unix_ms,
+    AnalysisStored, AnalysisWrite, Durability, History, Located, Memory, NarrativeStored,
+    NarrativeWrite, ProgressObserved, Tail, TaskState, WriteGuard, replication::ReplicatedWrites,
+    unix_ms,
 };
 use crate::domain::{EventId, MemoryError, Notification, TaskId, records::keys};
 
@@ -51,6 +52,8 @@ pub struct RedisConfig {
     pub op_timeout: Duration,
     /// How long one tail read blocks (`XREAD BLOCK`).
     pub tail_block: Duration,
+    /// What an acknowledged write has reached: the master's memory, or a replica too.
+    pub durability: Durability,
 }
 
 impl RedisConfig {
@@ -61,6 +64,7 @@ impl RedisConfig {
             max_events: super::DEFAULT_MAX_EVENTS,
             op_timeout: Duration::from_millis(800),
             tail_block: Duration::from_secs(2),
+            durability: Durability::Memory,
         }
     }
 }
@@ -191,6 +195,8 @@ pub struct RedisMemory {
     /// `config.max_events` as the scripts' `MAXLEN` argument, formatted once.
     maxlen: std::sync::Arc<str>,
     epochs: std::sync::Arc<EpochCandidates>,
+    /// With `Durability::Replicated`: the write link and its group commits.
+    replicated: Option<std::sync::Arc<ReplicatedWrites>>,
 }
 
 impl RedisMemory {
@@ -207,6 +213,8 @@ impl RedisMemory {
             .set_max_delay(Duration::from_millis(250));
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
             .map_err(|e| MemoryError::Unavailable(e.to_string()))?;
+        let replicated = (config.durability == Durability::Replicated)
+            .then(|| std::sync::Arc::new(ReplicatedWrites::new(client.clone(), config.op_timeout)));
         Ok(Self {
             client,
             connection,
@@ -214,6 +222,7 @@ impl RedisMemory {
             config,
             scripts: std::sync::Arc::new(Scripts::new()),
             epochs: std::sync::Arc::new(EpochCandidates::new()),
+            replicated,
         })
     }
 
@@ -247,6 +256,47 @@ impl RedisMemory {
 
     fn max_events(&self) -> &str {
         &self.maxlen
+    }
+
+    /// Runs a write script until `give_up`. With `Durability::Memory`, on the request
+    /// connection; with `Durability::Replicated`, on the write link, and when `written` says
+    /// the reply wrote something (or replays a write), only answered once a replica confirms.
+    async fn run_write<T>(
+        &self,
+        call: &ScriptInvocation<'_>,
+        give_up: GiveUp,
+        written: impl Fn(&T) -> bool + Send,
+    ) -> Result<T, MemoryError>
+    where
+        T: redis::FromRedisValue + Send,
+    {
+        let Some(replicated) = &self.replicated else {
+            let mut connection = self.connection.clone();
+            return self
+                .bounded_until(give_up, call.invoke_async::<T>(&mut connection))
+                .await;
+        };
+        let write = async {
+            let mut link = replicated.link().await?;
+            let reply = match call.invoke_async::<T>(&mut link.connection).await {
+                Ok(reply) => reply,
+                Err(error) => {
+                    replicated.failed(&link, &error).await;
+                    return Err(classify(error));
+                }
+            };
+            if written(&reply) {
+                replicated.confirm(&link, give_up.at).await?;
+            }
+            Ok(reply)
+        };
+        match tokio::time::timeout_at(give_up.at, write).await {
+            Ok(result) => result,
+            Err(_) => Err(MemoryError::Unavailable(format!(
+                "no confirmed answer from Redis within {:?}",
+                self.config.op_timeout
+            ))),
+        }
     }
 
     /// Where the history stands, its epoch, and whether it holds `id`: one script.
@@ -318,7 +368,7 @@ fn meaning_of(code: &str) -> Option<Meaning> {
 /// Connection trouble and "try again" replies are `Unavailable`; Redis refusing Rift itself
 /// is `Refused`; the scripts' own refusals (`RIFT*` codes) become their typed errors; anything
 /// else means Redis holds data Rift does not understand.
-fn classify(error: RedisError) -> MemoryError {
+pub(super) fn classify(error: RedisError) -> MemoryError {
     match error.code() {
         Some("RIFTDEADLINE") => return MemoryError::DeadlineExceeded,
         Some("RIFTREUSED") => return MemoryError::RequestIdReused,
@@ -366,7 +416,6 @@ impl Memory for RedisMemory {
         write: AnalysisWrite<'_>,
     ) -> Result<AnalysisStored, MemoryError> {
         let task = write.task;
-        let mut connection = self.connection.clone();
         let mut call = self.scripts.analyze.prepare_invoke();
         call.key(keys::analysis(task))
             .key(keys::context(task))
@@ -385,8 +434,9 @@ impl Memory for RedisMemory {
             );
         let give_up = self.give_up();
         guarded(&mut call, &write.guard, &give_up, &self.epochs.next());
-        let invocation = call.invoke_async::<(u64, String, u8, String)>(&mut connection);
-        let (version, id, replayed, epoch) = self.bounded_until(give_up, invocation).await?;
+        let (version, id, replayed, epoch) = self
+            .run_write::<(u64, String, u8, String)>(&call, give_up, |_| true)
+            .await?;
         Ok(AnalysisStored {
             version,
             event: parse_id(&id)?,
@@ -400,7 +450,6 @@ impl Memory for RedisMemory {
         write: NarrativeWrite<'_>,
     ) -> Result<Option<NarrativeStored>, MemoryError> {
         let task = write.task;
-        let mut connection = self.connection.clone();
         let mut call = self.scripts.narrate.prepare_invoke();
         call.key(keys::narrative(task))
             .key(keys::context(task))
@@ -412,10 +461,11 @@ impl Memory for RedisMemory {
             .arg(self.max_events());
         let give_up = self.give_up();
         guarded(&mut call, &write.guard, &give_up, &self.epochs.next());
-        let invocation =
-            call.invoke_async::<(u8, String, String, u64, String, u8)>(&mut connection);
-        let (found, epoch, narrative, analysis_version, id, replayed) =
-            self.bounded_until(give_up, invocation).await?;
+        let (found, epoch, narrative, analysis_version, id, replayed) = self
+            .run_write::<(u8, String, String, u64, String, u8)>(&call, give_up, |reply| {
+                reply.0 == 1
+            })
+            .await?;
         if found == 0 {
             return Ok(None);
         }
@@ -434,7 +484,6 @@ impl Memory for RedisMemory {
         completed_record: &str,
         deadline: Option<SystemTime>,
     ) -> Result<ProgressObserved, MemoryError> {
-        let mut connection = self.connection.clone();
         let give_up = self.give_up();
         let mut call = self.scripts.progress.prepare_invoke();
         call.key(keys::progress(task))
@@ -447,9 +496,11 @@ impl Memory for RedisMemory {
             .arg(self.max_events())
             .arg(give_up.deadline_arg(deadline))
             .arg(self.epochs.next());
-        let invocation = call.invoke_async::<(u8, u64, u8, u64, String, String)>(&mut connection);
         let (has_analysis, analysis_version, has_narrative, narrative_version, recorded, epoch) =
-            self.bounded_until(give_up, invocation).await?;
+            self.run_write::<(u8, u64, u8, u64, String, String)>(&call, give_up, |reply| {
+                !reply.4.is_empty()
+            })
+            .await?;
         let recorded = parse_optional_id(&recorded)?;
         Ok(ProgressObserved {
             state: TaskState {
@@ -468,7 +519,6 @@ impl Memory for RedisMemory {
         task: &TaskId,
         deadline: Option<SystemTime>,
     ) -> Result<Option<EventId>, MemoryError> {
-        let mut connection = self.connection.clone();
         let give_up = self.give_up();
         let mut call = self.scripts.delete.prepare_invoke();
         call.key(keys::analysis(task))
@@ -482,8 +532,10 @@ impl Memory for RedisMemory {
             .arg(self.max_events())
             .arg(give_up.deadline_arg(deadline))
             .arg(self.epochs.next());
-        let invocation = call.invoke_async::<String>(&mut connection);
-        parse_optional_id(&self.bounded_until(give_up, invocation).await?)
+        let id = self
+            .run_write::<String>(&call, give_up, |id| !id.is_empty())
+            .await?;
+        parse_optional_id(&id)
     }
 
     async fn events_after(
