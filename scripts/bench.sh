@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every `rift bench` scenario against a release build of Rift on a Redis of its own, all on
+# Runs every `rift-bench` scenario against a release build of Rift on a Redis of its own, all on
 # this machine, as BENCHMARKS.md reports them. Text reports go to stdout, JSON reports to the
 # output directory (default target/bench).
 #
@@ -22,8 +22,10 @@ mkdir -p "$out"
 # 10,000 idle connections need as many descriptors in Rift and in the load tool.
 ulimit -n "$(ulimit -Hn)"
 
-cargo build --release --locked
+# The server and the load tool, each its own crate of the workspace.
+cargo build --release --locked --workspace
 rift=${CARGO_TARGET_DIR:-target}/release/rift
+rift_bench=${CARGO_TARGET_DIR:-target}/release/rift-bench
 
 redis_port=6391
 "${prio[@]}" redis-server --save "" --appendonly no --port "$redis_port" --daemonize no >"$out/redis.log" 2>&1 &
@@ -48,9 +50,9 @@ bench() {
   local name=$1
   shift
   if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then return; fi
-  echo "==> rift bench $*"
+  echo "==> rift-bench $*"
   # A failed check is reported and the other scenarios still run; the script fails at the end.
-  RUST_BACKTRACE=0 "${prio[@]}" "$rift" bench --grpc-addr 127.0.0.1:50061 --ws-url ws://127.0.0.1:8061/ws \
+  RUST_BACKTRACE=0 "${prio[@]}" "$rift_bench" --grpc-addr 127.0.0.1:50061 --ws-url ws://127.0.0.1:8061/ws \
     --redis-url "redis://127.0.0.1:$redis_port" --server-pid "$rift_pid" \
     --json-file "$out/$name.json" "$@" || failed+=("$name")
   echo

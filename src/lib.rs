@@ -17,13 +17,8 @@
 //!   register their own metrics.
 //! - [`cli`]: the command-line client (`rift analyze`, `narrate`, `progress`, `watch`) over
 //!   the generated gRPC client.
-//! - [`bench`]: `rift bench`, the load tool that drives a running Rift and reports
-//!   throughput, latency, delivery and memory.
 //! - [`pb`]: code generated from `proto/rift/v1/rift.proto`.
 
-// Leaving this crate for `rift-bench` (issue 10, section 1); documented there, not here.
-#[allow(missing_docs)]
-pub mod bench;
 pub mod cli;
 pub mod dashboard;
 pub mod domain;

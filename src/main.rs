@@ -46,8 +46,6 @@ enum LogFormat {
 enum Command {
     /// Serve gRPC and WebSocket. Memory is in-process unless a Redis URL is given.
     Serve(ServeArgs),
-    /// Drive a running Rift and report throughput, latency, delivery and memory.
-    Bench(rift::bench::BenchArgs),
     #[command(flatten)]
     Client(rift::cli::Command),
 }
@@ -206,17 +204,12 @@ fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    match &cli.command {
-        Command::Serve(ServeArgs {
-            worker_threads: Some(threads),
-            ..
-        }) => {
-            runtime.worker_threads((*threads).max(1));
-        }
-        Command::Bench(args) => {
-            runtime.worker_threads(args.threads.max(1));
-        }
-        _ => {}
+    if let Command::Serve(ServeArgs {
+        worker_threads: Some(threads),
+        ..
+    }) = &cli.command
+    {
+        runtime.worker_threads((*threads).max(1));
     }
     runtime.enable_all().build()?.block_on(run(cli.command))
 }
@@ -234,9 +227,6 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .context("rift serve")?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(args) => rift::bench::main(args, &mut std::io::stdout().lock())
-            .await
-            .map(|()| ExitCode::SUCCESS),
         Command::Client(command) => Ok(rift::cli::execute(command).await),
     }
 }

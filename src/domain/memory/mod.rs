@@ -36,7 +36,7 @@ use async_trait::async_trait;
 
 pub use self::{
     in_process::InProcessMemory,
-    redis::{RedisConfig, RedisMemory, analyze_script_source},
+    redis::{RedisConfig, RedisMemory, ScriptCall, analyze_script_call},
 };
 use super::{EventId, MemoryError, Notification, TaskId};
 

@@ -39,7 +39,10 @@ use super::{
     NarrativeWrite, ProgressObserved, Tail, TaskState, WriteGuard, replication::ReplicatedWrites,
     unix_ms,
 };
-use crate::domain::{EventId, MemoryError, Notification, TaskId, records::keys};
+use crate::domain::{
+    AnalysisStats, CoreError, EventId, MemoryError, Notification, TaskId, analysis,
+    records::{self, keys},
+};
 
 /// How to reach Redis and how to behave when it does not answer.
 #[derive(Debug, Clone)]
@@ -88,11 +91,101 @@ fn write_script(body: &str) -> String {
     format!("{PRELUDE}\n{body}")
 }
 
-/// The text of TechAgent's write script exactly as Rift loads it, for tools that run it
-/// straight against Redis (`rift bench` compares with `redis-benchmark`). KEYS and ARGV are
-/// described at the top of `scripts/analyze.lua`.
-pub fn analyze_script_source() -> String {
-    write_script(ANALYZE)
+/// A script call as Rift makes it: the script's text (loaded once, then called by its SHA1 with
+/// `EVALSHA`), and its KEYS and ARGV in the order the script reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScriptCall {
+    /// The script as Rift loads it (`SCRIPT LOAD`).
+    pub source: String,
+    /// `KEYS`, in order.
+    pub keys: Vec<String>,
+    /// `ARGV`, in order.
+    pub args: Vec<String>,
+}
+
+/// TechAgent's write of `data` to task `task_id`, with no expected version, no request id and
+/// `deadline`, as the one script call Rift makes for it; for tools that run it straight against
+/// Redis (`rift-bench` beside `redis-benchmark`). Built by the code that builds Rift's own call.
+pub fn analyze_script_call(
+    task_id: &str,
+    data: &[serde_json::Value],
+    max_events: usize,
+    deadline: SystemTime,
+) -> Result<ScriptCall, CoreError> {
+    let task = TaskId::parse(task_id)?;
+    let summary = analysis::summary(data.len());
+    let record_json = records::analysis_json(&task, &summary, &AnalysisStats::of(data));
+    let write = AnalysisWrite {
+        task: &task,
+        record_json: &record_json,
+        summary: &summary,
+        expected_version: None,
+        guard: WriteGuard {
+            deadline: Some(deadline),
+            ..WriteGuard::default()
+        },
+    };
+    let mut call = ScriptCall {
+        source: write_script(ANALYZE),
+        ..ScriptCall::default()
+    };
+    // Repeated as is, the call sets the epoch (if none) to this one candidate: a tool's own.
+    let guard = Guard {
+        deadline_ms: deadline_arg(Some(deadline)),
+        candidate_epoch: "rift-bench",
+    };
+    analyze_args(&mut call, &write, &max_events.max(1).to_string(), &guard);
+    Ok(call)
+}
+
+/// KEYS and ARGV of TechAgent's write script, in the order `scripts/analyze.lua` reads them.
+fn analyze_args(
+    call: &mut impl ScriptArgs,
+    write: &AnalysisWrite<'_>,
+    max_events: &str,
+    guard: &Guard<'_>,
+) {
+    let task = write.task;
+    let expected_version = write.expected_version.map(|v| v.to_string());
+    call.key(&keys::analysis(task))
+        .key(&keys::context(task))
+        .key(&keys::progress(task))
+        .key(keys::NOTIFICATIONS)
+        .key(&keys::updates_channel(task))
+        .arg(task.as_str())
+        .arg(write.record_json)
+        .arg(write.summary)
+        .arg(max_events)
+        .arg(expected_version.as_deref().unwrap_or_default());
+    guarded(call, &write.guard, guard);
+}
+
+/// Where a script call's KEYS and ARGV go: Rift's own invocation, or a [`ScriptCall`] for tools.
+trait ScriptArgs {
+    fn key(&mut self, key: &str) -> &mut Self;
+    fn arg(&mut self, arg: &str) -> &mut Self;
+}
+
+impl ScriptArgs for ScriptInvocation<'_> {
+    fn key(&mut self, key: &str) -> &mut Self {
+        ScriptInvocation::key(self, key)
+    }
+
+    fn arg(&mut self, arg: &str) -> &mut Self {
+        ScriptInvocation::arg(self, arg)
+    }
+}
+
+impl ScriptArgs for ScriptCall {
+    fn key(&mut self, key: &str) -> &mut Self {
+        self.keys.push(key.to_owned());
+        self
+    }
+
+    fn arg(&mut self, arg: &str) -> &mut Self {
+        self.args.push(arg.to_owned());
+        self
+    }
 }
 
 impl Scripts {
@@ -108,31 +201,37 @@ impl Scripts {
     }
 }
 
+/// What Rift adds to a write's own guard for the script: the deadline it gives the script
+/// (unix ms: the earlier of the guard's and the moment Rift gives up), and a candidate epoch.
+#[derive(Debug)]
+struct Guard<'a> {
+    deadline_ms: String,
+    candidate_epoch: &'a str,
+}
+
 /// Appends a write's guard to a script call: the meta key, then the request key (if any), as
-/// the last keys; and five last arguments: deadline (unix ms: the earlier of the guard's and
-/// the moment Rift gives up), a candidate epoch, the expected epoch (empty for any), request
-/// fingerprint and window (ms; both empty without a request key). `prelude.lua` reads them in
-/// that order.
-fn guarded(
-    call: &mut ScriptInvocation<'_>,
-    guard: &WriteGuard<'_>,
-    give_up: &GiveUp,
-    candidate: &str,
-) {
+/// the last keys; and five last arguments: the deadline, the candidate epoch, the expected
+/// epoch (empty for any), request fingerprint and window (ms; both empty without a request
+/// key). `prelude.lua` reads them in that order.
+fn guarded(call: &mut impl ScriptArgs, write: &WriteGuard<'_>, guard: &Guard<'_>) {
     call.key(keys::META)
-        .arg(give_up.deadline_arg(guard.deadline))
-        .arg(candidate)
-        .arg(guard.epoch.unwrap_or_default());
-    match guard.request {
+        .arg(&guard.deadline_ms)
+        .arg(guard.candidate_epoch)
+        .arg(write.epoch.unwrap_or_default());
+    match write.request {
         Some(request) => {
-            call.key(keys::request(request.id))
+            call.key(&keys::request(request.id))
                 .arg(request.fingerprint)
-                .arg(request.window.as_millis().max(1).to_string());
+                .arg(&request.window.as_millis().max(1).to_string());
         }
         None => {
             call.arg("").arg("");
         }
     }
+}
+
+fn deadline_arg(deadline: Option<SystemTime>) -> String {
+    deadline.map_or(0, unix_ms).to_string()
 }
 
 /// Candidate epochs: a random base per process and a counter, so every write offers one never
@@ -415,25 +514,14 @@ impl Memory for RedisMemory {
         &self,
         write: AnalysisWrite<'_>,
     ) -> Result<AnalysisStored, MemoryError> {
-        let task = write.task;
-        let mut call = self.scripts.analyze.prepare_invoke();
-        call.key(keys::analysis(task))
-            .key(keys::context(task))
-            .key(keys::progress(task))
-            .key(keys::NOTIFICATIONS)
-            .key(keys::updates_channel(task))
-            .arg(task.as_str())
-            .arg(write.record_json)
-            .arg(write.summary)
-            .arg(self.max_events())
-            .arg(
-                write
-                    .expected_version
-                    .map(|v| v.to_string())
-                    .unwrap_or_default(),
-            );
         let give_up = self.give_up();
-        guarded(&mut call, &write.guard, &give_up, &self.epochs.next());
+        let candidate = self.epochs.next();
+        let mut call = self.scripts.analyze.prepare_invoke();
+        let guard = Guard {
+            deadline_ms: give_up.deadline_arg(write.guard.deadline),
+            candidate_epoch: &candidate,
+        };
+        analyze_args(&mut call, &write, self.max_events(), &guard);
         let (version, id, replayed, epoch) = self
             .run_write::<(u64, String, u8, String)>(&call, give_up, |_| true)
             .await?;
@@ -460,7 +548,12 @@ impl Memory for RedisMemory {
             .arg(write.suffix)
             .arg(self.max_events());
         let give_up = self.give_up();
-        guarded(&mut call, &write.guard, &give_up, &self.epochs.next());
+        let candidate = self.epochs.next();
+        let guard = Guard {
+            deadline_ms: give_up.deadline_arg(write.guard.deadline),
+            candidate_epoch: &candidate,
+        };
+        guarded(&mut call, &write.guard, &guard);
         let (found, epoch, narrative, analysis_version, id, replayed) = self
             .run_write::<(u8, String, String, u64, String, u8)>(&call, give_up, |reply| {
                 reply.0 == 1
