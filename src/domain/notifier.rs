@@ -853,6 +853,161 @@ mod tests {
         assert!(live.next().await.is_none(), "nothing more, no duplicate");
     }
 
+    /// In-process memory that can be wiped, as a Redis coming back empty: a fresh memory (a new
+    /// epoch) takes its place, and the tail's next read fails once, as a reconnect would.
+    #[derive(Debug, Clone)]
+    struct Wipeable {
+        current: Arc<std::sync::Mutex<InProcessMemory>>,
+        wiped: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Wipeable {
+        fn new() -> Self {
+            Self {
+                current: Arc::new(std::sync::Mutex::new(InProcessMemory::new(1000))),
+                wiped: Arc::default(),
+            }
+        }
+
+        fn memory(&self) -> InProcessMemory {
+            self.current.lock().expect("lock").clone()
+        }
+
+        fn wipe(&self) {
+            *self.current.lock().expect("lock") = InProcessMemory::new(1000);
+            self.wiped.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Memory for Wipeable {
+        fn backend(&self) -> &'static str {
+            "wipeable"
+        }
+        async fn store_analysis(
+            &self,
+            write: AnalysisWrite<'_>,
+        ) -> Result<crate::domain::memory::AnalysisStored, MemoryError> {
+            self.memory().store_analysis(write).await
+        }
+        async fn store_narrative(
+            &self,
+            write: crate::domain::memory::NarrativeWrite<'_>,
+        ) -> Result<Option<crate::domain::memory::NarrativeStored>, MemoryError> {
+            self.memory().store_narrative(write).await
+        }
+        async fn observe_progress(
+            &self,
+            task: &TaskId,
+            record: &str,
+            deadline: Option<std::time::SystemTime>,
+        ) -> Result<crate::domain::memory::ProgressObserved, MemoryError> {
+            self.memory().observe_progress(task, record, deadline).await
+        }
+        async fn delete_task(
+            &self,
+            task: &TaskId,
+            deadline: Option<std::time::SystemTime>,
+        ) -> Result<Option<EventId>, MemoryError> {
+            self.memory().delete_task(task, deadline).await
+        }
+        async fn events_after(
+            &self,
+            after: EventId,
+            limit: usize,
+        ) -> Result<Vec<Notification>, MemoryError> {
+            self.memory().events_after(after, limit).await
+        }
+        async fn history(&self) -> Result<crate::domain::memory::History, MemoryError> {
+            self.memory().history().await
+        }
+        async fn locate(&self, id: EventId) -> Result<crate::domain::memory::Located, MemoryError> {
+            self.memory().locate(id).await
+        }
+        fn open_tail(&self) -> Box<dyn crate::domain::memory::Tail> {
+            Box::new(self.clone())
+        }
+        async fn ping(&self) -> Result<(), MemoryError> {
+            Ok(())
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl crate::domain::memory::Tail for Wipeable {
+        async fn next_batch(
+            &mut self,
+            after: EventId,
+            limit: usize,
+        ) -> Result<Vec<Notification>, MemoryError> {
+            if self.wiped.swap(false, Ordering::SeqCst) {
+                return Err(MemoryError::Unavailable("connection dropped".into()));
+            }
+            self.memory().open_tail().next_batch(after, limit).await
+        }
+        async fn newest(&mut self) -> Result<EventId, MemoryError> {
+            self.memory().open_tail().newest().await
+        }
+    }
+
+    fn wipeable_notifier(memory: &Wipeable, shutdown: &CancellationToken) -> Notifier {
+        Notifier::start(
+            Arc::new(memory.clone()),
+            NotifierConfig {
+                live_buffer: 4,
+                replay_page: 8,
+                slow_subscriber_timeout: Duration::from_secs(5),
+            },
+            Telemetry::new(),
+            shutdown.clone(),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn live_subscribers_are_told_of_a_wipe_then_get_the_new_history() {
+        let memory = Wipeable::new();
+        let shutdown = CancellationToken::new();
+        let notifier = wipeable_notifier(&memory, &shutdown);
+        let mut live = notifier
+            .subscribe(TaskFilter::All, Resume::Live)
+            .await
+            .expect("subscribed");
+        // Reads nothing until after the wipe: the marker falls out of the shared buffer before
+        // it gets there.
+        let mut lagging = notifier
+            .subscribe(
+                TaskFilter::One(TaskId::parse("t").expect("id")),
+                Resume::Live,
+            )
+            .await
+            .expect("subscribed");
+        write(&memory.memory(), 3).await;
+        for expected in 1..=3 {
+            assert_eq!(version(&*next_event(&mut live).await), expected);
+        }
+        memory.wipe();
+        // The new history's writes: versions from 1 again.
+        write(&memory.memory(), 6).await;
+        let notice = next_event(&mut live).await;
+        assert_eq!(
+            (notice.agent.as_str(), notice.action.as_str(), notice.id),
+            (agent::RIFT, action::HISTORY_RESET, EventId::ZERO)
+        );
+        for expected in 1..=6 {
+            assert_eq!(version(&*next_event(&mut live).await), expected);
+        }
+
+        // The old history's events it never read are gone with it: the notice comes first.
+        let notice = next_event(&mut lagging).await;
+        assert_eq!(
+            (notice.action.as_str(), notice.task_id.as_str()),
+            (action::HISTORY_RESET, "t")
+        );
+        for expected in 1..=6 {
+            assert_eq!(version(&*next_event(&mut lagging).await), expected);
+        }
+        shutdown.cancel();
+    }
+
     #[tokio::test]
     async fn subscribing_after_shutdown_is_refused() {
         let memory = InProcessMemory::new(1000);

@@ -442,4 +442,14 @@ mod tests {
         };
         assert_eq!(empty.continuity(id(50, 0)), Continuity::Reset);
     }
+
+    #[test]
+    fn durability_names_parse_back() {
+        for (name, durability) in Durability::NAMES {
+            assert_eq!(name.parse::<Durability>(), Ok(durability));
+            assert_eq!(durability.to_string(), name);
+        }
+        assert!("disk".parse::<Durability>().is_err());
+        assert_eq!(Durability::default(), Durability::Memory);
+    }
 }
