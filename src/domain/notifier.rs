@@ -740,8 +740,13 @@ mod tests {
     }
 
     fn notifier(memory: &InProcessMemory, shutdown: &CancellationToken) -> Notifier {
+        notifier_on(Arc::new(memory.clone()), shutdown)
+    }
+
+    /// A notifier with small buffers, so a test overflows them with a few writes.
+    fn notifier_on(memory: Arc<dyn Memory>, shutdown: &CancellationToken) -> Notifier {
         Notifier::start(
-            Arc::new(memory.clone()),
+            memory,
             NotifierConfig {
                 live_buffer: 4,
                 replay_page: 8,
@@ -949,24 +954,11 @@ mod tests {
         }
     }
 
-    fn wipeable_notifier(memory: &Wipeable, shutdown: &CancellationToken) -> Notifier {
-        Notifier::start(
-            Arc::new(memory.clone()),
-            NotifierConfig {
-                live_buffer: 4,
-                replay_page: 8,
-                slow_subscriber_timeout: Duration::from_secs(5),
-            },
-            Telemetry::new(),
-            shutdown.clone(),
-        )
-    }
-
     #[tokio::test(start_paused = true)]
     async fn live_subscribers_are_told_of_a_wipe_then_get_the_new_history() {
         let memory = Wipeable::new();
         let shutdown = CancellationToken::new();
-        let notifier = wipeable_notifier(&memory, &shutdown);
+        let notifier = notifier_on(Arc::new(memory.clone()), &shutdown);
         let mut live = notifier
             .subscribe(TaskFilter::All, Resume::Live)
             .await

@@ -10,6 +10,7 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use crate::support::{
+    grpc::patient_analyze,
     redis::{RedisServer, wait_for_replicas},
     rift::TestRift,
 };
@@ -19,7 +20,7 @@ use rift::{
     pb::{self, rift_client::RiftClient},
     server::{Config, MemoryConfig},
 };
-use tonic::{Code, Request, transport::Channel};
+use tonic::{Code, transport::Channel};
 
 const WRITERS: usize = 8;
 const WRITES: usize = 25;
@@ -40,25 +41,13 @@ async fn rift_on(master: &RedisServer, durability: Durability, timeout: Duration
     .await
 }
 
-fn analyze(task_id: &str, request_id: &str) -> Request<pb::AnalyzeRequest> {
-    let mut request = Request::new(pb::AnalyzeRequest {
-        task_id: task_id.into(),
-        data: vec![],
-        request_id: request_id.into(),
-        ..Default::default()
-    });
-    // Far beyond the Redis timeout: an unconfirmed write is Rift's UNAVAILABLE, in its time.
-    request.set_timeout(Duration::from_secs(20));
-    request
-}
-
 /// `WRITES` analyses of `task`, one request id each; the ids acknowledged.
 async fn writer(mut client: RiftClient<Channel>, task: String) -> Vec<String> {
     let mut acknowledged = Vec::new();
     for n in 1..=WRITES {
         let request_id = format!("{task}-{n}");
         client
-            .analyze(analyze(&task, &request_id))
+            .analyze(patient_analyze(&task, &request_id))
             .await
             .unwrap_or_else(|status| panic!("{request_id}: {status:?}"));
         acknowledged.push(request_id);
@@ -75,7 +64,7 @@ async fn until_confirmed(
 ) -> pb::AnalyzeResponse {
     let mut last = None;
     for _ in 0..10 {
-        match client.analyze(analyze(task, request_id)).await {
+        match client.analyze(patient_analyze(task, request_id)).await {
             Ok(response) => return response.into_inner(),
             Err(status) if status.code() == Code::Unavailable => last = Some(status),
             Err(status) => panic!("{request_id}: {status:?}"),
@@ -164,7 +153,7 @@ async fn with_the_replica_stopped_writes_are_unavailable_and_a_retry_is_safe() {
     for n in 2..=4 {
         let request_id = format!("r-{n}");
         let status = client
-            .analyze(analyze("r", &request_id))
+            .analyze(patient_analyze("r", &request_id))
             .await
             .expect_err("no replica can confirm it");
         // Rift's own answer, well before the client's deadline.
@@ -207,7 +196,7 @@ async fn memory_durability_acknowledges_without_a_replica() {
     let rift = rift_on(&master, Durability::Memory, PATIENT).await;
     let mut client = rift.client().await;
     replica.pause();
-    let acknowledged = client.analyze(analyze("m", "m-1")).await;
+    let acknowledged = client.analyze(patient_analyze("m", "m-1")).await;
     replica.resume();
     acknowledged.expect("acknowledged without any replica");
 }

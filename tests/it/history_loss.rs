@@ -8,7 +8,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::support::{
-    grpc::error_info,
+    grpc::{error_info, subscribe},
     redis::RedisServer,
     rift::{TestRift, wait_for_health},
 };
@@ -25,21 +25,6 @@ fn analyze(task_id: &str) -> pb::AnalyzeRequest {
         data: vec![],
         ..Default::default()
     }
-}
-
-async fn subscribe(
-    client: &mut RiftClient<Channel>,
-    task_id: &str,
-    after: &str,
-) -> Streaming<pb::Notification> {
-    client
-        .subscribe(pb::SubscribeRequest {
-            task_id: task_id.into(),
-            after: after.into(),
-        })
-        .await
-        .expect("subscribe")
-        .into_inner()
 }
 
 async fn next(stream: &mut Streaming<pb::Notification>) -> pb::Notification {

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use crate::support::{
+    grpc::patient,
     redis::RedisServer,
     rift::{TestRift, wait_for_health},
 };
 use rift::pb;
-use tonic::{Code, Request};
+use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 fn analyze(task_id: &str) -> pb::AnalyzeRequest {
@@ -17,14 +18,6 @@ fn analyze(task_id: &str) -> pb::AnalyzeRequest {
         data: vec![],
         ..Default::default()
     }
-}
-
-/// A request whose client deadline is far beyond the server's own Redis timeout: the answer
-/// must be the server's UNAVAILABLE, not the client giving up.
-fn patient<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.set_timeout(Duration::from_secs(20));
-    request
 }
 
 #[tokio::test]

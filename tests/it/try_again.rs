@@ -8,27 +8,17 @@
 use std::time::Duration;
 
 use crate::support::{
+    grpc::patient_analyze,
     redis::{RedisServer, wait_for_replicas},
     rift::TestRift,
 };
-use rift::pb::{self, rift_client::RiftClient};
-use tonic::{Code, Request, Status, transport::Channel};
+use rift::pb::rift_client::RiftClient;
+use tonic::{Code, Status, transport::Channel};
 use tonic_types::StatusExt;
-
-fn analyze(task_id: &str) -> Request<pb::AnalyzeRequest> {
-    let mut request = Request::new(pb::AnalyzeRequest {
-        task_id: task_id.into(),
-        data: vec![],
-        request_id: format!("{task_id}-1"),
-        ..Default::default()
-    });
-    request.set_timeout(Duration::from_secs(20));
-    request
-}
 
 async fn analyze_fails(client: &mut RiftClient<Channel>, task_id: &str) -> Status {
     client
-        .analyze(analyze(task_id))
+        .analyze(patient_analyze(task_id, &format!("{task_id}-1")))
         .await
         .expect_err("Redis cannot take this write")
 }

@@ -19,31 +19,19 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use crate::support::{redis::RedisServer, rift::TestRift};
+use crate::support::{grpc::patient_analyze, redis::RedisServer, rift::TestRift};
 use redis::{AsyncCommands, streams::StreamRangeReply};
 use rift::{
     domain::memory::RedisConfig,
-    pb::{self, rift_client::RiftClient},
+    pb::rift_client::RiftClient,
     server::{Config, MemoryConfig},
 };
 use tokio::sync::watch;
-use tonic::{Code, Request, transport::Channel};
+use tonic::{Code, transport::Channel};
 
 const WRITERS: usize = 8;
 /// Rift's `--redis-timeout-ms` in this test: how long a stalled call waits.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(300);
-
-fn analyze(task_id: &str, request_id: &str) -> Request<pb::AnalyzeRequest> {
-    let mut request = Request::new(pb::AnalyzeRequest {
-        task_id: task_id.into(),
-        data: vec![],
-        request_id: request_id.into(),
-        ..Default::default()
-    });
-    // Far beyond the Redis timeout: the answer during the stall is Rift's UNAVAILABLE.
-    request.set_timeout(Duration::from_secs(20));
-    request
-}
 
 #[derive(Debug, Default)]
 struct Answers {
@@ -71,7 +59,7 @@ async fn writer(
     while !stop.load(Ordering::Relaxed) {
         n += 1;
         let request_id = format!("{task}-{n}");
-        match client.analyze(analyze(&task, &request_id)).await {
+        match client.analyze(patient_analyze(&task, &request_id)).await {
             Ok(_) => {
                 answers.acknowledged.push(request_id);
                 counts.send_modify(|c| c.acknowledged += 1);
@@ -153,7 +141,7 @@ async fn writes_answered_unavailable_during_a_stall_never_land() {
     // run by the time it is answered.
     let mut client = client;
     client
-        .analyze(analyze("after-stall", "after-stall-1"))
+        .analyze(patient_analyze("after-stall", "after-stall-1"))
         .await
         .expect("a write once Redis runs again");
 
