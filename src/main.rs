@@ -9,7 +9,7 @@ use rift::{
     domain::{
         CoreConfig, Limits, NotifierConfig,
         auth::{Access, Tokens},
-        memory::{DEFAULT_MAX_EVENTS, RedisConfig},
+        memory::{DEFAULT_MAX_EVENTS, Durability, RedisConfig},
     },
     grpc::GrpcConfig,
     server::{self, Config, Listeners, MemoryConfig},
@@ -107,6 +107,11 @@ struct ServeArgs {
     /// Longest a Redis call may take before the caller gets UNAVAILABLE, in milliseconds.
     #[arg(long, env = "RIFT_REDIS_TIMEOUT_MS", default_value_t = millis(RedisConfig::new("").op_timeout))]
     redis_timeout_ms: u64,
+    /// What an acknowledged write has reached on Redis: `memory` (the master's) or
+    /// `replicated` (at least one replica too, confirmed with WAIT; UNAVAILABLE if it cannot
+    /// be confirmed within --redis-timeout-ms, and then retry with the same request_id).
+    #[arg(long, env = "RIFT_DURABILITY", default_value_t = Durability::default())]
+    durability: Durability,
     /// How long in-flight calls get to finish at shutdown, in seconds.
     #[arg(long, env = "RIFT_DRAIN_TIMEOUT_SECS", default_value_t = Config::default().drain_timeout.as_secs())]
     drain_timeout_secs: u64,
@@ -151,6 +156,7 @@ impl ServeArgs {
             max_connections,
             max_streams_per_connection,
             redis_timeout_ms,
+            durability,
             drain_timeout_secs,
             tokens_file,
             allow_unauthenticated,
@@ -168,9 +174,16 @@ impl ServeArgs {
             Some(url) => MemoryConfig::Redis(RedisConfig {
                 max_events,
                 op_timeout: Duration::from_millis(redis_timeout_ms),
+                durability,
                 ..RedisConfig::new(url)
             }),
-            None => MemoryConfig::InProcess { max_events },
+            None => {
+                anyhow::ensure!(
+                    durability == Durability::Memory,
+                    "--durability {durability} needs Redis: give --redis-url"
+                );
+                MemoryConfig::InProcess { max_events }
+            }
         };
         Ok(Config {
             memory,

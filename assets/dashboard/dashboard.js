@@ -218,7 +218,16 @@ function taskRecord(taskId) {
   return task;
 }
 
+/** Notices that the history the board was built from is gone: everything it now holds follows. */
+const HISTORY_LOST = new Set(["history_reset", "history_diverged"]);
+
 function applyNotification(notification) {
+  if (HISTORY_LOST.has(notification.action)) {
+    // Everything the history holds follows, from id "0-0" on, with ids that may be below the
+    // last one seen: the board starts again from it.
+    state.tasks.clear();
+    state.lastId = null;
+  }
   // Resuming strictly after the last id means this never happens; if a server ever did send
   // an old id again, applying it twice would corrupt the board.
   if (state.lastId && compareIds(notification.id, state.lastId) <= 0) return;
@@ -227,6 +236,8 @@ function applyNotification(notification) {
   const { task_id: taskId, action, payload = {} } = notification;
   if (action === "history_truncated") {
     addSystemEntry("older notifications were trimmed from the history; the board may lack tasks");
+  } else if (HISTORY_LOST.has(action)) {
+    addSystemEntry(`the server lost history (${action}); the board is rebuilt from what it holds`);
   } else if (action === "task_deleted") {
     state.tasks.delete(taskId);
   } else if (taskId) {

@@ -62,7 +62,7 @@ pub(crate) async fn run_analyze(
         .await
         .context("running the analyze script with redis-benchmark's arguments")?;
     anyhow::ensure!(
-        matches!(&checked, redis::Value::Array(reply) if reply.len() == 3),
+        matches!(&checked, redis::Value::Array(reply) if reply.len() == 4),
         "the analyze script answered {checked:?} to redis-benchmark's arguments"
     );
     let client = redis::Client::open(url)?;

@@ -187,6 +187,7 @@ pub async fn run(command: Command, output: &mut impl Write) -> anyhow::Result<()
                     data,
                     request_id,
                     expected_version,
+                    ..Default::default()
                 })
                 .await
                 .map_err(CallError)?;
@@ -202,6 +203,7 @@ pub async fn run(command: Command, output: &mut impl Write) -> anyhow::Result<()
                 .narrate(pb::NarrateRequest {
                     task_id: task,
                     request_id,
+                    ..Default::default()
                 })
                 .await
                 .map_err(CallError)?;

@@ -114,6 +114,9 @@ pub struct AnalyzeOptions<'a> {
     pub request_id: Option<&'a str>,
     /// Write only if this is the current version.
     pub expected_version: Option<u64>,
+    /// The epoch `expected_version` and `request_id` belong to (from an earlier answer): when
+    /// memory's history is no longer that one, nothing is written (`EpochChanged`).
+    pub epoch: Option<&'a str>,
 }
 
 /// TechAgent's result.
@@ -127,6 +130,8 @@ pub struct Analysis {
     pub version: u64,
     /// What the data held.
     pub stats: AnalysisStats,
+    /// The history `version` belongs to; versions repeat only across epochs.
+    pub epoch: String,
 }
 
 /// ConceptAgent's result.
@@ -138,6 +143,8 @@ pub struct Narrative {
     pub narrative: String,
     /// The analysis version the narrative was built on.
     pub analysis_version: u64,
+    /// The history `analysis_version` belongs to.
+    pub epoch: String,
 }
 
 /// Where a task stands, as TaskAgent reports it.
@@ -189,6 +196,8 @@ pub struct Progress {
     pub analysis_version: u64,
     /// The analysis version the latest narrative was built on (0: none).
     pub narrative_analysis_version: u64,
+    /// The history the versions belong to.
+    pub epoch: String,
 }
 
 /// The domain's entry point: the agents, over one memory, with one notifier.
@@ -286,7 +295,7 @@ impl Agents {
             record_json: &record_json,
             summary: &summary,
             expected_version: options.expected_version,
-            guard: self.guard(deadline, request_id, fingerprint.as_deref()),
+            guard: self.guard(deadline, request_id, fingerprint.as_deref(), options.epoch),
         };
         let stored = self
             .bounded(deadline, self.memory.store_analysis(write))
@@ -296,15 +305,18 @@ impl Agents {
             summary,
             version: stored.version,
             stats,
+            epoch: stored.epoch,
         })
     }
 
-    /// ConceptAgent: narrate the latest analysis of `task_id`.
+    /// ConceptAgent: narrate the latest analysis of `task_id`. `epoch`, as in
+    /// [`AnalyzeOptions::epoch`], guards `request_id` across a history reset.
     pub async fn narrate(
         &self,
         caller: &Caller,
         task_id: &str,
         request_id: Option<&str>,
+        epoch: Option<&str>,
     ) -> Result<Narrative, CoreError> {
         self.authorize(caller, Operation::Narrate)?;
         let task = TaskId::parse(task_id)?;
@@ -316,7 +328,7 @@ impl Agents {
             task: &task,
             prefix: &prefix,
             suffix: ".",
-            guard: self.guard(deadline, request_id, fingerprint.as_deref()),
+            guard: self.guard(deadline, request_id, fingerprint.as_deref(), epoch),
         };
         let stored = self
             .bounded(deadline, self.memory.store_narrative(write))
@@ -329,6 +341,7 @@ impl Agents {
             task_id: task.to_string(),
             narrative: stored.narrative,
             analysis_version: stored.analysis_version,
+            epoch: stored.epoch,
         })
     }
 
@@ -339,13 +352,17 @@ impl Agents {
         let record = records::progress_completed_json(&task);
         let deadline = self.deadline(caller);
         let observed = self
-            .bounded(deadline, self.memory.observe_progress(&task, &record))
+            .bounded(
+                deadline,
+                self.memory.observe_progress(&task, &record, Some(deadline)),
+            )
             .await?;
         Ok(Progress {
             task_id: task.to_string(),
             status: TaskStatus::of(&observed.state),
             analysis_version: observed.state.analysis_version,
             narrative_analysis_version: observed.state.narrative_analysis_version,
+            epoch: observed.epoch,
         })
     }
 
@@ -420,8 +437,10 @@ impl Agents {
         deadline: SystemTime,
         request_id: Option<&'a str>,
         fingerprint: Option<&'a str>,
+        epoch: Option<&'a str>,
     ) -> WriteGuard<'a> {
         WriteGuard {
+            epoch: epoch.filter(|epoch| !epoch.is_empty()),
             deadline: Some(deadline),
             request: request_id
                 .zip(fingerprint)
@@ -468,8 +487,12 @@ impl Agents {
     }
 
     fn observed<T>(&self, result: Result<T, MemoryError>) -> Result<T, CoreError> {
-        // Anything but a connection failure means memory answered.
-        let unavailable = matches!(result, Err(MemoryError::Unavailable(_)));
+        // Anything but a connection failure, or memory refusing Rift outright, means memory
+        // answered and can serve.
+        let unavailable = matches!(
+            result,
+            Err(MemoryError::Unavailable(_) | MemoryError::Refused(_))
+        );
         if unavailable {
             self.telemetry.memory_unavailable();
         }

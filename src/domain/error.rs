@@ -155,6 +155,15 @@ pub enum CoreError {
         /// The task's analysis version now, to read again from.
         current_version: u64,
     },
+    /// The caller's versions or request id belong to a history memory no longer holds (it
+    /// came back empty since): nothing was written; read again and decide.
+    #[error(
+        "memory's history was reset since the epoch given; nothing was written: read the task again (current epoch {current_epoch})"
+    )]
+    EpochChanged {
+        /// Memory's epoch now, to hold from here on.
+        current_epoch: String,
+    },
     /// A subscriber left its buffer full too long and was cut off; it resumes after this id.
     #[error(
         "subscriber too slow: stopped after {resume_after}; subscribe again with after = {resume_after}"
@@ -208,6 +217,8 @@ pub mod reason {
     pub const TOO_MANY_CONNECTIONS: &str = "TOO_MANY_CONNECTIONS";
     /// A subscriber was cut off for falling too far behind.
     pub const SUBSCRIBER_TOO_SLOW: &str = "SUBSCRIBER_TOO_SLOW";
+    /// The write named an epoch memory no longer holds (`CoreError::EpochChanged`).
+    pub const EPOCH_CHANGED: &str = "EPOCH_CHANGED";
 }
 
 impl CoreError {
@@ -219,7 +230,7 @@ impl CoreError {
             CoreError::ResourceExhausted { .. } | CoreError::SubscriberTooSlow { .. } => {
                 Code::ResourceExhausted
             }
-            CoreError::Aborted { .. } => Code::Aborted,
+            CoreError::Aborted { .. } | CoreError::EpochChanged { .. } => Code::Aborted,
             CoreError::Unauthenticated { .. } => Code::Unauthenticated,
             CoreError::PermissionDenied { .. } => Code::PermissionDenied,
             CoreError::DeadlineExceeded => Code::DeadlineExceeded,
@@ -254,6 +265,17 @@ pub enum MemoryError {
     /// The request id was used before for a different request.
     #[error("request id reused for a different request")]
     RequestIdReused,
+    /// The write named an epoch that is not memory's (see `WriteGuard::epoch`); nothing was
+    /// written.
+    #[error("the history's epoch is {current}, not the one the write named")]
+    EpochChanged {
+        /// Memory's epoch.
+        current: String,
+    },
+    /// The store refuses Rift itself (credentials, permissions, its own state) until an
+    /// operator acts; retrying does not help.
+    #[error("memory refused Rift: {0}")]
+    Refused(String),
     /// The store answered with something Rift did not write (or no longer understands).
     #[error("unexpected data in memory: {0}")]
     Corrupt(String),
@@ -280,6 +302,16 @@ impl From<MemoryError> for CoreError {
                 field: "request_id".into(),
                 description: "was already used for a different request".into(),
             },
+            MemoryError::EpochChanged { current } => CoreError::EpochChanged {
+                current_epoch: current,
+            },
+            MemoryError::Refused(detail) => {
+                tracing::error!(
+                    %detail,
+                    "memory refused Rift: check its credentials, ACL and server state"
+                );
+                CoreError::Internal
+            }
             MemoryError::Corrupt(detail) => {
                 tracing::error!(%detail, "unexpected data in memory");
                 CoreError::Internal

@@ -213,6 +213,12 @@ pub mod action {
     pub const TASK_DELETED: &str = "task_deleted";
     /// Events the subscriber asked for were trimmed from the history before it could read them.
     pub const HISTORY_TRUNCATED: &str = "history_truncated";
+    /// Events the subscriber had received are gone from the history (a failover that lost
+    /// them, an older dump restored); what follows is everything retained.
+    pub const HISTORY_DIVERGED: &str = "history_diverged";
+    /// The history the subscriber read from is gone and a new one began (memory came back
+    /// empty); what follows is everything the new one holds.
+    pub const HISTORY_RESET: &str = "history_reset";
 }
 
 /// Where a subscription starts.
@@ -256,6 +262,14 @@ impl TaskFilter {
             Ok(TaskFilter::All)
         } else {
             TaskId::parse(task_id).map(TaskFilter::One)
+        }
+    }
+
+    /// The task followed, or `""` for every task: how notices about the stream name it.
+    pub fn task_id(&self) -> &str {
+        match self {
+            TaskFilter::All => "",
+            TaskFilter::One(task) => task.as_str(),
         }
     }
 

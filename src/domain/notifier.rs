@@ -19,12 +19,27 @@
 //!
 //! At shutdown the tail loop ends, dropping the broadcast's only sender: every subscription
 //! ends once it has delivered what was already broadcast.
+//!
+//! # When memory loses history
+//!
+//! A subscriber resuming from an id checks what became of it ([`Located::continuity`]):
+//! trimmed away is `history_truncated`; events it had received gone is `history_diverged`; a
+//! history that is not the one it read from is `history_reset`. The tail checks the same for
+//! its own cursor, and whether the epoch changed, after every failed read (a reconnect) and
+//! whenever a read finds nothing new; if its history is gone it tells every live subscriber
+//! with the notice. After either of the last two notices (id `0`), a subscriber gets
+//! everything the history now holds: ids can go backwards across an incarnation (a new
+//! primary whose clock is behind), so continuing "after the last id seen" could skip every
+//! new event in silence.
 
 use std::{
     collections::VecDeque,
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     task::{Context, Poll, ready},
     time::Duration,
 };
@@ -42,7 +57,7 @@ use tracing::Instrument as _;
 use super::{
     CoreError, EventId, MemoryError, Notification, Published, Resume, TaskFilter,
     event::{action, agent},
-    memory::Memory,
+    memory::{Continuity, Epoch, Memory},
     telemetry::Telemetry,
 };
 
@@ -88,6 +103,11 @@ struct Shared {
     telemetry: Telemetry,
     /// Told when a subscriber joins, so an idle tail loop starts reading.
     subscribed: Notify,
+    /// How many times the tail found its history gone; a marker with this number in its id
+    /// (`0-<n>`) went through the broadcast each time.
+    losses: AtomicU64,
+    /// The last such marker, for a subscriber that lagged past it.
+    last_loss: std::sync::Mutex<Option<Arc<Published>>>,
 }
 
 impl Shared {
@@ -118,6 +138,8 @@ impl Notifier {
             config,
             telemetry,
             subscribed: Notify::new(),
+            losses: AtomicU64::new(0),
+            last_loss: std::sync::Mutex::new(None),
         });
         let weak = live.downgrade();
         let (started, tail_started) = watch::channel(false);
@@ -147,6 +169,8 @@ impl Notifier {
             .upgrade()
             .ok_or(CoreError::ShuttingDown)?
             .subscribe();
+        // Losses before this are not its concern: what it reads next is the history as it is.
+        let losses_seen = self.shared.losses.load(Ordering::Acquire);
         self.shared.subscribed.notify_one();
         let (cursor, phase) = match resume {
             // Only what comes after the history's end as it was once the broadcast was joined:
@@ -165,6 +189,7 @@ impl Notifier {
             behind_since: Instant::now(),
             ready: VecDeque::new(),
             phase,
+            losses_seen,
             span: tracing::Span::current(),
         })
     }
@@ -208,6 +233,8 @@ pub struct Subscription {
     /// Read from memory, not yet delivered.
     ready: VecDeque<Arc<Published>>,
     phase: Phase,
+    /// The tail's losses of history this subscriber has been told of (or that predate it).
+    losses_seen: u64,
     /// The subscriber's span (a gRPC call's, a WebSocket connection's), for what is logged
     /// while it is polled: its transport does not enter it for every delivery.
     span: tracing::Span,
@@ -279,6 +306,15 @@ impl Stream for Subscription {
                 },
                 Phase::Live => match ready!(this.live.poll_next_unpin(cx)) {
                     Some(Ok(published)) => {
+                        // The tail's marker of lost history (`0-<n>`), not an event.
+                        if published.id.ms == 0 {
+                            if published.id.seq > this.losses_seen {
+                                this.losses_seen = published.id.seq;
+                                let notice = this.notice_of_loss(&published);
+                                return Poll::Ready(Some(Ok(this.deliver(notice))));
+                            }
+                            continue;
+                        }
                         if published.id <= this.cursor {
                             continue;
                         }
@@ -307,6 +343,14 @@ impl Stream for Subscription {
                             })));
                         }
                         tracing::debug!(missed, cursor = %this.cursor, "subscriber lagged; catching up from memory");
+                        // The marker of a loss of history may be among what it missed.
+                        let losses = this.shared.losses.load(Ordering::Acquire);
+                        let marker = this.shared.last_loss.lock().ok().and_then(|m| m.clone());
+                        if let Some(marker) = marker.filter(|_| losses > this.losses_seen) {
+                            this.losses_seen = losses;
+                            let notice = this.notice_of_loss(&marker);
+                            this.ready.push_back(notice);
+                        }
                         this.read(true);
                     }
                     None => {
@@ -320,6 +364,25 @@ impl Stream for Subscription {
 }
 
 impl Subscription {
+    /// This subscriber's notice of a loss the tail found (`marker`): named after its own
+    /// task, with the last id it was given, and id `0` since everything now retained follows.
+    fn notice_of_loss(&mut self, marker: &Notification) -> Arc<Published> {
+        let mut payload = marker.payload.clone();
+        payload.insert(
+            "last_delivered".into(),
+            Value::String(self.delivered.to_string()),
+        );
+        self.cursor = EventId::ZERO;
+        Arc::new(Published::new(Notification {
+            id: EventId::ZERO,
+            task_id: self.filter.task_id().to_owned(),
+            agent: agent::RIFT.to_owned(),
+            action: marker.action.clone(),
+            payload,
+            traceparent: None,
+        }))
+    }
+
     fn deliver(&mut self, published: Arc<Published>) -> Arc<Published> {
         self.delivered = published.id;
         self.behind_since = published.taken_at();
@@ -340,30 +403,69 @@ impl Subscription {
     }
 }
 
-/// The events after `cursor` (one page), preceded, if asked and events after `cursor` may have
-/// been trimmed, by a notice saying so; the page then starts just before the oldest retained
-/// event.
+/// The events after `cursor` (one page), preceded, if asked and something after `cursor` is
+/// gone, by a notice saying what ([`Continuity`]): after `history_truncated` the page starts
+/// just before the oldest retained event, after `history_diverged` or `history_reset` at the
+/// beginning.
 async fn read_page(
     shared: Arc<Shared>,
     filter: TaskFilter,
     mut cursor: EventId,
-    check_truncation: bool,
+    check_history: bool,
 ) -> Result<Page, CoreError> {
     let mut events = Vec::new();
-    if check_truncation {
-        let history = shared
+    if check_history && cursor != EventId::ZERO {
+        let located = shared
             .memory
-            .history()
+            .locate(cursor)
             .await
             .map_err(|error| shared.failed(error))?;
-        if history.lost_after(cursor) {
-            let resume_after = history.first_retained.predecessor();
-            events.push(Arc::new(Published::new(truncation_notice(
-                &filter,
-                cursor,
-                history.first_retained,
-                resume_after,
-            ))));
+        let requested_after = Value::String(cursor.to_string());
+        let epoch = Value::String(located.epoch.clone().unwrap_or_default());
+        let (action, resume_after, payload) = match located.continuity(cursor) {
+            Continuity::Intact => (None, cursor, Map::new()),
+            Continuity::Truncated => {
+                let oldest = located.history.first_retained;
+                let payload = Map::from_iter([
+                    ("requested_after".to_owned(), requested_after),
+                    (
+                        "oldest_retained".to_owned(),
+                        Value::String(oldest.to_string()),
+                    ),
+                ]);
+                // Resuming from the notice goes on with the oldest event still retained.
+                (
+                    Some(action::HISTORY_TRUNCATED),
+                    oldest.predecessor(),
+                    payload,
+                )
+            }
+            Continuity::Diverged => {
+                let newest = Value::String(located.history.last.to_string());
+                let payload = Map::from_iter([
+                    ("requested_after".to_owned(), requested_after),
+                    ("newest_retained".to_owned(), newest),
+                    ("epoch".to_owned(), epoch),
+                ]);
+                (Some(action::HISTORY_DIVERGED), EventId::ZERO, payload)
+            }
+            Continuity::Reset => {
+                let payload = Map::from_iter([
+                    ("requested_after".to_owned(), requested_after),
+                    ("epoch".to_owned(), epoch),
+                ]);
+                (Some(action::HISTORY_RESET), EventId::ZERO, payload)
+            }
+        };
+        if let Some(action) = action {
+            events.push(Arc::new(Published::new(Notification {
+                id: resume_after,
+                task_id: filter.task_id().to_owned(),
+                agent: agent::RIFT.to_owned(),
+                action: action.to_owned(),
+                payload,
+                traceparent: None,
+            })));
             cursor = resume_after;
         }
     }
@@ -387,39 +489,82 @@ async fn read_page(
     })
 }
 
-fn truncation_notice(
-    filter: &TaskFilter,
-    requested_after: EventId,
-    oldest_retained: EventId,
-    resume_after: EventId,
-) -> Notification {
-    let mut payload = Map::new();
-    payload.insert(
-        "requested_after".into(),
-        Value::String(requested_after.to_string()),
-    );
-    payload.insert(
-        "oldest_retained".into(),
-        Value::String(oldest_retained.to_string()),
-    );
-    let task_id = match filter {
-        TaskFilter::All => String::new(),
-        TaskFilter::One(task) => task.to_string(),
-    };
-    Notification {
-        // Resuming from the notice goes on with the oldest event still retained.
-        id: resume_after,
-        task_id,
-        agent: agent::RIFT.to_owned(),
-        action: action::HISTORY_TRUNCATED.to_owned(),
-        payload,
-        traceparent: None,
-    }
-}
-
 /// How often a tail nobody listens to moves its cursor up to the history's end; a subscriber
 /// joining wakes it at once.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// What the tail knows of the history it follows.
+struct TailState {
+    /// The last id read (or skipped while nobody listened).
+    cursor: EventId,
+    /// The history's epoch when last read; `None` while none was set.
+    epoch: Option<Epoch>,
+    /// Whether to check the history before the next read: after a failure (a reconnect may
+    /// have reached a Redis that lost data) and after a read that found nothing new (a
+    /// `FLUSHALL`, or ids now behind the cursor, look just like silence).
+    recheck: bool,
+}
+
+impl TailState {
+    /// Checks that the history still holds what was read; if it is gone (another epoch, or
+    /// the cursor missing from it), tells live subscribers and starts again from the
+    /// beginning of what the history now holds.
+    async fn check(
+        &mut self,
+        shared: &Shared,
+        live: &broadcast::Sender<Arc<Published>>,
+    ) -> Result<(), MemoryError> {
+        let located = shared.memory.locate(self.cursor).await?;
+        self.recheck = false;
+        let epoch_changed = self.epoch.is_some() && located.epoch != self.epoch;
+        let action = match located.continuity(self.cursor) {
+            _ if epoch_changed => Some(action::HISTORY_RESET),
+            Continuity::Reset => Some(action::HISTORY_RESET),
+            Continuity::Diverged => Some(action::HISTORY_DIVERGED),
+            // Trimmed past the tail itself: what remains is read as usual.
+            Continuity::Intact | Continuity::Truncated => None,
+        };
+        if let Some(action) = action {
+            tracing::warn!(
+                action,
+                cursor = %self.cursor,
+                previous_epoch = self.epoch.as_deref().unwrap_or(""),
+                epoch = located.epoch.as_deref().unwrap_or(""),
+                "the history the notifier followed is gone; telling subscribers"
+            );
+            let payload = Map::from_iter([
+                (
+                    "previous_epoch".to_owned(),
+                    Value::String(self.epoch.clone().unwrap_or_default()),
+                ),
+                (
+                    "epoch".to_owned(),
+                    Value::String(located.epoch.clone().unwrap_or_default()),
+                ),
+            ]);
+            let losses = shared.losses.load(Ordering::Acquire) + 1;
+            let marker = Arc::new(Published::new(Notification {
+                id: EventId { ms: 0, seq: losses },
+                task_id: String::new(),
+                agent: agent::RIFT.to_owned(),
+                action: action.to_owned(),
+                payload,
+                traceparent: None,
+            }));
+            if let Ok(mut last) = shared.last_loss.lock() {
+                *last = Some(marker.clone());
+            }
+            shared.losses.store(losses, Ordering::Release);
+            // No receivers is fine: nobody is subscribed right now.
+            let _ = live.send(marker);
+            self.cursor = EventId::ZERO;
+        }
+        if located.epoch.is_some() || epoch_changed {
+            self.epoch = located.epoch;
+        }
+        Ok(())
+    }
+}
 
 /// Reads new notifications from memory and broadcasts them, until shutdown.
 async fn tail_loop(
@@ -431,9 +576,15 @@ async fn tail_loop(
     const PAGE: usize = 512;
     let mut tail = shared.memory.open_tail();
     let mut backoff = Backoff::default();
-    let mut cursor = loop {
-        match shared.memory.history().await {
-            Ok(history) => break history.last,
+    let mut state = loop {
+        match shared.memory.locate(EventId::ZERO).await {
+            Ok(located) => {
+                break TailState {
+                    cursor: located.history.last,
+                    epoch: located.epoch,
+                    recheck: false,
+                };
+            }
             Err(error) => {
                 tracing::warn!(%error, "notifier cannot read history yet; retrying");
                 shared.note(&error);
@@ -443,9 +594,19 @@ async fn tail_loop(
             }
         }
     };
-    tracing::debug!(%cursor, "notifier tail started");
+    tracing::debug!(cursor = %state.cursor, "notifier tail started");
     started.send_replace(true);
     loop {
+        if state.recheck
+            && let Err(error) = state.check(&shared, &live).await
+        {
+            tracing::warn!(%error, cursor = %state.cursor, "notifier cannot check history; retrying");
+            shared.note(&error);
+            if !backoff.wait(&shutdown).await {
+                return;
+            }
+            continue;
+        }
         if live.receiver_count() == 0 {
             // Nobody in this process listens: keep up with where history ends without reading
             // and decoding every notification (at tens of thousands of writes a second, a tenth
@@ -463,12 +624,18 @@ async fn tail_loop(
                 // the old cursor; one that joins after reads a history end at least this new.
                 Ok(newest) if live.receiver_count() == 0 => {
                     backoff.reset();
-                    cursor = cursor.max(newest);
+                    if newest < state.cursor {
+                        // The history went backwards: find out what became of it first.
+                        state.recheck = true;
+                    } else {
+                        state.cursor = newest;
+                    }
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::warn!(%error, %cursor, "notifier tail read failed; retrying");
+                    tracing::warn!(%error, cursor = %state.cursor, "notifier tail read failed; retrying");
                     shared.note(&error);
+                    state.recheck = true;
                     if !backoff.wait(&shutdown).await {
                         return;
                     }
@@ -478,20 +645,35 @@ async fn tail_loop(
         }
         let batch = tokio::select! {
             () = shutdown.cancelled() => return,
-            batch = tail.next_batch(cursor, PAGE) => batch,
+            batch = tail.next_batch(state.cursor, PAGE) => batch,
         };
         match batch {
             Ok(batch) => {
                 backoff.reset();
+                // Nothing new is when to look for a loss.
+                state.recheck = batch.is_empty();
+                if !batch.is_empty() && state.epoch.is_none() {
+                    // The tail started on a history without an epoch; these events' writes
+                    // set one. Learned before they are passed on, so a loss right after
+                    // them is known for what it is.
+                    match shared.memory.locate(EventId::ZERO).await {
+                        Ok(located) => state.epoch = located.epoch,
+                        Err(error) => {
+                            shared.note(&error);
+                            state.recheck = true;
+                        }
+                    }
+                }
                 for notification in batch {
-                    cursor = notification.id;
+                    state.cursor = notification.id;
                     // No receivers is fine: nobody is subscribed right now.
                     let _ = live.send(Arc::new(Published::new(notification)));
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, %cursor, "notifier tail read failed; retrying");
+                tracing::warn!(%error, cursor = %state.cursor, "notifier tail read failed; retrying");
                 shared.note(&error);
+                state.recheck = true;
                 if !backoff.wait(&shutdown).await {
                     return;
                 }
@@ -561,8 +743,13 @@ mod tests {
     }
 
     fn notifier(memory: &InProcessMemory, shutdown: &CancellationToken) -> Notifier {
+        notifier_on(Arc::new(memory.clone()), shutdown)
+    }
+
+    /// A notifier with small buffers, so a test overflows them with a few writes.
+    fn notifier_on(memory: Arc<dyn Memory>, shutdown: &CancellationToken) -> Notifier {
         Notifier::start(
-            Arc::new(memory.clone()),
+            memory,
             NotifierConfig {
                 live_buffer: 4,
                 replay_page: 8,
@@ -672,6 +859,148 @@ mod tests {
         }
         shutdown.cancel();
         assert!(live.next().await.is_none(), "nothing more, no duplicate");
+    }
+
+    /// In-process memory that can be wiped, as a Redis coming back empty: a fresh memory (a new
+    /// epoch) takes its place, and the tail's next read fails once, as a reconnect would.
+    #[derive(Debug, Clone)]
+    struct Wipeable {
+        current: Arc<std::sync::Mutex<InProcessMemory>>,
+        wiped: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Wipeable {
+        fn new() -> Self {
+            Self {
+                current: Arc::new(std::sync::Mutex::new(InProcessMemory::new(1000))),
+                wiped: Arc::default(),
+            }
+        }
+
+        fn memory(&self) -> InProcessMemory {
+            self.current.lock().expect("lock").clone()
+        }
+
+        fn wipe(&self) {
+            *self.current.lock().expect("lock") = InProcessMemory::new(1000);
+            self.wiped.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Memory for Wipeable {
+        fn backend(&self) -> &'static str {
+            "wipeable"
+        }
+        async fn store_analysis(
+            &self,
+            write: AnalysisWrite<'_>,
+        ) -> Result<crate::domain::memory::AnalysisStored, MemoryError> {
+            self.memory().store_analysis(write).await
+        }
+        async fn store_narrative(
+            &self,
+            write: crate::domain::memory::NarrativeWrite<'_>,
+        ) -> Result<Option<crate::domain::memory::NarrativeStored>, MemoryError> {
+            self.memory().store_narrative(write).await
+        }
+        async fn observe_progress(
+            &self,
+            task: &TaskId,
+            record: &str,
+            deadline: Option<std::time::SystemTime>,
+        ) -> Result<crate::domain::memory::ProgressObserved, MemoryError> {
+            self.memory().observe_progress(task, record, deadline).await
+        }
+        async fn delete_task(
+            &self,
+            task: &TaskId,
+            deadline: Option<std::time::SystemTime>,
+        ) -> Result<Option<EventId>, MemoryError> {
+            self.memory().delete_task(task, deadline).await
+        }
+        async fn events_after(
+            &self,
+            after: EventId,
+            limit: usize,
+        ) -> Result<Vec<Notification>, MemoryError> {
+            self.memory().events_after(after, limit).await
+        }
+        async fn history(&self) -> Result<crate::domain::memory::History, MemoryError> {
+            self.memory().history().await
+        }
+        async fn locate(&self, id: EventId) -> Result<crate::domain::memory::Located, MemoryError> {
+            self.memory().locate(id).await
+        }
+        fn open_tail(&self) -> Box<dyn crate::domain::memory::Tail> {
+            Box::new(self.clone())
+        }
+        async fn ping(&self) -> Result<(), MemoryError> {
+            Ok(())
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl crate::domain::memory::Tail for Wipeable {
+        async fn next_batch(
+            &mut self,
+            after: EventId,
+            limit: usize,
+        ) -> Result<Vec<Notification>, MemoryError> {
+            if self.wiped.swap(false, Ordering::SeqCst) {
+                return Err(MemoryError::Unavailable("connection dropped".into()));
+            }
+            self.memory().open_tail().next_batch(after, limit).await
+        }
+        async fn newest(&mut self) -> Result<EventId, MemoryError> {
+            self.memory().open_tail().newest().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn live_subscribers_are_told_of_a_wipe_then_get_the_new_history() {
+        let memory = Wipeable::new();
+        let shutdown = CancellationToken::new();
+        let notifier = notifier_on(Arc::new(memory.clone()), &shutdown);
+        let mut live = notifier
+            .subscribe(TaskFilter::All, Resume::Live)
+            .await
+            .expect("subscribed");
+        // Reads nothing until after the wipe: the marker falls out of the shared buffer before
+        // it gets there.
+        let mut lagging = notifier
+            .subscribe(
+                TaskFilter::One(TaskId::parse("t").expect("id")),
+                Resume::Live,
+            )
+            .await
+            .expect("subscribed");
+        write(&memory.memory(), 3).await;
+        for expected in 1..=3 {
+            assert_eq!(version(&*next_event(&mut live).await), expected);
+        }
+        memory.wipe();
+        // The new history's writes: versions from 1 again.
+        write(&memory.memory(), 6).await;
+        let notice = next_event(&mut live).await;
+        assert_eq!(
+            (notice.agent.as_str(), notice.action.as_str(), notice.id),
+            (agent::RIFT, action::HISTORY_RESET, EventId::ZERO)
+        );
+        for expected in 1..=6 {
+            assert_eq!(version(&*next_event(&mut live).await), expected);
+        }
+
+        // The old history's events it never read are gone with it: the notice comes first.
+        let notice = next_event(&mut lagging).await;
+        assert_eq!(
+            (notice.action.as_str(), notice.task_id.as_str()),
+            (action::HISTORY_RESET, "t")
+        );
+        for expected in 1..=6 {
+            assert_eq!(version(&*next_event(&mut lagging).await), expected);
+        }
+        shutdown.cancel();
     }
 
     #[tokio::test]

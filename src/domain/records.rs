@@ -40,6 +40,11 @@ pub mod keys {
     }
     /// The notification stream every Rift process tails.
     pub const NOTIFICATIONS: &str = "shared:notifications";
+    /// Rift's own hash about the history: field `epoch`, the random id of this incarnation of
+    /// the data, set by the first write that finds none.
+    pub const META: &str = "rift:meta";
+    /// The field of [`META`] holding the epoch; `prelude.lua` spells it too.
+    pub const EPOCH_FIELD: &str = "epoch";
 }
 
 /// The analysis as stored under `TechAgent:analysis:<id>` and in the context hash.

@@ -106,6 +106,7 @@ impl From<domain::Analysis> for pb::AnalyzeResponse {
             summary: analysis.summary,
             version: analysis.version,
             stats: Some(analysis.stats.into()),
+            epoch: analysis.epoch,
         }
     }
 }
@@ -116,6 +117,7 @@ impl From<domain::Narrative> for pb::NarrateResponse {
             task_id: narrative.task_id,
             narrative: narrative.narrative,
             analysis_version: narrative.analysis_version,
+            epoch: narrative.epoch,
         }
     }
 }
@@ -138,6 +140,7 @@ impl From<domain::Progress> for pb::ProgressResponse {
             status: pb::TaskStatus::from(progress.status).into(),
             analysis_version: progress.analysis_version,
             narrative_analysis_version: progress.narrative_analysis_version,
+            epoch: progress.epoch,
         }
     }
 }

@@ -51,6 +51,7 @@ impl Rift for RiftService {
                 AnalyzeOptions {
                     request_id: Some(request.request_id.as_str()),
                     expected_version: request.expected_version,
+                    epoch: Some(request.epoch.as_str()),
                 },
             )
             .await
@@ -68,6 +69,7 @@ impl Rift for RiftService {
                 &caller(request.metadata()),
                 &request.get_ref().task_id,
                 Some(request.get_ref().request_id.as_str()),
+                Some(request.get_ref().epoch.as_str()),
             )
             .await
             .map_err(into_status)?;

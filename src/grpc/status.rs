@@ -36,6 +36,11 @@ pub fn into_status(error: CoreError) -> Status {
             ERROR_DOMAIN,
             HashMap::from([("current_version".to_owned(), current_version.to_string())]),
         ),
+        CoreError::EpochChanged { current_epoch } => ErrorDetails::with_error_info(
+            reason::EPOCH_CHANGED,
+            ERROR_DOMAIN,
+            HashMap::from([("current_epoch".to_owned(), current_epoch)]),
+        ),
         CoreError::SubscriberTooSlow { resume_after } => ErrorDetails::with_error_info(
             reason::SUBSCRIBER_TOO_SLOW,
             ERROR_DOMAIN,

@@ -261,6 +261,7 @@ impl Connection {
                         AnalyzeOptions {
                             request_id: Some(&request_id),
                             expected_version,
+                            epoch: None,
                         },
                     )
                     .await?,
@@ -270,7 +271,7 @@ impl Connection {
                 request_id,
             } => Outcome::Narrative(
                 self.agents
-                    .narrate(&self.caller, &task_id, Some(&request_id))
+                    .narrate(&self.caller, &task_id, Some(&request_id), None)
                     .await?,
             ),
             Command::Progress { task_id } => {

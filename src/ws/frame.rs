@@ -136,6 +136,14 @@ impl From<CoreError> for ErrorBody {
                     format!("read the task again; its current version is {current_version}"),
                 )
             },
+            CoreError::EpochChanged { .. } => Self {
+                reason: Some(reason::EPOCH_CHANGED),
+                ..Self::new(
+                    code,
+                    message,
+                    "memory lost its history since; read the task again, then decide".into(),
+                )
+            },
             CoreError::SubscriberTooSlow { resume_after } => Self {
                 reason: Some(reason::SUBSCRIBER_TOO_SLOW),
                 ..Self::new(
@@ -663,6 +671,7 @@ mod tests {
             summary: "Analyzed 3 items".into(),
             version: 1,
             stats: AnalysisStats::of(&items),
+            epoch: "e".into(),
         }));
         assert!(
             reply.starts_with(
@@ -678,6 +687,7 @@ mod tests {
             task_id: "101".into(),
             narrative: "The analysis for task 101 concluded: Analyzed 3 items.".into(),
             analysis_version: 1,
+            epoch: "e".into(),
         }));
         assert_eq!(
             reply,
@@ -692,6 +702,7 @@ mod tests {
             status: TaskStatus::Completed,
             analysis_version: 1,
             narrative_analysis_version: 1,
+            epoch: "e".into(),
         }));
         assert_eq!(
             reply,
@@ -705,6 +716,7 @@ mod tests {
             task_id: "7".into(),
             narrative: "n".into(),
             analysis_version: 2,
+            epoch: "e".into(),
         });
         assert_eq!(
             parse(&typed_reply(Some(&json!(5)), None, Ok(&outcome))),

@@ -4,17 +4,18 @@
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use crate::support::{
+    grpc::subscribe,
     redis::RedisServer,
     rift::{RiftProcess, TestRift},
 };
 use prost_types::{Value, value::Kind};
 use rift::{
     domain::{CoreConfig, EventId, NotifierConfig, memory::RedisConfig},
-    pb::{self, rift_client::RiftClient},
+    pb::{self},
     server::{Config, MemoryConfig},
 };
 use tokio::sync::Notify;
-use tonic::{Streaming, transport::Channel};
+use tonic::Streaming;
 
 /// Long enough for any event this suite waits for; reaching it is a failure, not a skip.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -29,21 +30,6 @@ fn analyze(task_id: &str, items: usize) -> pb::AnalyzeRequest {
             .collect(),
         ..Default::default()
     }
-}
-
-async fn subscribe(
-    client: &mut RiftClient<Channel>,
-    task_id: &str,
-    after: &str,
-) -> Streaming<pb::Notification> {
-    client
-        .subscribe(pb::SubscribeRequest {
-            task_id: task_id.into(),
-            after: after.into(),
-        })
-        .await
-        .expect("subscribe")
-        .into_inner()
 }
 
 /// The next `n` notifications, failing if they do not come.

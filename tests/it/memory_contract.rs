@@ -565,7 +565,7 @@ async fn observe(memory: &dyn Memory, task: &str) -> ProgressObserved {
     let task = task_id(task);
     let record = records::progress_completed_json(&task);
     memory
-        .observe_progress(&task, &record)
+        .observe_progress(&task, &record, None)
         .await
         .expect("observe_progress")
 }

@@ -104,7 +104,7 @@ async fn agents_write_the_prototypes_keys() {
     );
 
     let narrative = agents
-        .narrate(&Caller::default(), "101", None)
+        .narrate(&Caller::default(), "101", None, None)
         .await
         .expect("narrate");
     let text = "The analysis for task 101 concluded: Analyzed 3 items.";
@@ -199,7 +199,7 @@ async fn reads_what_the_prototype_wrote() {
     assert_eq!(progress.analysis_version, 0);
 
     let narrative = agents
-        .narrate(&Caller::default(), "7", None)
+        .narrate(&Caller::default(), "7", None, None)
         .await
         .expect("narrate");
     assert_eq!(
@@ -326,7 +326,7 @@ async fn write_once_each(memory: &dyn Memory) {
         .expect("an analysis to narrate");
     let completed = records::progress_completed_json(&task);
     let observed = memory
-        .observe_progress(&task, &completed)
+        .observe_progress(&task, &completed, None)
         .await
         .expect("observe_progress");
     assert!(observed.recorded.is_some(), "each round completes the task");

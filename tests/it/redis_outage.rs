@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use crate::support::{
+    grpc::patient,
     redis::RedisServer,
     rift::{TestRift, wait_for_health},
 };
 use rift::pb;
-use tonic::{Code, Request};
+use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 fn analyze(task_id: &str) -> pb::AnalyzeRequest {
@@ -17,14 +18,6 @@ fn analyze(task_id: &str) -> pb::AnalyzeRequest {
         data: vec![],
         ..Default::default()
     }
-}
-
-/// A request whose client deadline is far beyond the server's own Redis timeout: the answer
-/// must be the server's UNAVAILABLE, not the client giving up.
-fn patient<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.set_timeout(Duration::from_secs(20));
-    request
 }
 
 #[tokio::test]
@@ -90,12 +83,25 @@ async fn outage_is_unavailable_and_recovery_needs_no_restart() {
         .into_inner();
     assert_eq!(after.summary, "Analyzed 0 items");
 
-    // The subscription opened before the outage still delivers.
-    let delivered = tokio::time::timeout(Duration::from_secs(30), live.message())
-        .await
-        .expect("the live subscription delivers after recovery")
-        .expect("stream error")
-        .expect("stream ended");
+    // The subscription opened before the outage still delivers: first the notice that the
+    // history it read from is gone (Redis came back empty), then the new write.
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(30), live.message())
+            .await
+            .expect("the live subscription delivers after recovery")
+            .expect("stream error")
+            .expect("stream ended")
+    };
+    let notice = next().await;
+    assert_eq!(
+        (
+            notice.task_id.as_str(),
+            notice.agent.as_str(),
+            notice.action.as_str()
+        ),
+        ("o", "Rift", "history_reset")
+    );
+    let delivered = next().await;
     assert_eq!(
         (delivered.task_id.as_str(), delivered.action.as_str()),
         ("o", "analysis_stored")

@@ -291,6 +291,7 @@ async fn retries_are_idempotent(rift: &TestRift) {
     let narrate = pb::NarrateRequest {
         task_id: "idem".into(),
         request_id: "req-2".into(),
+        ..Default::default()
     };
     let told = client
         .narrate(narrate.clone())

@@ -2,6 +2,10 @@
 //!
 //! Used when no Redis URL is given, and as the reference the contract tests hold Redis to.
 //! Nothing survives a restart and nothing is shared between processes.
+//!
+//! Its epoch is drawn once and never changes: nothing it holds is lost while it lives, so it
+//! never causes `history_reset` or `history_diverged` for a live subscriber, and a write that
+//! names another epoch can only name one of an earlier process (refused, as on Redis).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -14,8 +18,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use super::{
-    AnalysisStored, AnalysisWrite, History, Memory, NarrativeStored, NarrativeWrite,
-    ProgressObserved, Tail, TaskState, WriteGuard,
+    AnalysisStored, AnalysisWrite, Epoch, History, Located, Memory, NarrativeStored,
+    NarrativeWrite, ProgressObserved, Tail, TaskState, WriteGuard,
 };
 use crate::domain::{
     EventId, MemoryError, Notification, TaskId,
@@ -36,6 +40,8 @@ pub struct InProcessMemory {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
+    /// This memory's one epoch.
+    epoch: Epoch,
     /// The newest event id; tails wait on it instead of polling.
     newest: watch::Sender<EventId>,
 }
@@ -87,6 +93,7 @@ impl InProcessMemory {
                     ..State::default()
                 }),
                 newest: watch::Sender::new(EventId::ZERO),
+                epoch: uuid::Uuid::new_v4().simple().to_string(),
             }),
         }
     }
@@ -102,6 +109,20 @@ impl InProcessMemory {
 
     fn announce(&self, id: EventId) {
         self.shared.newest.send_replace(id);
+    }
+
+    fn epoch(&self) -> Epoch {
+        self.shared.epoch.clone()
+    }
+
+    /// Refuses a write that names an epoch other than this memory's.
+    fn check_epoch(&self, guard: &WriteGuard<'_>) -> Result<(), MemoryError> {
+        match guard.epoch {
+            Some(expected) if expected != self.shared.epoch => Err(MemoryError::EpochChanged {
+                current: self.epoch(),
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -178,6 +199,14 @@ impl State {
         }
     }
 
+    fn history(&self) -> History {
+        History {
+            last: self.last,
+            first_retained: self.events.front().map_or(EventId::ZERO, |n| n.id),
+            trimmed: self.trimmed,
+        }
+    }
+
     fn after(&self, after: EventId, limit: usize) -> Vec<Notification> {
         let start = self.events.partition_point(|n| n.id <= after);
         self.events.range(start..).take(limit).cloned().collect()
@@ -201,6 +230,7 @@ impl Memory for InProcessMemory {
                 ..stored
             });
         }
+        self.check_epoch(&write.guard)?;
         let current = state
             .tasks
             .get(write.task)
@@ -226,8 +256,9 @@ impl Memory for InProcessMemory {
             version,
             event,
             replayed: false,
+            epoch: self.epoch(),
         };
-        state.remember(&write.guard, RememberedResult::Analysis(stored));
+        state.remember(&write.guard, RememberedResult::Analysis(stored.clone()));
         drop(state);
         self.announce(event);
         Ok(stored)
@@ -244,6 +275,7 @@ impl Memory for InProcessMemory {
                 ..stored
             }));
         }
+        self.check_epoch(&write.guard)?;
         let Some(record) = state.tasks.get_mut(write.task) else {
             return Ok(None);
         };
@@ -272,6 +304,7 @@ impl Memory for InProcessMemory {
             analysis_version,
             event,
             replayed: false,
+            epoch: self.epoch(),
         };
         state.remember(&write.guard, RememberedResult::Narrative(stored.clone()));
         drop(state);
@@ -283,12 +316,17 @@ impl Memory for InProcessMemory {
         &self,
         task: &TaskId,
         completed_record: &str,
+        deadline: Option<SystemTime>,
     ) -> Result<ProgressObserved, MemoryError> {
         let mut state = self.state();
+        if deadline.is_some_and(|deadline| SystemTime::now() > deadline) {
+            return Err(MemoryError::DeadlineExceeded);
+        }
         let Some(record) = state.tasks.get_mut(task) else {
             return Ok(ProgressObserved {
                 state: TaskState::default(),
                 recorded: None,
+                epoch: self.epoch(),
             });
         };
         let task_state = TaskState {
@@ -319,6 +357,7 @@ impl Memory for InProcessMemory {
         Ok(ProgressObserved {
             state: task_state,
             recorded,
+            epoch: self.epoch(),
         })
     }
 
@@ -354,11 +393,19 @@ impl Memory for InProcessMemory {
     }
 
     async fn history(&self) -> Result<History, MemoryError> {
+        Ok(self.state().history())
+    }
+
+    async fn locate(&self, id: EventId) -> Result<Located, MemoryError> {
         let state = self.state();
-        Ok(History {
-            last: state.last,
-            first_retained: state.events.front().map_or(EventId::ZERO, |n| n.id),
-            trimmed: state.trimmed,
+        let present = state
+            .events
+            .binary_search_by(|notification| notification.id.cmp(&id))
+            .is_ok();
+        Ok(Located {
+            history: state.history(),
+            present,
+            epoch: Some(self.epoch()),
         })
     }
 

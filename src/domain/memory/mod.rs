@@ -7,9 +7,25 @@
 //! Every write is one atomic step that stores the agent's keys, updates the shared context and
 //! appends the notification, so no reader ever sees a write without its notification or the
 //! reverse. On Redis that step is one Lua script: one round trip.
+//!
+//! # Epochs: a history that is gone is never taken for the one that is there
+//!
+//! Every history has an [`Epoch`]: a random id of its incarnation, set by the first write that
+//! finds none. When Redis comes back empty (a restart or failover without persistence, a
+//! `FLUSHALL`) the next write sets a new one, so versions, request ids and notification ids of
+//! the lost history can be told from the new one's: writes return the epoch they were made in,
+//! a write that names an older epoch ([`WriteGuard::epoch`]) is refused
+//! ([`MemoryError::EpochChanged`]), and the notifier compares epochs and resume ids
+//! ([`Located::continuity`]) to announce `history_reset` and `history_diverged`.
+//!
+//! [`InProcessMemory`] keeps one epoch for its whole life and never loses what it holds, so
+//! while it runs neither notice can arise from it; a client that resumes from an id of an
+//! earlier process (the history is gone with that process) gets the notice all the same,
+//! since the notifier derives it from [`Located`] alone.
 
 mod in_process;
 mod redis;
+mod replication;
 
 use std::{
     fmt::Debug,
@@ -27,15 +43,72 @@ use super::{EventId, MemoryError, Notification, TaskId};
 /// Notifications either memory retains for replay unless configured otherwise.
 pub const DEFAULT_MAX_EVENTS: usize = 100_000;
 
+/// What an acknowledged write has reached (`--durability`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// The master's memory: lost if the master dies before a replica or its disk has it.
+    #[default]
+    Memory,
+    /// At least one replica too, confirmed with `WAIT` before the write is acknowledged; a
+    /// write that cannot be confirmed in time is `Unavailable`, and may exist on the master
+    /// unconfirmed, so retry it with the same request id.
+    Replicated,
+}
+
+impl Durability {
+    /// Every value with its name on the command line, for parsing and help alike.
+    pub const NAMES: [(&'static str, Durability); 2] = [
+        ("memory", Durability::Memory),
+        ("replicated", Durability::Replicated),
+    ];
+
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, durability)| *durability == self)
+            .map_or("memory", |(name, _)| name)
+    }
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::NAMES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, durability)| *durability)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::NAMES.iter().map(|(name, _)| *name).collect();
+                format!("{name:?} is not one of {}", names.join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Conditions every write carries into its atomic step.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WriteGuard<'a> {
     /// Memory refuses the write (`DeadlineExceeded`) once its own clock is past this, so a
-    /// write that reaches it late is never applied.
+    /// write that reaches it late is never applied. Redis also refuses it once past the
+    /// moment Rift stops waiting for the answer (`RedisConfig::op_timeout`), so a write
+    /// answered `Unavailable` never lands later either.
     pub deadline: Option<SystemTime>,
     /// Idempotency: a repeated key returns the first result instead of writing again.
     pub request: Option<RequestKey<'a>>,
+    /// The epoch the caller's `expected_version` and request id belong to, from an earlier
+    /// answer; when memory's history is another one, the write is refused (`EpochChanged`).
+    pub epoch: Option<&'a str>,
 }
+
+/// The id of one incarnation of memory's history; opaque.
+pub type Epoch = String;
 
 /// An idempotency key with the fingerprint of the request it was first used for.
 #[derive(Debug, Clone, Copy)]
@@ -66,7 +139,7 @@ pub struct AnalysisWrite<'a> {
 }
 
 /// What an [`AnalysisWrite`] stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnalysisStored {
     /// The analysis version it became.
     pub version: u64,
@@ -74,6 +147,8 @@ pub struct AnalysisStored {
     pub event: EventId,
     /// True when this is the remembered result of an earlier call with the same request id.
     pub replayed: bool,
+    /// The history the version belongs to.
+    pub epoch: Epoch,
 }
 
 /// ConceptAgent's write. The narrative is `prefix + summary + suffix`, composed inside the same
@@ -103,6 +178,8 @@ pub struct NarrativeStored {
     pub event: EventId,
     /// True when this is the remembered result of an earlier call with the same request id.
     pub replayed: bool,
+    /// The history the versions belong to.
+    pub epoch: Epoch,
 }
 
 /// What memory holds about a task's progress.
@@ -132,12 +209,14 @@ impl TaskState {
 /// one that recorded completion (`TaskAgent:progress:<id>`).
 ///
 /// Notification payload when recorded: `{"task_id", "status": "completed", "analysis_version"}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgressObserved {
     /// The task's state as read.
     pub state: TaskState,
     /// The `progress_completed` notification, if this look recorded completion.
     pub recorded: Option<EventId>,
+    /// The history the versions belong to.
+    pub epoch: Epoch,
 }
 
 /// Where the retained notification history stands.
@@ -164,6 +243,67 @@ impl History {
     }
 }
 
+/// Where the history stands, whether it still holds one id, and its epoch, read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// Where the history stands.
+    pub history: History,
+    /// Whether the id asked about is retained.
+    pub present: bool,
+    /// `None` while no write has set one (an empty Redis, or one only the prototype wrote to).
+    pub epoch: Option<Epoch>,
+}
+
+/// What became of the history a subscriber had read up to some id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Continuity {
+    /// Nothing it could have missed is gone: resume after the id.
+    Intact,
+    /// Events after the id were trimmed away (`history_truncated`): resume from the oldest
+    /// retained one.
+    Truncated,
+    /// Events it had received are gone (`history_diverged`): the id is missing inside the
+    /// retained range, or is newer than anything retained (a failover to a replica that had
+    /// not received them, an older dump restored, or a new primary whose clock is behind).
+    Diverged,
+    /// The id comes from a history that no longer exists (`history_reset`): it precedes a
+    /// history that was never trimmed, or there is no history at all.
+    Reset,
+}
+
+impl Located {
+    /// The design's table, for a subscriber that had read up to `after`. Ids never minted by
+    /// a stream but handed out by Rift (`0`, the id of a truncation notice: just before the
+    /// oldest retained event) are intact as long as nothing between them and the retained
+    /// history is gone.
+    pub fn continuity(&self, after: EventId) -> Continuity {
+        let history = &self.history;
+        if after == EventId::ZERO || self.present {
+            return Continuity::Intact;
+        }
+        if history.last == EventId::ZERO {
+            return Continuity::Reset;
+        }
+        if after > history.last {
+            return Continuity::Diverged;
+        }
+        let oldest = if history.first_retained == EventId::ZERO {
+            history.last.successor()
+        } else {
+            history.first_retained
+        };
+        if after >= oldest {
+            Continuity::Diverged
+        } else if after.successor() >= oldest {
+            Continuity::Intact
+        } else if history.trimmed {
+            Continuity::Truncated
+        } else {
+            Continuity::Reset
+        }
+    }
+}
+
 /// Where agents keep what they write, and the notification history: the contract both
 /// memories meet (`tests/memory_contract.rs` runs against each).
 #[async_trait]
@@ -183,10 +323,12 @@ pub trait Memory: Send + Sync + Debug + 'static {
 
     /// Reads the task's state; when it is completed and not yet recorded, stores
     /// `completed_record` under `TaskAgent:progress:<id>` and announces it, atomically.
+    /// Refused past `deadline`, like a write.
     async fn observe_progress(
         &self,
         task: &TaskId,
         completed_record: &str,
+        deadline: Option<SystemTime>,
     ) -> Result<ProgressObserved, MemoryError>;
 
     /// Removes every key of the task and announces it (`task_deleted`, payload
@@ -206,6 +348,10 @@ pub trait Memory: Send + Sync + Debug + 'static {
 
     /// Where the retained history stands.
     async fn history(&self) -> Result<History, MemoryError>;
+
+    /// The history, whether it holds `id`, and its epoch, in one atomic read: how a resuming
+    /// subscriber learns what became of what it had read.
+    async fn locate(&self, id: EventId) -> Result<Located, MemoryError>;
 
     /// A reader that waits for new notifications; the notifier runs one per process.
     fn open_tail(&self) -> Box<dyn Tail>;
@@ -233,4 +379,77 @@ pub trait Tail: Send {
     /// The id of the newest notification (`ZERO` if none), without reading any: where a tail
     /// nobody listens to skips ahead to.
     async fn newest(&mut self) -> Result<EventId, MemoryError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(ms: u64, seq: u64) -> EventId {
+        EventId { ms, seq }
+    }
+
+    /// A history that minted ids 100-0 ..= 200-0; retained from `first` on.
+    fn located(first: EventId, trimmed: bool, present: bool) -> Located {
+        Located {
+            history: History {
+                last: id(200, 0),
+                first_retained: first,
+                trimmed,
+            },
+            present,
+            epoch: Some("e".into()),
+        }
+    }
+
+    #[test]
+    fn an_id_still_held_or_nothing_read_resumes_as_is() {
+        let intact = located(id(100, 0), false, true);
+        assert_eq!(intact.continuity(id(150, 0)), Continuity::Intact);
+        let missing = located(id(100, 0), true, false);
+        assert_eq!(missing.continuity(EventId::ZERO), Continuity::Intact);
+    }
+
+    #[test]
+    fn an_id_trimmed_away_is_truncated_unless_nothing_lies_between() {
+        let trimmed = located(id(150, 0), true, false);
+        assert_eq!(trimmed.continuity(id(120, 0)), Continuity::Truncated);
+        // The id of a truncation notice: just before the oldest retained event.
+        assert_eq!(
+            trimmed.continuity(id(150, 0).predecessor()),
+            Continuity::Intact
+        );
+    }
+
+    #[test]
+    fn an_id_missing_inside_or_beyond_the_history_is_diverged() {
+        let history = located(id(100, 0), false, false);
+        assert_eq!(history.continuity(id(150, 7)), Continuity::Diverged);
+        assert_eq!(history.continuity(id(250, 0)), Continuity::Diverged);
+        // Trimmed or not: what the subscriber saw is gone.
+        let trimmed = located(id(150, 0), true, false);
+        assert_eq!(trimmed.continuity(id(250, 0)), Continuity::Diverged);
+    }
+
+    #[test]
+    fn an_id_before_a_history_never_trimmed_or_any_id_on_no_history_is_a_reset() {
+        let fresh = located(id(100, 0), false, false);
+        assert_eq!(fresh.continuity(id(50, 0)), Continuity::Reset);
+        let empty = Located {
+            history: History::default(),
+            present: false,
+            epoch: None,
+        };
+        assert_eq!(empty.continuity(id(50, 0)), Continuity::Reset);
+    }
+
+    #[test]
+    fn durability_names_parse_back() {
+        for (name, durability) in Durability::NAMES {
+            assert_eq!(name.parse::<Durability>(), Ok(durability));
+            assert_eq!(durability.to_string(), name);
+        }
+        assert!("disk".parse::<Durability>().is_err());
+        assert_eq!(Durability::default(), Durability::Memory);
+    }
 }

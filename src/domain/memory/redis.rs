@@ -6,6 +6,18 @@
 //! - one connection per [`Tail`] for `XREAD BLOCK`, whose response timeout is longer than the
 //!   block, because a blocking read would otherwise trip the short timeout and, on a shared
 //!   connection, stall every command queued behind it.
+//!
+//! # A write Rift gave up on never lands
+//!
+//! A call that times out is still queued on the connection: a Redis that was stalled (paused,
+//! swapping, blocked by a slow command) runs it when it resumes. So every write script carries
+//! the moment Rift gives up on it ([`GiveUp`]: `op_timeout` from the call, or the caller's
+//! deadline if earlier) and refuses to write once Redis's clock (`TIME`) is past it. The
+//! `UNAVAILABLE` a caller gets after a timeout therefore means "not written".
+//!
+//! Clock assumption: Redis's clock does not run behind Rift's. If it runs `d` behind, a write
+//! can still land up to `d` after Rift answered; keep both hosts on NTP, well within
+//! `op_timeout`.
 
 use std::{
     collections::HashMap,
@@ -15,15 +27,17 @@ use std::{
 
 use async_trait::async_trait;
 use redis::{
-    AsyncCommands, AsyncConnectionConfig, Client, RedisError, Script, ScriptInvocation, Value,
+    AsyncCommands, AsyncConnectionConfig, Client, ErrorKind, RedisError, Script, ScriptInvocation,
+    Value,
     aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
     streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply},
 };
 use serde_json::Map;
 
 use super::{
-    AnalysisStored, AnalysisWrite, History, Memory, NarrativeStored, NarrativeWrite,
-    ProgressObserved, Tail, TaskState, WriteGuard, unix_ms,
+    AnalysisStored, AnalysisWrite, Durability, History, Located, Memory, NarrativeStored,
+    NarrativeWrite, ProgressObserved, Tail, TaskState, WriteGuard, replication::ReplicatedWrites,
+    unix_ms,
 };
 use crate::domain::{
     AnalysisStats, CoreError, EventId, MemoryError, Notification, TaskId, analysis,
@@ -41,6 +55,8 @@ pub struct RedisConfig {
     pub op_timeout: Duration,
     /// How long one tail read blocks (`XREAD BLOCK`).
     pub tail_block: Duration,
+    /// What an acknowledged write has reached: the master's memory, or a replica too.
+    pub durability: Durability,
 }
 
 impl RedisConfig {
@@ -51,6 +67,7 @@ impl RedisConfig {
             max_events: super::DEFAULT_MAX_EVENTS,
             op_timeout: Duration::from_millis(800),
             tail_block: Duration::from_secs(2),
+            durability: Durability::Memory,
         }
     }
 }
@@ -105,19 +122,29 @@ pub fn analyze_script_call(
         expected_version: None,
         guard: WriteGuard {
             deadline: Some(deadline),
-            request: None,
+            ..WriteGuard::default()
         },
     };
     let mut call = ScriptCall {
         source: write_script(ANALYZE),
         ..ScriptCall::default()
     };
-    analyze_args(&mut call, &write, &max_events.max(1).to_string());
+    // Repeated as is, the call sets the epoch (if none) to this one candidate: a tool's own.
+    let guard = Guard {
+        deadline_ms: deadline_arg(Some(deadline)),
+        candidate_epoch: "rift-bench",
+    };
+    analyze_args(&mut call, &write, &max_events.max(1).to_string(), &guard);
     Ok(call)
 }
 
 /// KEYS and ARGV of TechAgent's write script, in the order `scripts/analyze.lua` reads them.
-fn analyze_args(call: &mut impl ScriptArgs, write: &AnalysisWrite<'_>, max_events: &str) {
+fn analyze_args(
+    call: &mut impl ScriptArgs,
+    write: &AnalysisWrite<'_>,
+    max_events: &str,
+    guard: &Guard<'_>,
+) {
     let task = write.task;
     let expected_version = write.expected_version.map(|v| v.to_string());
     call.key(&keys::analysis(task))
@@ -130,7 +157,7 @@ fn analyze_args(call: &mut impl ScriptArgs, write: &AnalysisWrite<'_>, max_event
         .arg(write.summary)
         .arg(max_events)
         .arg(expected_version.as_deref().unwrap_or_default());
-    guarded(call, &write.guard);
+    guarded(call, &write.guard, guard);
     traced(call);
 }
 
@@ -175,12 +202,24 @@ impl Scripts {
     }
 }
 
-/// Appends a write's guard to a script call: the request key as the last key (if any), and
-/// three last arguments: deadline (unix ms, 0 for none), request fingerprint and window (ms;
-/// both empty without a request key). `prelude.lua` reads them in that order.
-fn guarded(call: &mut impl ScriptArgs, guard: &WriteGuard<'_>) {
-    call.arg(&deadline_arg(guard.deadline));
-    match guard.request {
+/// What Rift adds to a write's own guard for the script: the deadline it gives the script
+/// (unix ms: the earlier of the guard's and the moment Rift gives up), and a candidate epoch.
+#[derive(Debug)]
+struct Guard<'a> {
+    deadline_ms: String,
+    candidate_epoch: &'a str,
+}
+
+/// Appends a write's guard to a script call: the meta key, then the request key (if any), as
+/// the last keys; and five last arguments: the deadline, the candidate epoch, the expected
+/// epoch (empty for any), request fingerprint and window (ms; both empty without a request
+/// key). `prelude.lua` reads them in that order.
+fn guarded(call: &mut impl ScriptArgs, write: &WriteGuard<'_>, guard: &Guard<'_>) {
+    call.key(keys::META)
+        .arg(&guard.deadline_ms)
+        .arg(guard.candidate_epoch)
+        .arg(write.epoch.unwrap_or_default());
+    match write.request {
         Some(request) => {
             call.key(&keys::request(request.id))
                 .arg(request.fingerprint)
@@ -203,6 +242,55 @@ fn deadline_arg(deadline: Option<SystemTime>) -> String {
     deadline.map_or(0, unix_ms).to_string()
 }
 
+/// Candidate epochs: a random base per process and a counter, so every write offers one never
+/// offered before. A fixed candidate would be wrong: the same process, setting it again after
+/// Redis came back empty, would make the new history look like the old one.
+#[derive(Debug)]
+struct EpochCandidates {
+    base: String,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl EpochCandidates {
+    fn new() -> Self {
+        Self {
+            base: uuid::Uuid::new_v4().simple().to_string()[..16].to_owned(),
+            next: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}-{n:x}", self.base)
+    }
+}
+
+/// The moment a request-path call is abandoned, on both clocks: the wall clock for the
+/// script's own guard (compared with Redis's `TIME`), the monotonic one for the wait.
+#[derive(Debug, Clone, Copy)]
+struct GiveUp {
+    wall: SystemTime,
+    at: tokio::time::Instant,
+}
+
+impl GiveUp {
+    /// `timeout` from now. The wall clock is read first, so the script's deadline is never
+    /// later than the moment the wait ends.
+    fn after(timeout: Duration) -> Self {
+        let wall = SystemTime::now() + timeout;
+        Self {
+            wall,
+            at: tokio::time::Instant::now() + timeout,
+        }
+    }
+
+    /// The script's deadline argument: the earlier of `deadline` and this moment, in unix ms.
+    fn deadline_arg(&self, deadline: Option<SystemTime>) -> String {
+        let wall = deadline.map_or(self.wall, |deadline| deadline.min(self.wall));
+        unix_ms(wall).to_string()
+    }
+}
+
 /// Memory in Redis, shared by every Rift process using the same server. Connects lazily, so
 /// Rift starts while Redis is down.
 #[derive(Debug, Clone)]
@@ -213,6 +301,9 @@ pub struct RedisMemory {
     scripts: std::sync::Arc<Scripts>,
     /// `config.max_events` as the scripts' `MAXLEN` argument, formatted once.
     maxlen: std::sync::Arc<str>,
+    epochs: std::sync::Arc<EpochCandidates>,
+    /// With `Durability::Replicated`: the write link and its group commits.
+    replicated: Option<std::sync::Arc<ReplicatedWrites>>,
 }
 
 impl RedisMemory {
@@ -229,12 +320,16 @@ impl RedisMemory {
             .set_max_delay(Duration::from_millis(250));
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
             .map_err(|e| MemoryError::Unavailable(e.to_string()))?;
+        let replicated = (config.durability == Durability::Replicated)
+            .then(|| std::sync::Arc::new(ReplicatedWrites::new(client.clone(), config.op_timeout)));
         Ok(Self {
             client,
             connection,
             maxlen: config.max_events.max(1).to_string().into(),
             config,
             scripts: std::sync::Arc::new(Scripts::new()),
+            epochs: std::sync::Arc::new(EpochCandidates::new()),
+            replicated,
         })
     }
 
@@ -243,7 +338,21 @@ impl RedisMemory {
         &self,
         call: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, MemoryError> {
-        match tokio::time::timeout(self.config.op_timeout, call).await {
+        self.bounded_until(self.give_up(), call).await
+    }
+
+    /// When a call starting now is abandoned.
+    fn give_up(&self) -> GiveUp {
+        GiveUp::after(self.config.op_timeout)
+    }
+
+    /// Runs one request-path call until `give_up`; a write's script was given the same moment.
+    async fn bounded_until<T>(
+        &self,
+        give_up: GiveUp,
+        call: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, MemoryError> {
+        match tokio::time::timeout_at(give_up.at, call).await {
             Ok(result) => result.map_err(classify),
             Err(_) => Err(MemoryError::Unavailable(format!(
                 "no answer from Redis within {:?}",
@@ -255,14 +364,125 @@ impl RedisMemory {
     fn max_events(&self) -> &str {
         &self.maxlen
     }
+
+    /// Runs a write script until `give_up`. With `Durability::Memory`, on the request
+    /// connection; with `Durability::Replicated`, on the write link, and when `written` says
+    /// the reply wrote something (or replays a write), only answered once a replica confirms.
+    async fn run_write<T>(
+        &self,
+        call: &ScriptInvocation<'_>,
+        give_up: GiveUp,
+        written: impl Fn(&T) -> bool + Send,
+    ) -> Result<T, MemoryError>
+    where
+        T: redis::FromRedisValue + Send,
+    {
+        let Some(replicated) = &self.replicated else {
+            let mut connection = self.connection.clone();
+            return self
+                .bounded_until(give_up, call.invoke_async::<T>(&mut connection))
+                .await;
+        };
+        let write = async {
+            let mut link = replicated.link().await?;
+            let reply = match call.invoke_async::<T>(&mut link.connection).await {
+                Ok(reply) => reply,
+                Err(error) => {
+                    replicated.failed(&link, &error).await;
+                    return Err(classify(error));
+                }
+            };
+            if written(&reply) {
+                replicated.confirm(&link, give_up.at).await?;
+            }
+            Ok(reply)
+        };
+        match tokio::time::timeout_at(give_up.at, write).await {
+            Ok(result) => result,
+            Err(_) => Err(MemoryError::Unavailable(format!(
+                "no confirmed answer from Redis within {:?}",
+                self.config.op_timeout
+            ))),
+        }
+    }
+
+    /// Where the history stands, its epoch, and whether it holds `id`: one script.
+    async fn locate_in_history(&self, id: Option<EventId>) -> Result<Located, MemoryError> {
+        let mut connection = self.connection.clone();
+        let mut call = self.scripts.history.prepare_invoke();
+        call.key(keys::NOTIFICATIONS)
+            .key(keys::META)
+            .arg(id.map(|id| id.to_string()).unwrap_or_default());
+        let invocation = call.invoke_async::<(String, String, u8, u8, String)>(&mut connection);
+        let (last, first_retained, trimmed, present, epoch) = self.bounded(invocation).await?;
+        Ok(Located {
+            history: History {
+                last: parse_id(&last)?,
+                first_retained: parse_id(&first_retained)?,
+                trimmed: trimmed == 1,
+            },
+            present: present == 1,
+            epoch: Some(epoch).filter(|epoch| !epoch.is_empty()),
+        })
+    }
 }
 
-/// Connection trouble is `Unavailable` (retry later); the scripts' own refusals (`RIFT*` codes)
-/// become their typed errors; anything else means Redis holds data Rift does not understand.
-fn classify(error: RedisError) -> MemoryError {
+/// What an error reply of Redis means to Rift, whatever command it answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Meaning {
+    /// Nothing was done and the same call may succeed shortly: a failover, a resharding, a
+    /// restart under way. Callers get `UNAVAILABLE` with `RetryInfo`.
+    TryAgain,
+    /// Redis refuses Rift itself (credentials, permissions, its own state) until an operator
+    /// acts: retrying does not help, so callers get `INTERNAL` and the log says why.
+    Refused,
+}
+
+/// Redis error codes by meaning; any code not listed (and not one of the scripts' own `RIFT*`
+/// codes) means Redis holds data Rift does not understand, or a bug such as `CROSSSLOT`.
+const REPLY_CODES: &[(&str, Meaning)] = &[
+    // Cluster: the slot moved or is moving, or the cluster is reconfiguring.
+    ("MOVED", Meaning::TryAgain),
+    ("ASK", Meaning::TryAgain),
+    ("TRYAGAIN", Meaning::TryAgain),
+    ("CLUSTERDOWN", Meaning::TryAgain),
+    // Fewer replicas than `min-replicas-to-write` are in sync.
+    ("NOREPLICAS", Meaning::TryAgain),
+    // A replica: Rift reached a demoted master, or a replica before the failover finished.
+    ("READONLY", Meaning::TryAgain),
+    // Loading its dataset after a restart or a full resync.
+    ("LOADING", Meaning::TryAgain),
+    // A replica whose master is down, with `replica-serve-stale-data no`.
+    ("MASTERDOWN", Meaning::TryAgain),
+    // Another script runs past `busy-reply-threshold`.
+    ("BUSY", Meaning::TryAgain),
+    ("NOAUTH", Meaning::Refused),
+    ("WRONGPASS", Meaning::Refused),
+    ("NOPERM", Meaning::Refused),
+    // Writes refused since the last RDB save failed (`stop-writes-on-bgsave-error`).
+    ("MISCONF", Meaning::Refused),
+    // `maxmemory` reached under `noeviction`.
+    ("OOM", Meaning::Refused),
+];
+
+fn meaning_of(code: &str) -> Option<Meaning> {
+    REPLY_CODES
+        .iter()
+        .find(|(listed, _)| *listed == code)
+        .map(|(_, meaning)| *meaning)
+}
+
+/// Connection trouble and "try again" replies are `Unavailable`; Redis refusing Rift itself
+/// is `Refused`; the scripts' own refusals (`RIFT*` codes) become their typed errors; anything
+/// else means Redis holds data Rift does not understand.
+pub(super) fn classify(error: RedisError) -> MemoryError {
     match error.code() {
         Some("RIFTDEADLINE") => return MemoryError::DeadlineExceeded,
         Some("RIFTREUSED") => return MemoryError::RequestIdReused,
+        Some("RIFTEPOCH") => {
+            let current = error.detail().unwrap_or_default().trim().to_owned();
+            return MemoryError::EpochChanged { current };
+        }
         Some("RIFTVERSION") => {
             let current = error.detail().and_then(|d| d.trim().parse().ok());
             if let Some(current) = current {
@@ -271,19 +491,24 @@ fn classify(error: RedisError) -> MemoryError {
         }
         _ => {}
     }
-    let transient = error.is_io_error()
-        || error.is_timeout()
-        || error.is_connection_dropped()
-        || error.is_connection_refusal()
-        || error.is_unrecoverable_error()
-        || matches!(
-            error.code(),
-            Some("LOADING" | "BUSY" | "TRYAGAIN" | "MASTERDOWN" | "READONLY")
-        );
-    if transient {
-        MemoryError::Unavailable(error.to_string())
-    } else {
-        MemoryError::Corrupt(error.to_string())
+    let meaning = error.code().and_then(meaning_of).or_else(|| {
+        if error.kind() == ErrorKind::AuthenticationFailed {
+            Some(Meaning::Refused)
+        } else if error.is_io_error()
+            || error.is_timeout()
+            || error.is_connection_dropped()
+            || error.is_connection_refusal()
+            || error.is_unrecoverable_error()
+        {
+            Some(Meaning::TryAgain)
+        } else {
+            None
+        }
+    });
+    match meaning {
+        Some(Meaning::TryAgain) => MemoryError::Unavailable(error.to_string()),
+        Some(Meaning::Refused) => MemoryError::Refused(error.to_string()),
+        None => MemoryError::Corrupt(error.to_string()),
     }
 }
 
@@ -297,15 +522,22 @@ impl Memory for RedisMemory {
         &self,
         write: AnalysisWrite<'_>,
     ) -> Result<AnalysisStored, MemoryError> {
-        let mut connection = self.connection.clone();
+        let give_up = self.give_up();
+        let candidate = self.epochs.next();
         let mut call = self.scripts.analyze.prepare_invoke();
-        analyze_args(&mut call, &write, self.max_events());
-        let invocation = call.invoke_async::<(u64, String, u8)>(&mut connection);
-        let (version, id, replayed) = self.bounded(invocation).await?;
+        let guard = Guard {
+            deadline_ms: give_up.deadline_arg(write.guard.deadline),
+            candidate_epoch: &candidate,
+        };
+        analyze_args(&mut call, &write, self.max_events(), &guard);
+        let (version, id, replayed, epoch) = self
+            .run_write::<(u64, String, u8, String)>(&call, give_up, |_| true)
+            .await?;
         Ok(AnalysisStored {
             version,
             event: parse_id(&id)?,
             replayed: replayed == 1,
+            epoch,
         })
     }
 
@@ -314,7 +546,6 @@ impl Memory for RedisMemory {
         write: NarrativeWrite<'_>,
     ) -> Result<Option<NarrativeStored>, MemoryError> {
         let task = write.task;
-        let mut connection = self.connection.clone();
         let mut call = self.scripts.narrate.prepare_invoke();
         call.key(keys::narrative(task))
             .key(keys::context(task))
@@ -324,18 +555,28 @@ impl Memory for RedisMemory {
             .arg(write.prefix)
             .arg(write.suffix)
             .arg(self.max_events());
-        guarded(&mut call, &write.guard);
-        traced(&mut call);
-        let invocation = call.invoke_async::<Option<(String, u64, String, u8)>>(&mut connection);
-        let Some((narrative, analysis_version, id, replayed)) = self.bounded(invocation).await?
-        else {
-            return Ok(None);
+        let give_up = self.give_up();
+        let candidate = self.epochs.next();
+        let guard = Guard {
+            deadline_ms: give_up.deadline_arg(write.guard.deadline),
+            candidate_epoch: &candidate,
         };
+        guarded(&mut call, &write.guard, &guard);
+        traced(&mut call);
+        let (found, epoch, narrative, analysis_version, id, replayed) = self
+            .run_write::<(u8, String, String, u64, String, u8)>(&call, give_up, |reply| {
+                reply.0 == 1
+            })
+            .await?;
+        if found == 0 {
+            return Ok(None);
+        }
         Ok(Some(NarrativeStored {
             narrative,
             analysis_version,
             event: parse_id(&id)?,
             replayed: replayed == 1,
+            epoch,
         }))
     }
 
@@ -343,8 +584,9 @@ impl Memory for RedisMemory {
         &self,
         task: &TaskId,
         completed_record: &str,
+        deadline: Option<SystemTime>,
     ) -> Result<ProgressObserved, MemoryError> {
-        let mut connection = self.connection.clone();
+        let give_up = self.give_up();
         let mut call = self.scripts.progress.prepare_invoke();
         call.key(keys::progress(task))
             .key(keys::context(task))
@@ -352,11 +594,16 @@ impl Memory for RedisMemory {
             .key(keys::updates_channel(task))
             .arg(task.as_str())
             .arg(completed_record)
-            .arg(self.max_events());
+            .key(keys::META)
+            .arg(self.max_events())
+            .arg(give_up.deadline_arg(deadline))
+            .arg(self.epochs.next());
         traced(&mut call);
-        let invocation = call.invoke_async::<(u8, u64, u8, u64, String)>(&mut connection);
-        let (has_analysis, analysis_version, has_narrative, narrative_version, recorded) =
-            self.bounded(invocation).await?;
+        let (has_analysis, analysis_version, has_narrative, narrative_version, recorded, epoch) =
+            self.run_write::<(u8, u64, u8, u64, String, String)>(&call, give_up, |reply| {
+                !reply.4.is_empty()
+            })
+            .await?;
         let recorded = parse_optional_id(&recorded)?;
         Ok(ProgressObserved {
             state: TaskState {
@@ -366,6 +613,7 @@ impl Memory for RedisMemory {
                 narrative_analysis_version: narrative_version,
             },
             recorded,
+            epoch,
         })
     }
 
@@ -374,7 +622,7 @@ impl Memory for RedisMemory {
         task: &TaskId,
         deadline: Option<SystemTime>,
     ) -> Result<Option<EventId>, MemoryError> {
-        let mut connection = self.connection.clone();
+        let give_up = self.give_up();
         let mut call = self.scripts.delete.prepare_invoke();
         call.key(keys::analysis(task))
             .key(keys::narrative(task))
@@ -382,12 +630,16 @@ impl Memory for RedisMemory {
             .key(keys::context(task))
             .key(keys::NOTIFICATIONS)
             .key(keys::updates_channel(task))
+            .key(keys::META)
             .arg(task.as_str())
             .arg(self.max_events())
-            .arg(deadline_arg(deadline));
+            .arg(give_up.deadline_arg(deadline))
+            .arg(self.epochs.next());
         traced(&mut call);
-        let invocation = call.invoke_async::<String>(&mut connection);
-        parse_optional_id(&self.bounded(invocation).await?)
+        let id = self
+            .run_write::<String>(&call, give_up, |id| !id.is_empty())
+            .await?;
+        parse_optional_id(&id)
     }
 
     async fn events_after(
@@ -408,16 +660,13 @@ impl Memory for RedisMemory {
     }
 
     async fn history(&self) -> Result<History, MemoryError> {
-        let mut connection = self.connection.clone();
-        let mut call = self.scripts.history.prepare_invoke();
-        call.key(keys::NOTIFICATIONS);
-        let invocation = call.invoke_async::<(String, String, u8)>(&mut connection);
-        let (last, first_retained, trimmed) = self.bounded(invocation).await?;
-        Ok(History {
-            last: parse_id(&last)?,
-            first_retained: parse_id(&first_retained)?,
-            trimmed: trimmed == 1,
-        })
+        self.locate_in_history(None)
+            .await
+            .map(|located| located.history)
+    }
+
+    async fn locate(&self, id: EventId) -> Result<Located, MemoryError> {
+        self.locate_in_history(Some(id)).await
     }
 
     fn open_tail(&self) -> Box<dyn Tail> {
@@ -566,4 +815,114 @@ fn notification_from_entry(entry: StreamId) -> Result<Notification, MemoryError>
         payload,
         traceparent,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CoreError;
+
+    /// The error Redis's reply `-<text>` becomes, as the connection hands it over.
+    fn reply(text: &str) -> RedisError {
+        redis::parse_redis_value(format!("-{text}\r\n").as_bytes())
+            .expect("a reply")
+            .extract_error()
+            .expect_err("an error reply")
+    }
+
+    #[test]
+    fn replies_that_mean_try_again_are_unavailable() {
+        for text in [
+            "MOVED 3999 127.0.0.1:6381",
+            "ASK 3999 127.0.0.1:6381",
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+            "CLUSTERDOWN The cluster is down",
+            "NOREPLICAS Not enough good replicas to write. script: 2dc6a2806cfb, on @user_script:1.",
+            "READONLY You can't write against a read only replica. script: 2dc6a2806cfb, on @user_script:1.",
+            "LOADING Redis is loading the dataset in memory",
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        ] {
+            let error = classify(reply(text));
+            assert!(
+                matches!(error, MemoryError::Unavailable(_)),
+                "{text}: {error:?}"
+            );
+            assert!(
+                matches!(CoreError::from(error), CoreError::Unavailable { .. }),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn redis_refusing_rift_is_not_try_again() {
+        for text in [
+            "NOAUTH Authentication required.",
+            "WRONGPASS invalid username-password pair or user is disabled.",
+            "NOPERM User rift has no permissions to run the 'evalsha' command",
+            "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.",
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        ] {
+            let error = classify(reply(text));
+            assert!(
+                matches!(error, MemoryError::Refused(_)),
+                "{text}: {error:?}"
+            );
+            assert_eq!(CoreError::from(error), CoreError::Internal, "{text}");
+        }
+        let handshake = RedisError::from((
+            ErrorKind::AuthenticationFailed,
+            "Password authentication failed",
+        ));
+        assert!(matches!(classify(handshake), MemoryError::Refused(_)));
+    }
+
+    #[test]
+    fn layout_bugs_and_unknown_replies_are_internal() {
+        for text in [
+            "CROSSSLOT Keys in request don't hash to the same slot",
+            "WRONGTYPE Operation against a key holding the wrong kind of value",
+            "ERR Error running script",
+        ] {
+            assert!(
+                matches!(classify(reply(text)), MemoryError::Corrupt(_)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn connection_failures_are_unavailable() {
+        for kind in [
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::ConnectionRefused,
+            std::io::ErrorKind::TimedOut,
+            std::io::ErrorKind::UnexpectedEof,
+        ] {
+            let error = RedisError::from(std::io::Error::from(kind));
+            assert!(
+                matches!(classify(error), MemoryError::Unavailable(_)),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_scripts_own_refusals_keep_their_meaning() {
+        assert!(matches!(
+            classify(reply("RIFTDEADLINE the deadline passed before the write")),
+            MemoryError::DeadlineExceeded
+        ));
+        assert!(matches!(
+            classify(reply("RIFTVERSION 3")),
+            MemoryError::VersionMismatch { current: 3 }
+        ));
+        assert!(matches!(
+            classify(reply(
+                "RIFTREUSED request id reused for a different request"
+            )),
+            MemoryError::RequestIdReused
+        ));
+    }
 }

@@ -1,7 +1,45 @@
 //! Building gRPC requests and reading the rich error details Rift attaches to a status.
 
+use std::time::Duration;
+
 use prost_types::{Value, value::Kind};
+use rift::pb::{self, rift_client::RiftClient};
+use tonic::{Request, Streaming, transport::Channel};
 use tonic_types::{ErrorInfo, StatusExt};
+
+/// `message` with a client deadline far beyond Rift's own Redis timeout: a slow or stalled
+/// Redis is answered by Rift (`UNAVAILABLE`), never by the client giving up.
+pub(crate) fn patient<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.set_timeout(Duration::from_secs(20));
+    request
+}
+
+/// An Analyze of `task_id` with no data and `request_id` (empty: none), [`patient`].
+pub(crate) fn patient_analyze(task_id: &str, request_id: &str) -> Request<pb::AnalyzeRequest> {
+    patient(pb::AnalyzeRequest {
+        task_id: task_id.into(),
+        data: vec![],
+        request_id: request_id.into(),
+        ..Default::default()
+    })
+}
+
+/// A Subscribe stream of `task_id` (empty: every task) after the resume token `after`.
+pub(crate) async fn subscribe(
+    client: &mut RiftClient<Channel>,
+    task_id: &str,
+    after: &str,
+) -> Streaming<pb::Notification> {
+    client
+        .subscribe(pb::SubscribeRequest {
+            task_id: task_id.into(),
+            after: after.into(),
+        })
+        .await
+        .expect("subscribe")
+        .into_inner()
+}
 
 /// `items` as protobuf string values, the shape `AnalyzeRequest.data` takes.
 pub(crate) fn strings(items: &[&str]) -> Vec<Value> {

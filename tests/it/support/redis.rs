@@ -2,6 +2,9 @@
 //! persistence, no TCP port. Starting one takes a few milliseconds, so every test gets a fresh
 //! server and tests run in parallel without sharing keys.
 //!
+//! Replication needs TCP: [`RedisServer::start_master`] also listens on a free port of
+//! 127.0.0.1, and [`RedisServer::start_replica_of`] starts a replica of such a master.
+//!
 //! Readiness is read from the server's log (on stdout), never guessed with a sleep.
 //! A missing `redis-server` fails the test with instructions; it is never a skip.
 
@@ -34,6 +37,10 @@ pub(crate) struct RedisServer {
     socket: PathBuf,
     /// Append-only file with an fsync per write, so a kill loses nothing acknowledged.
     durable: bool,
+    /// A TCP port on 127.0.0.1 too, for replicas (replication needs TCP); chosen free.
+    port: Option<u16>,
+    /// Further `redis-server` arguments, on every start.
+    args: Vec<String>,
     child: Option<Child>,
     /// Declared last so it is removed after the server is gone.
     dir: TempDir,
@@ -53,7 +60,41 @@ impl RedisServer {
         Self::start_with(true)
     }
 
+    /// Like [`RedisServer::start`], with further `redis-server` arguments (`["--requirepass",
+    /// "secret"]`) on this start and every restart.
+    pub(crate) fn start_with_args(args: &[&str]) -> Self {
+        Self::launch(false, false, args)
+    }
+
+    /// A server that replicas can follow: it also listens on a free TCP port of 127.0.0.1,
+    /// and starts a full resync at once (no diskless-sync delay).
+    pub(crate) fn start_master(args: &[&str]) -> Self {
+        let mut all = vec!["--repl-diskless-sync-delay", "0"];
+        all.extend_from_slice(args);
+        Self::launch(false, true, &all)
+    }
+
+    /// A replica of `master` (started with [`RedisServer::start_master`]), itself on TCP too
+    /// so it can be promoted and followed. It is ready to serve; [`wait_for_replicas`] tells
+    /// when it has synced.
+    pub(crate) fn start_replica_of(master: &RedisServer, args: &[&str]) -> Self {
+        let port = master.port().to_string();
+        let mut all = vec![
+            "--replicaof",
+            "127.0.0.1",
+            port.as_str(),
+            "--repl-diskless-sync-delay",
+            "0",
+        ];
+        all.extend_from_slice(args);
+        Self::launch(false, true, &all)
+    }
+
     fn start_with(durable: bool) -> Self {
+        Self::launch(durable, false, &[])
+    }
+
+    fn launch(durable: bool, tcp: bool, args: &[&str]) -> Self {
         let binary = find_binary();
         let dir = tempfile::Builder::new()
             .prefix("rift-redis-")
@@ -63,11 +104,18 @@ impl RedisServer {
             binary,
             socket: dir.path().join("redis.sock"),
             durable,
+            port: tcp.then(free_port),
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
             child: None,
             dir,
         };
         server.spawn();
         server
+    }
+
+    /// The TCP port of a server started with [`RedisServer::start_master`] or as a replica.
+    pub(crate) fn port(&self) -> u16 {
+        self.port.expect("this redis-server listens on TCP")
     }
 
     /// `unix:///…/redis.sock`, as `RedisConfig::url` and `redis::Client::open` take it.
@@ -111,17 +159,66 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is answered, queued
+    /// commands run once it is [`RedisServer::resume`]d: a stall, not an outage.
+    pub(crate) fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a [`RedisServer::pause`]d server run again (SIGCONT).
+    pub(crate) fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("redis-server is running");
+        let pid = child.id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     /// Stops the server if it runs, then starts a new one on the same socket, empty.
     pub(crate) fn restart(&mut self) {
         self.stop();
         self.spawn();
     }
 
+    /// Stops the server, then starts it again on the same socket, loading the RDB file its
+    /// directory holds (write it with `SAVE` first) at `per_key` a key; returns while it is
+    /// still loading, when every command is answered `LOADING`.
+    pub(crate) fn restart_loading_slowly(&mut self, per_key: Duration) {
+        self.stop();
+        let delay = per_key.as_micros().max(1).to_string();
+        self.spawn_until(
+            &[
+                "--key-load-delay",
+                &delay,
+                // Answer clients (LOADING) between every kilobyte loaded.
+                "--loading-process-events-interval-bytes",
+                "1024",
+            ],
+            "loading rdb produced by",
+        );
+    }
+
     fn spawn(&mut self) {
+        // Redis 7.0 logs "Ready to accept connections" for TCP but "The server is now ready
+        // to accept connections at <path>" for a unix socket alone; 7.2 says "Ready to
+        // accept connections unix".
+        self.spawn_until(&[], "ready to accept connections");
+    }
+
+    /// Starts the server with `extra` arguments for this start only, and returns once a log
+    /// line contains `ready` (lower case).
+    fn spawn_until(&mut self, extra: &[&str], ready: &str) {
         let stderr_path = self.dir.path().join("stderr.log");
         let stderr = File::create(&stderr_path).expect("create redis-server's stderr file");
+        let port = self.port.unwrap_or(0).to_string();
         let mut child = Command::new(&self.binary)
-            .args(["--port", "0", "--unixsocket"])
+            .args(["--port", &port, "--bind", "127.0.0.1", "--unixsocket"])
             .arg(&self.socket)
             .args([
                 "--unixsocketperm",
@@ -137,6 +234,8 @@ impl RedisServer {
             .arg(self.dir.path())
             // Log to stdout, where readiness is read from.
             .args(["--logfile", "", "--daemonize", "no"])
+            .args(&self.args)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -165,14 +264,9 @@ impl RedisServer {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match log.recv_timeout(remaining) {
                 Ok(line) => {
-                    // Redis 7.0 logs "Ready to accept connections" for TCP but "The server is
-                    // now ready to accept connections at <path>" for a unix socket alone;
-                    // 7.2 says "Ready to accept connections unix".
-                    let ready = line
-                        .to_ascii_lowercase()
-                        .contains("ready to accept connections");
+                    let is_ready = line.to_ascii_lowercase().contains(ready);
                     seen.push_str(&line);
-                    if ready {
+                    if is_ready {
                         self.child = Some(child);
                         return;
                     }
@@ -197,6 +291,37 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Waits until `count` replicas have acknowledged everything written to `master` so far
+/// (`WAIT`, on a write of its own): a replica that has synced answers it, so no sleep guesses.
+pub(crate) async fn wait_for_replicas(master: &RedisServer, count: usize) {
+    let mut connection = master.connection().await;
+    let _: () = redis::cmd("SET")
+        .arg("rift-test:replicated")
+        .arg(1)
+        .query_async(&mut connection)
+        .await
+        .expect("SET on the master");
+    let acknowledged: usize = redis::cmd("WAIT")
+        .arg(count)
+        .arg(READY_TIMEOUT.as_millis() as u64)
+        .query_async(&mut connection)
+        .await
+        .expect("WAIT on the master");
+    assert!(
+        acknowledged >= count,
+        "{acknowledged} of {count} replicas synced within {READY_TIMEOUT:?}"
+    );
+}
+
+/// A TCP port of 127.0.0.1 nobody listens on right now. Another process could take it before
+/// redis-server binds it; that fails the start loudly rather than sharing a server.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("find a free TCP port on 127.0.0.1")
 }
 
 /// A plain client for `url`, for reading back what Rift wrote.

@@ -25,28 +25,32 @@ COMPLETED: TaskStatus
 STALE: TaskStatus
 
 class AnalyzeRequest(_message.Message):
-    __slots__ = ("task_id", "data", "request_id", "expected_version")
+    __slots__ = ("task_id", "data", "request_id", "expected_version", "epoch")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     data: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]
     request_id: str
     expected_version: int
-    def __init__(self, task_id: _Optional[str] = ..., data: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ..., request_id: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    epoch: str
+    def __init__(self, task_id: _Optional[str] = ..., data: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ..., request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
-    __slots__ = ("task_id", "summary", "version", "stats")
+    __slots__ = ("task_id", "summary", "version", "stats", "epoch")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     summary: str
     version: int
     stats: AnalysisStats
-    def __init__(self, task_id: _Optional[str] = ..., summary: _Optional[str] = ..., version: _Optional[int] = ..., stats: _Optional[_Union[AnalysisStats, _Mapping]] = ...) -> None: ...
+    epoch: str
+    def __init__(self, task_id: _Optional[str] = ..., summary: _Optional[str] = ..., version: _Optional[int] = ..., stats: _Optional[_Union[AnalysisStats, _Mapping]] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class AnalysisStats(_message.Message):
     __slots__ = ("item_count", "types", "numbers", "strings")
@@ -109,22 +113,26 @@ class ValueCount(_message.Message):
     def __init__(self, value: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class NarrateRequest(_message.Message):
-    __slots__ = ("task_id", "request_id")
+    __slots__ = ("task_id", "request_id", "epoch")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     request_id: str
-    def __init__(self, task_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    epoch: str
+    def __init__(self, task_id: _Optional[str] = ..., request_id: _Optional[str] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class NarrateResponse(_message.Message):
-    __slots__ = ("task_id", "narrative", "analysis_version")
+    __slots__ = ("task_id", "narrative", "analysis_version", "epoch")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     NARRATIVE_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     narrative: str
     analysis_version: int
-    def __init__(self, task_id: _Optional[str] = ..., narrative: _Optional[str] = ..., analysis_version: _Optional[int] = ...) -> None: ...
+    epoch: str
+    def __init__(self, task_id: _Optional[str] = ..., narrative: _Optional[str] = ..., analysis_version: _Optional[int] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class ProgressRequest(_message.Message):
     __slots__ = ("task_id",)
@@ -133,16 +141,18 @@ class ProgressRequest(_message.Message):
     def __init__(self, task_id: _Optional[str] = ...) -> None: ...
 
 class ProgressResponse(_message.Message):
-    __slots__ = ("task_id", "status", "analysis_version", "narrative_analysis_version")
+    __slots__ = ("task_id", "status", "analysis_version", "narrative_analysis_version", "epoch")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_VERSION_FIELD_NUMBER: _ClassVar[int]
     NARRATIVE_ANALYSIS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     status: TaskStatus
     analysis_version: int
     narrative_analysis_version: int
-    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., analysis_version: _Optional[int] = ..., narrative_analysis_version: _Optional[int] = ...) -> None: ...
+    epoch: str
+    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., analysis_version: _Optional[int] = ..., narrative_analysis_version: _Optional[int] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
     __slots__ = ("task_id", "after")

@@ -1,14 +1,16 @@
--- TechAgent's write. KEYS: analysis, context, progress, stream, channel[, request].
+-- TechAgent's write. KEYS: analysis, context, progress, stream, channel, meta[, request].
 -- ARGV: task_id, record_json, summary, maxlen, expected_version ('' for any), then the guard:
--- deadline_ms, fingerprint, window_ms.
--- Returns {version, notification id, 1 if replayed else 0}.
-local remembered = recall_request(KEYS[6], ARGV[7])
+-- deadline_ms, candidate epoch, expected epoch ('' for any), fingerprint, window_ms.
+-- Returns {version, notification id, 1 if replayed else 0, epoch}.
+local remembered = recall_request(KEYS[7], ARGV[9])
 if remembered then
   if remembered.err then return remembered end
-  return {remembered.v, remembered.id, 1}
+  return {remembered.v, remembered.id, 1, remembered.e or ''}
 end
 local late = check_deadline(ARGV[6])
 if late then return late end
+local epoch, stale = check_epoch(KEYS[6], ARGV[7], ARGV[8])
+if stale then return stale end
 local current = tonumber(redis.call('HGET', KEYS[2], 'rift_analysis_version') or '0')
 if ARGV[5] ~= '' and tonumber(ARGV[5]) ~= current then
   return redis.error_reply('RIFTVERSION ' .. current)
@@ -20,5 +22,5 @@ redis.call('HSET', KEYS[2], 'TechAgent_analysis', ARGV[2])
 redis.call('DEL', KEYS[3])
 local id = notify(KEYS[4], KEYS[5], ARGV[4], ARGV[1], 'TechAgent', 'analysis_stored',
   {task_id = ARGV[1], summary = ARGV[3], version = version})
-remember_request(KEYS[6], ARGV[8], {f = ARGV[7], v = version, id = id})
-return {version, id, 0}
+remember_request(KEYS[7], ARGV[10], {f = ARGV[9], v = version, id = id, e = epoch})
+return {version, id, 0, epoch}

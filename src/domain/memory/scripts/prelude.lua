@@ -37,6 +37,24 @@ local function check_deadline(deadline_ms)
   return nil
 end
 
+-- This history's epoch (the hash `meta`, field 'epoch'): a random id of its incarnation, set to
+-- `candidate` (fresh for every call) by the first write that finds none: a new deployment, or
+-- a Redis that came back empty. Returns the epoch, and an error reply when the caller named
+-- another one (`expected`, '' for none): its versions and request ids belong to a history that
+-- is gone, so nothing may be written on their strength. Setting a missing epoch is not a write
+-- a caller sees, so it stays even when the write is refused.
+local function check_epoch(meta, candidate, expected)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if not epoch then
+    epoch = candidate
+    redis.call('HSET', meta, 'epoch', epoch)
+  end
+  if expected ~= '' and expected ~= epoch then
+    return epoch, redis.error_reply('RIFTEPOCH ' .. epoch)
+  end
+  return epoch, nil
+end
+
 -- The remembered result of an earlier write with this request key, or nil; an error reply (a
 -- table with `err`) when the key was used for a different request (another fingerprint).
 local function recall_request(key, fingerprint)

@@ -1,7 +1,11 @@
--- TaskAgent's look. KEYS: progress, context, stream, channel.
--- ARGV: task_id, completed record, maxlen.
+-- TaskAgent's look. KEYS: progress, context, stream, channel, meta.
+-- ARGV: task_id, completed record, maxlen, deadline_ms, candidate epoch.
 -- Returns {has analysis, analysis version, has narrative, narrative's analysis version,
--- notification id or ''}.
+-- notification id or '', epoch}.
+-- It may record completion, a write: refused like the others once Rift has given up on it.
+local late = check_deadline(ARGV[4])
+if late then return late end
+local epoch = check_epoch(KEYS[5], ARGV[5], '')
 local f = redis.call('HMGET', KEYS[2], 'TechAgent_analysis', 'rift_analysis_version',
   'ConceptAgent_narrative', 'rift_narrative_analysis_version')
 local analysis_version = tonumber(f[2] or '0')
@@ -14,4 +18,4 @@ if f[1] and f[3] and narrative_version >= analysis_version
   recorded = notify(KEYS[3], KEYS[4], ARGV[3], ARGV[1], 'TaskAgent', 'progress_completed',
     {task_id = ARGV[1], status = 'completed', analysis_version = analysis_version})
 end
-return {f[1] and 1 or 0, analysis_version, f[3] and 1 or 0, narrative_version, recorded}
+return {f[1] and 1 or 0, analysis_version, f[3] and 1 or 0, narrative_version, recorded, epoch}

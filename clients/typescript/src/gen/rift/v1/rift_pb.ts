@@ -17,7 +17,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file rift/v1/rift.proto.
  */
 export const file_rift_v1_rift: GenFile = /*@__PURE__*/
-  fileDesc("ChJyaWZ0L3YxL3JpZnQucHJvdG8SB3JpZnQudjEijwEKDkFuYWx5emVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSJAoEZGF0YRgCIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRISCgpyZXF1ZXN0X2lkGAMgASgJEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKARIAIgBAUITChFfZXhwZWN0ZWRfdmVyc2lvbiJrCg9BbmFseXplUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRIPCgdzdW1tYXJ5GAIgASgJEg8KB3ZlcnNpb24YAyABKAQSJQoFc3RhdHMYBCABKAsyFi5yaWZ0LnYxLkFuYWx5c2lzU3RhdHMilQEKDUFuYWx5c2lzU3RhdHMSEgoKaXRlbV9jb3VudBgBIAEoBBIiCgV0eXBlcxgCIAEoCzITLnJpZnQudjEuVHlwZUNvdW50cxIlCgdudW1iZXJzGAMgASgLMhQucmlmdC52MS5OdW1iZXJTdGF0cxIlCgdzdHJpbmdzGAQgASgLMhQucmlmdC52MS5TdHJpbmdTdGF0cyJvCgpUeXBlQ291bnRzEg0KBW51bGxzGAEgASgEEhAKCGJvb2xlYW5zGAIgASgEEg8KB251bWJlcnMYAyABKAQSDwoHc3RyaW5ncxgEIAEoBBINCgVsaXN0cxgFIAEoBBIPCgdvYmplY3RzGAYgASgEIlEKC051bWJlclN0YXRzEg0KBWNvdW50GAEgASgEEgsKA21pbhgCIAEoARILCgNtYXgYAyABKAESDAoEbWVhbhgEIAEoARILCgNzdW0YBSABKAEiUAoLU3RyaW5nU3RhdHMSDQoFY291bnQYASABKAQSEAoIZGlzdGluY3QYAiABKAQSIAoDdG9wGAMgAygLMhMucmlmdC52MS5WYWx1ZUNvdW50IioKClZhbHVlQ291bnQSDQoFdmFsdWUYASABKAkSDQoFY291bnQYAiABKAQiNQoOTmFycmF0ZVJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJIk8KD05hcnJhdGVSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEhEKCW5hcnJhdGl2ZRgCIAEoCRIYChBhbmFseXNpc192ZXJzaW9uGAMgASgEIiIKD1Byb2dyZXNzUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIoYBChBQcm9ncmVzc1Jlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkSIwoGc3RhdHVzGAIgASgOMhMucmlmdC52MS5UYXNrU3RhdHVzEhgKEGFuYWx5c2lzX3ZlcnNpb24YAyABKAQSIgoabmFycmF0aXZlX2FuYWx5c2lzX3ZlcnNpb24YBCABKAQiMgoQU3Vic2NyaWJlUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg0KBWFmdGVyGAIgASgJIiQKEURlbGV0ZVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiNgoSRGVsZXRlVGFza1Jlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkSDwoHZGVsZXRlZBgCIAEoCCKzAQoMTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDQoFYWdlbnQYAyABKAkSDgoGYWN0aW9uGAQgASgJEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EigKBHRpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3RyYWNlcGFyZW50GAcgASgJKmUKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIPCgtOT1RfU1RBUlRFRBABEg8KC0lOX1BST0dSRVNTEAISDQoJQ09NUExFVEVEEAMSCQoFU1RBTEUQBDLLAgoEUmlmdBI8CgdBbmFseXplEhcucmlmdC52MS5BbmFseXplUmVxdWVzdBoYLnJpZnQudjEuQW5hbHl6ZVJlc3BvbnNlEjwKB05hcnJhdGUSFy5yaWZ0LnYxLk5hcnJhdGVSZXF1ZXN0GhgucmlmdC52MS5OYXJyYXRlUmVzcG9uc2USPwoIUHJvZ3Jlc3MSGC5yaWZ0LnYxLlByb2dyZXNzUmVxdWVzdBoZLnJpZnQudjEuUHJvZ3Jlc3NSZXNwb25zZRI/CglTdWJzY3JpYmUSGS5yaWZ0LnYxLlN1YnNjcmliZVJlcXVlc3QaFS5yaWZ0LnYxLk5vdGlmaWNhdGlvbjABEkUKCkRlbGV0ZVRhc2sSGi5yaWZ0LnYxLkRlbGV0ZVRhc2tSZXF1ZXN0GhsucmlmdC52MS5EZWxldGVUYXNrUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChJyaWZ0L3YxL3JpZnQucHJvdG8SB3JpZnQudjEingEKDkFuYWx5emVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSJAoEZGF0YRgCIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRISCgpyZXF1ZXN0X2lkGAMgASgJEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKARIAIgBARINCgVlcG9jaBgFIAEoCUITChFfZXhwZWN0ZWRfdmVyc2lvbiJ6Cg9BbmFseXplUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRIPCgdzdW1tYXJ5GAIgASgJEg8KB3ZlcnNpb24YAyABKAQSJQoFc3RhdHMYBCABKAsyFi5yaWZ0LnYxLkFuYWx5c2lzU3RhdHMSDQoFZXBvY2gYBSABKAkilQEKDUFuYWx5c2lzU3RhdHMSEgoKaXRlbV9jb3VudBgBIAEoBBIiCgV0eXBlcxgCIAEoCzITLnJpZnQudjEuVHlwZUNvdW50cxIlCgdudW1iZXJzGAMgASgLMhQucmlmdC52MS5OdW1iZXJTdGF0cxIlCgdzdHJpbmdzGAQgASgLMhQucmlmdC52MS5TdHJpbmdTdGF0cyJvCgpUeXBlQ291bnRzEg0KBW51bGxzGAEgASgEEhAKCGJvb2xlYW5zGAIgASgEEg8KB251bWJlcnMYAyABKAQSDwoHc3RyaW5ncxgEIAEoBBINCgVsaXN0cxgFIAEoBBIPCgdvYmplY3RzGAYgASgEIlEKC051bWJlclN0YXRzEg0KBWNvdW50GAEgASgEEgsKA21pbhgCIAEoARILCgNtYXgYAyABKAESDAoEbWVhbhgEIAEoARILCgNzdW0YBSABKAEiUAoLU3RyaW5nU3RhdHMSDQoFY291bnQYASABKAQSEAoIZGlzdGluY3QYAiABKAQSIAoDdG9wGAMgAygLMhMucmlmdC52MS5WYWx1ZUNvdW50IioKClZhbHVlQ291bnQSDQoFdmFsdWUYASABKAkSDQoFY291bnQYAiABKAQiRAoOTmFycmF0ZVJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg0KBWVwb2NoGAMgASgJIl4KD05hcnJhdGVSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEhEKCW5hcnJhdGl2ZRgCIAEoCRIYChBhbmFseXNpc192ZXJzaW9uGAMgASgEEg0KBWVwb2NoGAQgASgJIiIKD1Byb2dyZXNzUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIpUBChBQcm9ncmVzc1Jlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkSIwoGc3RhdHVzGAIgASgOMhMucmlmdC52MS5UYXNrU3RhdHVzEhgKEGFuYWx5c2lzX3ZlcnNpb24YAyABKAQSIgoabmFycmF0aXZlX2FuYWx5c2lzX3ZlcnNpb24YBCABKAQSDQoFZXBvY2gYBSABKAkiMgoQU3Vic2NyaWJlUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg0KBWFmdGVyGAIgASgJIiQKEURlbGV0ZVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiNgoSRGVsZXRlVGFza1Jlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkSDwoHZGVsZXRlZBgCIAEoCCKzAQoMTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDQoFYWdlbnQYAyABKAkSDgoGYWN0aW9uGAQgASgJEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EigKBHRpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3RyYWNlcGFyZW50GAcgASgJKmUKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIPCgtOT1RfU1RBUlRFRBABEg8KC0lOX1BST0dSRVNTEAISDQoJQ09NUExFVEVEEAMSCQoFU1RBTEUQBDLLAgoEUmlmdBI8CgdBbmFseXplEhcucmlmdC52MS5BbmFseXplUmVxdWVzdBoYLnJpZnQudjEuQW5hbHl6ZVJlc3BvbnNlEjwKB05hcnJhdGUSFy5yaWZ0LnYxLk5hcnJhdGVSZXF1ZXN0GhgucmlmdC52MS5OYXJyYXRlUmVzcG9uc2USPwoIUHJvZ3Jlc3MSGC5yaWZ0LnYxLlByb2dyZXNzUmVxdWVzdBoZLnJpZnQudjEuUHJvZ3Jlc3NSZXNwb25zZRI/CglTdWJzY3JpYmUSGS5yaWZ0LnYxLlN1YnNjcmliZVJlcXVlc3QaFS5yaWZ0LnYxLk5vdGlmaWNhdGlvbjABEkUKCkRlbGV0ZVRhc2sSGi5yaWZ0LnYxLkRlbGV0ZVRhc2tSZXF1ZXN0GhsucmlmdC52MS5EZWxldGVUYXNrUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message rift.v1.AnalyzeRequest
@@ -53,6 +53,17 @@ export type AnalyzeRequest = Message<"rift.v1.AnalyzeRequest"> & {
    * @generated from field: optional uint64 expected_version = 4;
    */
   expectedVersion?: bigint | undefined;
+
+  /**
+   * The epoch of the answer expected_version or request_id came from (AnalyzeResponse.epoch,
+   * ProgressResponse.epoch). If shared memory lost its history since (it came back empty),
+   * versions and request ids start again, so they could match by accident: instead the call
+   * is ABORTED (reason EPOCH_CHANGED, metadata current_epoch) and nothing is written. Empty:
+   * not checked.
+   *
+   * @generated from field: string epoch = 5;
+   */
+  epoch: string;
 };
 
 /**
@@ -89,6 +100,15 @@ export type AnalyzeResponse = Message<"rift.v1.AnalyzeResponse"> & {
    * @generated from field: rift.v1.AnalysisStats stats = 4;
    */
   stats?: AnalysisStats | undefined;
+
+  /**
+   * The incarnation of shared memory's history this version belongs to: opaque, and new when
+   * memory came back empty (versions then start again at 1). Pass it back as
+   * AnalyzeRequest.epoch with expected_version or request_id.
+   *
+   * @generated from field: string epoch = 5;
+   */
+  epoch: string;
 };
 
 /**
@@ -283,6 +303,13 @@ export type NarrateRequest = Message<"rift.v1.NarrateRequest"> & {
    * @generated from field: string request_id = 2;
    */
   requestId: string;
+
+  /**
+   * As AnalyzeRequest.epoch: guards request_id across a history reset.
+   *
+   * @generated from field: string epoch = 3;
+   */
+  epoch: string;
 };
 
 /**
@@ -314,6 +341,13 @@ export type NarrateResponse = Message<"rift.v1.NarrateResponse"> & {
    * @generated from field: uint64 analysis_version = 3;
    */
   analysisVersion: bigint;
+
+  /**
+   * As AnalyzeResponse.epoch.
+   *
+   * @generated from field: string epoch = 4;
+   */
+  epoch: string;
 };
 
 /**
@@ -367,6 +401,13 @@ export type ProgressResponse = Message<"rift.v1.ProgressResponse"> & {
    * @generated from field: uint64 narrative_analysis_version = 4;
    */
   narrativeAnalysisVersion: bigint;
+
+  /**
+   * As AnalyzeResponse.epoch.
+   *
+   * @generated from field: string epoch = 5;
+   */
+  epoch: string;
 };
 
 /**
@@ -469,7 +510,11 @@ export type Notification = Message<"rift.v1.Notification"> & {
 
   /**
    * analysis_stored, narrative_stored, progress_completed, task_deleted;
-   * history_truncated when the resume token points before the retained history.
+   * history_truncated when the resume token points before the retained history;
+   * history_diverged when events the subscriber received are gone from it (a failover that
+   * lost them, an older dump restored); history_reset when the history it read from is gone
+   * and a new one began (memory came back empty). After either of the last two, with id
+   * "0", comes everything the history now holds, whose ids may be lower than ones seen.
    *
    * @generated from field: string action = 4;
    */
