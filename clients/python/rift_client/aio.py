@@ -38,15 +38,11 @@ class AsyncSubscription(Resumable, AsyncIterator[Notification]):
     def __init__(
         self, stub: rift_pb2_grpc.RiftStub, metadata: Any, resumption: Resumption, reconnect: bool
     ) -> None:
-        super().__init__(resumption, reconnect)
-        self._stub = stub
-        self._metadata = metadata
-        self._call: Any = None
+        super().__init__(stub, metadata, resumption, reconnect)
         self._stopped = asyncio.Event()
 
     async def _connect(self) -> None:
-        call = self._stub.Subscribe(self._resumption.request(), metadata=self._metadata)
-        self._call = call
+        call = self._start_call()
         # Headers once the subscription is registered; a failure shows up on the next read.
         await call.initial_metadata()
         if not call.done():

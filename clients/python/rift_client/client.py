@@ -41,15 +41,11 @@ class Subscription(Resumable, Iterator[Notification]):
     def __init__(
         self, stub: rift_pb2_grpc.RiftStub, metadata: Any, resumption: Resumption, reconnect: bool
     ) -> None:
-        super().__init__(resumption, reconnect)
-        self._stub = stub
-        self._metadata = metadata
-        self._call: Any = None
+        super().__init__(stub, metadata, resumption, reconnect)
         self._stopped = threading.Event()
 
     def _connect(self) -> None:
-        call = self._stub.Subscribe(self._resumption.request(), metadata=self._metadata)
-        self._call = call
+        call = self._start_call()
         if self._stopped.is_set():
             call.cancel()
         # Rift answers with headers once the subscription is registered; a failure shows up

@@ -130,10 +130,18 @@ class Resumable:
     """What the sync and the asyncio subscription share: where they stand, and what to do
     with a notification and with a lost stream. They add the calling and the waiting."""
 
-    def __init__(self, resumption: Resumption, reconnect: bool) -> None:
+    def __init__(self, stub: Any, metadata: Any, resumption: Resumption, reconnect: bool) -> None:
+        self._stub = stub
+        self._metadata = metadata
+        self._call: Any = None
         self._resumption = resumption
         self._reconnect = reconnect
         self._ended = False
+
+    def _start_call(self) -> Any:
+        """A new Subscribe call from where the subscription stands, kept as the current one."""
+        self._call = self._stub.Subscribe(self._resumption.request(), metadata=self._metadata)
+        return self._call
 
     @property
     def after(self) -> str:
