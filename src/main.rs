@@ -67,15 +67,15 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
     /// gRPC listen address (Analyze, Narrate, Progress, Subscribe, reflection, health).
-    #[arg(long, env = "RIFT_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    #[arg(long, env = "RIFT_GRPC_ADDR", default_value = "127.0.0.1:50051", value_parser = listen_addr)]
     grpc_addr: SocketAddr,
     /// HTTP listen address (dashboard at /, WebSocket at /ws, /healthz, and /metrics unless
     /// --metrics-addr is given).
-    #[arg(long, env = "RIFT_HTTP_ADDR", default_value = "127.0.0.1:8000")]
+    #[arg(long, env = "RIFT_HTTP_ADDR", default_value = "127.0.0.1:8000", value_parser = listen_addr)]
     http_addr: SocketAddr,
     /// Serve /metrics on this address instead of the HTTP port, e.g. to keep it off the
     /// public one.
-    #[arg(long, env = "RIFT_METRICS_ADDR")]
+    #[arg(long, env = "RIFT_METRICS_ADDR", value_parser = listen_addr)]
     metrics_addr: Option<SocketAddr>,
     /// Threads serving requests; default: one per core. On a machine shared with Redis (one
     /// thread) and other busy processes, fewer can be faster: Rift's threads stop waking each
@@ -134,6 +134,25 @@ struct ServeArgs {
     /// How long a request_id is remembered for idempotent retries, in seconds.
     #[arg(long, env = "RIFT_IDEMPOTENCY_WINDOW_SECS", default_value_t = Limits::default().idempotency_window.as_secs())]
     idempotency_window_secs: u64,
+}
+
+/// A listen address: `IP:port`, or `host:port` with a name resolved once, at startup, to its
+/// first address (`localhost:50051` is `127.0.0.1:50051` where localhost is that).
+fn listen_addr(value: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = value.parse() {
+        return Ok(addr);
+    }
+    let needs = "give host:port or IP:port, e.g. 127.0.0.1:50051 or localhost:50051";
+    if value
+        .rsplit_once(':')
+        .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+    {
+        return Err(format!("{value:?} is not an address: {needs}"));
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(value)
+        .map_err(|error| format!("cannot resolve {value:?} ({error}): {needs}"))?
+        .next()
+        .ok_or_else(|| format!("{value:?} resolves to no address: {needs}"))
 }
 
 /// A default duration as a flag's whole milliseconds.
@@ -245,7 +264,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let listeners =
                 Listeners::bind(args.grpc_addr, args.http_addr, args.metrics_addr).await?;
             let shutdown = CancellationToken::new();
-            tokio::spawn(cancel_on_signal(shutdown.clone()));
+            cancel_on_signal(shutdown.clone());
             let config = args.into_config()?;
             server::serve(config, listeners, shutdown)
                 .await
@@ -291,7 +310,10 @@ fn init_tracing(format: LogFormat, traces: Option<&rift::traces::Traces>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(|| rift::telemetry::LossyStderr)
+        // Its own report of a failed write goes to stderr with `eprintln!`, which panics when
+        // stderr is closed.
+        .log_internal_errors(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let logs = match format {
         LogFormat::Text => logs.boxed(),
@@ -304,26 +326,37 @@ fn init_tracing(format: LogFormat, traces: Option<&rift::traces::Traces>) {
         .init();
 }
 
-/// Cancels `shutdown` on SIGINT or SIGTERM.
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let interrupt = tokio::signal::ctrl_c();
+/// Cancels `shutdown` on SIGINT or SIGTERM. The handlers are installed before this returns
+/// (not when the task first runs), so a signal sent as soon as the server logs that it serves
+/// is never taken by the default action.
+fn cancel_on_signal(shutdown: CancellationToken) {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::spawn(async move {
+                    let name = tokio::select! {
+                        _ = interrupt.recv() => "SIGINT",
+                        _ = terminate.recv() => "SIGTERM",
+                    };
+                    // Cancelled before anything is logged: shutdown never depends on logging.
+                    shutdown.cancel();
+                    tracing::info!("{name} received");
+                });
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "cannot listen for SIGINT and SIGTERM");
             }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT received"),
-        () = terminate => tracing::info!("SIGTERM received"),
     }
-    shutdown.cancel();
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        shutdown.cancel();
+        tracing::info!("Ctrl-C received");
+    });
 }

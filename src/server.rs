@@ -153,6 +153,8 @@ pub async fn serve(
     };
     tracing::info!(
         memory = memory.backend(),
+        memory_address = %memory.address(),
+        tokens = if config.core.access.is_open() { "off: no token is asked for" } else { "on" },
         grpc = %listeners.grpc.local_addr()?,
         http = %listeners.http.local_addr()?,
         metrics = metrics_addr.map(tracing::field::display),
@@ -241,7 +243,7 @@ async fn serve_http(
 }
 
 /// The HTTP face: the WebSocket adapter (its metrics registered on `registry`), the dashboard
-/// (`/`) and a plain health probe; [`metrics_app`] is merged in or served apart. WebSocket
+/// (`/`) and the probes (`/livez`, `/readyz`, `/healthz`); [`metrics_app`] is merged in or served apart. WebSocket
 /// connections close when `shutdown` is cancelled.
 pub fn http_app(
     agents: Agents,
@@ -249,23 +251,26 @@ pub fn http_app(
     registry: &Registry,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Router> {
-    let available = agents.availability();
+    let readiness = agents.readiness();
     let ws = ws::router(agents, ws_config, registry, shutdown)
         .context("registering the WebSocket adapter's metrics")?;
+    let ready = move || {
+        let now = *readiness.borrow();
+        async move {
+            let status = if now.is_ready() {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            (status, format!("{}\n", now.describe()))
+        }
+    };
     Ok(Router::new()
-        .route(
-            "/healthz",
-            get(move || {
-                let up = *available.borrow();
-                async move {
-                    if up {
-                        (StatusCode::OK, "serving\n")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "memory unavailable\n")
-                    }
-                }
-            }),
-        )
+        // Readiness: memory answers and has room. `/healthz` is the older name of the same.
+        .route("/readyz", get(ready.clone()))
+        .route("/healthz", get(ready))
+        // Liveness: the process serves, whatever memory does.
+        .route("/livez", get(|| async { "live\n" }))
         .merge(dashboard::router())
         .merge(ws))
 }

@@ -103,6 +103,30 @@ impl CallMetrics {
     }
 }
 
+/// Standard error for log lines, where a line that cannot be written is dropped, never an
+/// error: a closed pipe (`rift serve 2>&1 | head` once `head` exits) or a full non-blocking
+/// one must not take the server down or stop it from shutting down. (A failed write would
+/// otherwise reach the log layer's own error report, which panics on the same closed stderr,
+/// inside whatever task was logging.)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::io::stderr().write(buf) {
+            Ok(written) => Ok(written),
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => Err(error),
+            // Dropped: there is nowhere to report it.
+            Err(_) => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 /// The id that ties one call's log lines together, and that the caller gets back
 /// (`x-request-id`). Both adapters mint them; the domain never sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]

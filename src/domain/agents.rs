@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    AnalysisStats, CoreError, MemoryError, Resume, TaskFilter, TaskId, analysis,
+    AnalysisStats, CoreError, MemoryError, Readiness, Resume, TaskFilter, TaskId, analysis,
     auth::{Access, Operation},
     error::reason,
     memory::{AnalysisWrite, Memory, NarrativeWrite, RequestKey, TaskState, WriteGuard},
@@ -208,7 +208,10 @@ pub struct Agents {
     limits: Limits,
     access: Arc<Access>,
     in_flight: Arc<Semaphore>,
-    available: Arc<watch::Sender<bool>>,
+    readiness: Arc<watch::Sender<Readiness>>,
+    /// The operator-facing state last logged (`Refused`, `Full`, or `Ready` for none), so a
+    /// refusal interrupted by a dropped connection is not logged again.
+    alerted: Arc<std::sync::Mutex<Readiness>>,
     telemetry: Telemetry,
 }
 
@@ -228,7 +231,8 @@ impl Agents {
             limits: config.limits,
             access: Arc::new(config.access),
             in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight.max(1))),
-            available: Arc::new(watch::Sender::new(false)),
+            readiness: Arc::new(watch::Sender::new(Readiness::Unavailable)),
+            alerted: Arc::new(std::sync::Mutex::new(Readiness::Ready)),
             telemetry,
         };
         let interval = config.health_interval.unwrap_or(Duration::from_secs(1));
@@ -402,7 +406,7 @@ impl Agents {
         let subscribed = self.notifier.subscribe(filter, resume).await;
         if matches!(subscribed, Err(CoreError::Unavailable { .. })) {
             self.telemetry.memory_unavailable();
-            self.mark_available(false);
+            self.mark(Readiness::Unavailable, None);
         }
         subscribed
     }
@@ -420,10 +424,11 @@ impl Agents {
             .register(registry, move || notifier.subscriber_count())
     }
 
-    /// Whether memory answered lately; flips at once on an unavailable error, and back when a
-    /// probe or a call succeeds.
-    pub fn availability(&self) -> watch::Receiver<bool> {
-        self.available.subscribe()
+    /// What memory's latest answers say: flips at once when a call finds memory unreachable,
+    /// refusing or full, and back when a probe or a call succeeds (only a probe that finds
+    /// room again ends [`Readiness::Full`]).
+    pub fn readiness(&self) -> watch::Receiver<Readiness> {
+        self.readiness.subscribe()
     }
 
     /// The earlier of the caller's deadline and the server's own request timeout.
@@ -477,36 +482,88 @@ impl Agents {
         }
     }
 
-    fn mark_available(&self, available: bool) {
-        self.telemetry.memory_observed(available);
+    /// Records what memory's latest answer says; a change into or out of a state an operator
+    /// must act on is logged here, once, rather than once per call.
+    fn mark(&self, readiness: Readiness, detail: Option<&str>) {
+        self.telemetry.memory_observed(readiness.is_reachable());
         // Every call ends here: a read lock while nothing changed, the write lock only on a flip.
-        if *self.available.borrow() != available {
-            self.available
-                .send_if_modified(|now| std::mem::replace(now, available) != available);
+        if *self.readiness.borrow() == readiness
+            || !self
+                .readiness
+                .send_if_modified(|now| std::mem::replace(now, readiness) != readiness)
+        {
+            return;
+        }
+        if readiness == Readiness::Unavailable {
+            return;
+        }
+        let before = {
+            let mut alerted = self
+                .alerted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            std::mem::replace(&mut *alerted, readiness)
+        };
+        if before == readiness {
+            return;
+        }
+        let address = self.memory.address();
+        let detail = detail.unwrap_or_default();
+        match readiness {
+            Readiness::Refused => tracing::error!(
+                memory = self.memory.backend(),
+                %address,
+                %detail,
+                "memory refuses this server: check the credentials in the memory URL, the \
+                 ACL and the server's state; calls answer UNAVAILABLE until it is fixed"
+            ),
+            Readiness::Full => tracing::warn!(
+                memory = self.memory.backend(),
+                %address,
+                %detail,
+                "memory is full: writes answer RESOURCE_EXHAUSTED (MEMORY_FULL) until room is \
+                 made (delete tasks, --task-ttl-secs, or raise maxmemory)"
+            ),
+            Readiness::Ready => {
+                tracing::info!(memory = self.memory.backend(), %address, "memory serves again");
+            }
+            Readiness::Unavailable => {}
         }
     }
 
     fn observed<T>(&self, result: Result<T, MemoryError>) -> Result<T, CoreError> {
-        // Anything but a connection failure, or memory refusing Rift outright, means memory
-        // answered and can serve.
-        let unavailable = matches!(
-            result,
-            Err(MemoryError::Unavailable(_) | MemoryError::Refused(_))
-        );
-        if unavailable {
-            self.telemetry.memory_unavailable();
+        match &result {
+            Err(MemoryError::Unavailable(_)) => {
+                self.telemetry.memory_unavailable();
+                self.mark(Readiness::Unavailable, None);
+            }
+            Err(MemoryError::Refused(detail)) => {
+                self.telemetry.memory_unavailable();
+                self.mark(Readiness::Refused, Some(detail));
+            }
+            Err(MemoryError::Full(detail)) => self.mark(Readiness::Full, Some(detail)),
+            // Memory answered. Only a probe that finds room ends `Full`: a read succeeding
+            // says nothing about room for the next write.
+            _ if *self.readiness.borrow() == Readiness::Full => {}
+            _ => self.mark(Readiness::Ready, None),
         }
-        self.mark_available(!unavailable);
         result.map_err(CoreError::from)
     }
 
     async fn probe_memory(self, interval: Duration, shutdown: CancellationToken) {
         loop {
-            let result = self.memory.ping().await;
-            if let Err(error) = &result {
-                tracing::debug!(%error, "memory probe failed");
+            let result = if *self.readiness.borrow() == Readiness::Full {
+                self.memory.probe_room().await
+            } else {
+                self.memory.ping().await
+            };
+            match result {
+                Ok(()) => self.mark(Readiness::Ready, None),
+                Err(error) => {
+                    tracing::debug!(%error, "memory probe failed");
+                    let _ = self.observed::<()>(Err(error));
+                }
             }
-            let _ = self.observed(result);
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(interval) => {}

@@ -103,6 +103,13 @@ pub enum TokensError {
     /// The file could not be read.
     #[error("cannot read the tokens file: {0}")]
     Read(#[from] std::io::Error),
+    /// The file holds no token: serving would ask for none, which is not what giving a tokens
+    /// file means.
+    #[error(
+        "the tokens file holds no token (only blank lines and comments): refusing to serve \
+         without authentication; add `<role> <token>` lines, or give no --tokens-file"
+    )]
+    Empty,
     /// A line is not `<role> <token>` with a known role and a long enough token.
     #[error("tokens file line {line}: {problem}")]
     Line {
@@ -135,9 +142,13 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 impl Tokens {
-    /// Reads and parses the tokens file at `path`.
+    /// Reads and parses the tokens file at `path`; one without any token is an error.
     pub fn load(path: &Path) -> Result<Self, TokensError> {
-        Self::parse(&std::fs::read_to_string(path)?)
+        let tokens = Self::parse(&std::fs::read_to_string(path)?)?;
+        if tokens.is_empty() {
+            return Err(TokensError::Empty);
+        }
+        Ok(tokens)
     }
 
     /// Parses `<role> <token>` lines; blank lines and `#` comments are skipped.
@@ -156,7 +167,10 @@ impl Tokens {
             let (Some(role), Some(token), None) = (words.next(), words.next(), words.next()) else {
                 return Err(problem("expected `<role> <token>`".into()));
             };
-            let role: Role = role.parse().map_err(problem)?;
+            // The word is not echoed: a line written the wrong way round has its token here.
+            let role: Role = role.parse().map_err(|_| {
+                problem("the first word must be a role: reader, writer or admin".into())
+            })?;
             if token.len() < 16 {
                 return Err(problem("tokens must be at least 16 characters".into()));
             }
@@ -325,6 +339,7 @@ mod tests {
             ("# c\nroot abcdefghijklmnopq\n", 2),
             ("writer short\n", 1),
             ("reader a b c\n", 1),
+            ("abcdefghijklmnopq reader\n", 1),
         ] {
             match Tokens::parse(text) {
                 Err(TokensError::Line { line: got, problem }) => {
@@ -334,6 +349,16 @@ mod tests {
                 other => panic!("{text:?} gave {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_file_without_tokens_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, "# nobody yet\n\n").expect("write");
+        assert!(matches!(Tokens::load(&path), Err(TokensError::Empty)));
+        std::fs::write(&path, "reader abcdefghijklmnopq\n").expect("write");
+        assert!(!Tokens::load(&path).expect("one token").is_empty());
     }
 
     #[test]

@@ -193,6 +193,13 @@ pub enum CoreError {
         /// When a retry may succeed.
         retry_after: Duration,
     },
+    /// Memory refuses this server itself (its credentials, its permissions, its
+    /// configuration) until an operator acts: retrying does not help, so unlike
+    /// [`CoreError::Unavailable`] no retry delay is suggested. The detail went to the log once.
+    #[error(
+        "shared memory refuses this server (credentials or configuration); an operator must fix it, retrying will not help"
+    )]
+    MemoryRefused,
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -219,6 +226,8 @@ pub mod reason {
     pub const SUBSCRIBER_TOO_SLOW: &str = "SUBSCRIBER_TOO_SLOW";
     /// The write named an epoch memory no longer holds (`CoreError::EpochChanged`).
     pub const EPOCH_CHANGED: &str = "EPOCH_CHANGED";
+    /// Shared memory is full (Redis `OOM` at `maxmemory`); nothing was written.
+    pub const MEMORY_FULL: &str = "MEMORY_FULL";
 }
 
 impl CoreError {
@@ -234,7 +243,9 @@ impl CoreError {
             CoreError::Unauthenticated { .. } => Code::Unauthenticated,
             CoreError::PermissionDenied { .. } => Code::PermissionDenied,
             CoreError::DeadlineExceeded => Code::DeadlineExceeded,
-            CoreError::Unavailable { .. } | CoreError::ShuttingDown => Code::Unavailable,
+            CoreError::Unavailable { .. } | CoreError::MemoryRefused | CoreError::ShuttingDown => {
+                Code::Unavailable
+            }
             CoreError::Internal => Code::Internal,
         }
     }
@@ -276,6 +287,9 @@ pub enum MemoryError {
     /// operator acts; retrying does not help.
     #[error("memory refused Rift: {0}")]
     Refused(String),
+    /// The store is full (Redis `OOM` at `maxmemory`); nothing was written.
+    #[error("memory is full: {0}")]
+    Full(String),
     /// The store answered with something Rift did not write (or no longer understands).
     #[error("unexpected data in memory: {0}")]
     Corrupt(String),
@@ -305,13 +319,14 @@ impl From<MemoryError> for CoreError {
             MemoryError::EpochChanged { current } => CoreError::EpochChanged {
                 current_epoch: current,
             },
-            MemoryError::Refused(detail) => {
-                tracing::error!(
-                    %detail,
-                    "memory refused Rift: check its credentials, ACL and server state"
-                );
-                CoreError::Internal
-            }
+            // Logged once, when readiness changes (`Agents`), not once per call.
+            MemoryError::Refused(_) => CoreError::MemoryRefused,
+            MemoryError::Full(_) => CoreError::ResourceExhausted {
+                reason: reason::MEMORY_FULL,
+                description: "shared memory is full; nothing was written: free memory \
+                              (delete tasks) or raise Redis's maxmemory"
+                    .into(),
+            },
             MemoryError::Corrupt(detail) => {
                 tracing::error!(%detail, "unexpected data in memory");
                 CoreError::Internal

@@ -10,6 +10,7 @@ mod error;
 pub mod event;
 pub mod memory;
 mod notifier;
+mod readiness;
 pub mod records;
 mod task;
 mod telemetry;
@@ -23,5 +24,6 @@ pub use self::{
     error::{Code, CoreError, MemoryError, reason},
     event::{EventId, Notification, Published, Resume, TaskFilter, WireFormat},
     notifier::{NotifierConfig, Subscription},
+    readiness::Readiness,
     task::{MAX_TASK_ID_LEN, TaskId},
 };

@@ -586,7 +586,9 @@ async fn tail_loop(
                 };
             }
             Err(error) => {
-                tracing::warn!(%error, "notifier cannot read history yet; retrying");
+                if backoff.is_fresh() {
+                    tracing::warn!(%error, "notifier cannot read history yet; retrying");
+                }
                 shared.note(&error);
                 if !backoff.wait(&shutdown).await {
                     return;
@@ -600,7 +602,9 @@ async fn tail_loop(
         if state.recheck
             && let Err(error) = state.check(&shared, &live).await
         {
-            tracing::warn!(%error, cursor = %state.cursor, "notifier cannot check history; retrying");
+            if backoff.is_fresh() {
+                tracing::warn!(%error, cursor = %state.cursor, "notifier cannot check history; retrying");
+            }
             shared.note(&error);
             if !backoff.wait(&shutdown).await {
                 return;
@@ -633,7 +637,11 @@ async fn tail_loop(
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::warn!(%error, cursor = %state.cursor, "notifier tail read failed; retrying");
+                    if backoff.is_fresh() {
+                        if backoff.is_fresh() {
+                            tracing::warn!(%error, cursor = %state.cursor, "notifier tail read failed; retrying");
+                        }
+                    }
                     shared.note(&error);
                     state.recheck = true;
                     if !backoff.wait(&shutdown).await {
@@ -671,7 +679,9 @@ async fn tail_loop(
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, cursor = %state.cursor, "notifier tail read failed; retrying");
+                if backoff.is_fresh() {
+                    tracing::warn!(%error, cursor = %state.cursor, "notifier tail read failed; retrying");
+                }
                 shared.note(&error);
                 state.recheck = true;
                 if !backoff.wait(&shutdown).await {
@@ -700,6 +710,12 @@ impl Backoff {
 
     fn reset(&mut self) {
         self.next = Self::FIRST;
+    }
+
+    /// Whether this is the first failure since the last success: the one worth a warning
+    /// (an outage is logged once, not every two seconds while it lasts).
+    fn is_fresh(&self) -> bool {
+        self.next == Self::FIRST
     }
 
     /// Sleeps; `false` if shutdown came first.

@@ -43,6 +43,9 @@ pub mod keys {
     /// Rift's own hash about the history: field `epoch`, the random id of this incarnation of
     /// the data, set by the first write that finds none.
     pub const META: &str = "rift:meta";
+    /// The key of the probe that tells whether a full memory has room again (a tiny write,
+    /// expiring after a second).
+    pub const ROOM_PROBE: &str = "rift:probe:room";
     /// The field of [`META`] holding the epoch; `prelude.lua` spells it too.
     pub const EPOCH_FIELD: &str = "epoch";
 }

@@ -31,6 +31,7 @@ mod status_rewrite;
 pub use self::{
     convert::{json_from_proto, proto_from_json},
     encoded::EncodedNotification,
+    health::{LIVENESS_SERVICE, READINESS_SERVICE},
     observe::REQUEST_ID_HEADER,
     server::{GrpcConfig, serve},
     service::RiftService,

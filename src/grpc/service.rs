@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use super::{EncodedNotification, convert, status::into_status};
 use crate::{
-    domain::{Agents, AnalyzeOptions, Caller, auth},
+    domain::{Agents, AnalyzeOptions, Caller, CoreError, auth},
     pb::{self, rift_server::Rift},
 };
 
@@ -101,8 +101,13 @@ impl Rift for RiftService {
             .subscribe(&caller, &request.task_id, &request.after)
             .await
             .map_err(into_status)?;
-        let stream =
-            subscription.map(|item| item.map(EncodedNotification::of).map_err(into_status));
+        // A subscription ends by itself only at shutdown (an error item ends the call first):
+        // saying so with UNAVAILABLE, not OK, tells the client to resume elsewhere.
+        let stream = subscription
+            .map(|item| item.map(EncodedNotification::of).map_err(into_status))
+            .chain(futures::stream::once(async {
+                Err(into_status(CoreError::ShuttingDown))
+            }));
         Ok(Response::new(Box::pin(stream)))
     }
 

@@ -50,6 +50,7 @@ pub fn into_status(error: CoreError) -> Status {
         CoreError::Unauthenticated { .. }
         | CoreError::PermissionDenied { .. }
         | CoreError::DeadlineExceeded
+        | CoreError::MemoryRefused
         | CoreError::ShuttingDown
         | CoreError::Internal => return Status::new(code, message),
     };

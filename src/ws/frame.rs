@@ -176,6 +176,13 @@ impl From<CoreError> for ErrorBody {
                     "shared memory is not answering; send the command again in a moment".into(),
                 )
             },
+            CoreError::MemoryRefused => Self::new(
+                code,
+                message,
+                "the server's shared memory refuses it; retrying will not help until an \
+                 operator fixes it (see the server log)"
+                    .into(),
+            ),
             CoreError::ShuttingDown => {
                 Self::new(code, message, "reconnect once the server is back".into())
             }
@@ -745,6 +752,7 @@ mod tests {
             CoreError::Unavailable {
                 retry_after: Duration::from_secs(1),
             },
+            CoreError::MemoryRefused,
             CoreError::ShuttingDown,
             CoreError::Internal,
         ];

@@ -89,8 +89,8 @@ async fn get(app: &Router, path: &str) -> Answer {
 
 /// Waits until the agents see memory answer (their probe runs every second), or fails.
 async fn wait_until_available(agents: &Agents) {
-    let mut available = agents.availability();
-    tokio::time::timeout(GENEROUS, available.wait_for(|up| *up))
+    let mut readiness = agents.readiness();
+    tokio::time::timeout(GENEROUS, readiness.wait_for(|now| now.is_ready()))
         .await
         .expect("memory never seen up")
         .expect("agents running");

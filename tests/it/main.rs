@@ -14,6 +14,7 @@
 mod asyncapi;
 mod cli;
 mod completions;
+mod core_hardening;
 mod dashboard;
 mod durability;
 mod faults;

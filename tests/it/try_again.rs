@@ -1,5 +1,6 @@
 //! Redis answers that mean "try again" reach callers as `UNAVAILABLE` with `RetryInfo`, never
-//! `INTERNAL`; Redis refusing Rift itself (credentials) is not "try again".
+//! `INTERNAL`; Redis refusing Rift itself (credentials) is `UNAVAILABLE` without a retry
+//! hint: retrying does not help.
 //!
 //! Each answer is produced for real, by the redis-server the test starts: a replica
 //! (`READONLY`), a replica whose master is gone (`MASTERDOWN`), a master short of replicas
@@ -124,7 +125,7 @@ async fn a_password_rift_lacks_is_not_try_again() {
     let rift = TestRift::on_redis(&redis.url()).await;
     let mut client = rift.client().await;
     let status = analyze_fails(&mut client, "no-auth").await;
-    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert!(
         status.get_error_details().retry_info().is_none(),
         "{status:?}"

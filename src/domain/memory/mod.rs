@@ -36,7 +36,7 @@ use async_trait::async_trait;
 
 pub use self::{
     in_process::InProcessMemory,
-    redis::{RedisConfig, RedisMemory, ScriptCall, analyze_script_call},
+    redis::{RedisConfig, RedisMemory, ScriptCall, analyze_script_call, masked_url},
 };
 use super::{EventId, MemoryError, Notification, TaskId};
 
@@ -358,6 +358,18 @@ pub trait Memory: Send + Sync + Debug + 'static {
 
     /// Cheap liveness check for health reporting.
     async fn ping(&self) -> Result<(), MemoryError>;
+
+    /// Whether memory has room for a write again, once one failed as
+    /// [`MemoryError::Full`]: a tiny write of its own, so it fails the same way while memory
+    /// is still full. Memory that cannot fill up just pings.
+    async fn probe_room(&self) -> Result<(), MemoryError> {
+        self.ping().await
+    }
+
+    /// Where memory is, for an operator's log line, with any password masked.
+    fn address(&self) -> String {
+        self.backend().to_owned()
+    }
 }
 
 /// Milliseconds since the Unix epoch, as memory compares deadlines.

@@ -434,8 +434,12 @@ enum Meaning {
     /// restart under way. Callers get `UNAVAILABLE` with `RetryInfo`.
     TryAgain,
     /// Redis refuses Rift itself (credentials, permissions, its own state) until an operator
-    /// acts: retrying does not help, so callers get `INTERNAL` and the log says why.
+    /// acts: retrying does not help, so callers get `UNAVAILABLE` without a retry delay and
+    /// the log says why, once.
     Refused,
+    /// `maxmemory` reached under `noeviction`: nothing was written, and nothing will be until
+    /// room is made. Callers get `RESOURCE_EXHAUSTED` (`MEMORY_FULL`).
+    Full,
 }
 
 /// Redis error codes by meaning; any code not listed (and not one of the scripts' own `RIFT*`
@@ -461,8 +465,9 @@ const REPLY_CODES: &[(&str, Meaning)] = &[
     ("NOPERM", Meaning::Refused),
     // Writes refused since the last RDB save failed (`stop-writes-on-bgsave-error`).
     ("MISCONF", Meaning::Refused),
-    // `maxmemory` reached under `noeviction`.
-    ("OOM", Meaning::Refused),
+    // `maxmemory` reached under `noeviction`. A script is refused only at its first write
+    // (Redis keeps scripts atomic), so nothing of it was written.
+    ("OOM", Meaning::Full),
 ];
 
 fn meaning_of(code: &str) -> Option<Meaning> {
@@ -492,7 +497,13 @@ pub(super) fn classify(error: RedisError) -> MemoryError {
         _ => {}
     }
     let meaning = error.code().and_then(meaning_of).or_else(|| {
-        if error.kind() == ErrorKind::AuthenticationFailed {
+        // Redis answers a large command from a connection that has not authenticated with a
+        // protocol error (and closes it) instead of NOAUTH: the same refusal.
+        if error.kind() == ErrorKind::AuthenticationFailed
+            || error
+                .to_string()
+                .contains("Protocol error: unauthenticated")
+        {
             Some(Meaning::Refused)
         } else if error.is_io_error()
             || error.is_timeout()
@@ -508,6 +519,7 @@ pub(super) fn classify(error: RedisError) -> MemoryError {
     match meaning {
         Some(Meaning::TryAgain) => MemoryError::Unavailable(error.to_string()),
         Some(Meaning::Refused) => MemoryError::Refused(error.to_string()),
+        Some(Meaning::Full) => MemoryError::Full(error.to_string()),
         None => MemoryError::Corrupt(error.to_string()),
     }
 }
@@ -685,6 +697,56 @@ impl Memory for RedisMemory {
             .await
             .map(drop)
     }
+
+    async fn probe_room(&self) -> Result<(), MemoryError> {
+        let mut connection = self.connection.clone();
+        // Refused with `OOM` while Redis is still at `maxmemory`; expires on its own.
+        let mut probe = redis::cmd("SET");
+        probe.arg(keys::ROOM_PROBE).arg("").arg("PX").arg(1000);
+        self.bounded(probe.query_async::<()>(&mut connection)).await
+    }
+
+    fn address(&self) -> String {
+        masked_url(&self.config.url)
+    }
+}
+
+/// `url` with its password, wherever it is (`redis://user:pass@`, `redis://:pass@`,
+/// `?password=`), replaced by `***`: what log lines may show.
+pub fn masked_url(url: &str) -> String {
+    let (before_query, query) = match url.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (url, None),
+    };
+    let mut masked = match before_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            let authority = match authority.rsplit_once('@') {
+                Some((user_info, host)) => {
+                    let user = user_info.split_once(':').map_or("", |(user, _)| user);
+                    format!("{user}:***@{host}")
+                }
+                None => authority.to_owned(),
+            };
+            format!("{scheme}://{authority}{path}")
+        }
+        None => before_query.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") || name == "pass" => {
+                    format!("{name}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        masked.push('?');
+        masked.push_str(&pairs.join("&"));
+    }
+    masked
 }
 
 /// The notifier's reader: its own connection, reopened after any failure.
@@ -862,20 +924,67 @@ mod tests {
             "WRONGPASS invalid username-password pair or user is disabled.",
             "NOPERM User rift has no permissions to run the 'evalsha' command",
             "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.",
-            "OOM command not allowed when used memory > 'maxmemory'.",
         ] {
             let error = classify(reply(text));
             assert!(
                 matches!(error, MemoryError::Refused(_)),
                 "{text}: {error:?}"
             );
-            assert_eq!(CoreError::from(error), CoreError::Internal, "{text}");
+            assert_eq!(CoreError::from(error), CoreError::MemoryRefused, "{text}");
         }
+        assert!(matches!(
+            classify(reply(
+                "ERR Protocol error: unauthenticated multibulk length"
+            )),
+            MemoryError::Refused(_)
+        ));
         let handshake = RedisError::from((
             ErrorKind::AuthenticationFailed,
             "Password authentication failed",
         ));
         assert!(matches!(classify(handshake), MemoryError::Refused(_)));
+    }
+
+    #[test]
+    fn a_full_redis_is_memory_full() {
+        let error = classify(reply(
+            "OOM command not allowed when used memory > 'maxmemory'. script: 2dc6a2806cfb, on @user_script:1.",
+        ));
+        assert!(matches!(error, MemoryError::Full(_)), "{error:?}");
+        assert!(matches!(
+            CoreError::from(error),
+            CoreError::ResourceExhausted {
+                reason: "MEMORY_FULL",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn passwords_are_masked_wherever_the_url_holds_them() {
+        for (url, shown) in [
+            ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+            (
+                "redis://:s3cret@127.0.0.1:6379",
+                "redis://:***@127.0.0.1:6379",
+            ),
+            (
+                "redis://rift:s3cret@host:6379/2",
+                "redis://rift:***@host:6379/2",
+            ),
+            ("rediss://s3cret@host", "rediss://:***@host"),
+            (
+                "unix:///run/redis.sock?db=1&pass=s3cret",
+                "unix:///run/redis.sock?db=1&pass=***",
+            ),
+            (
+                "redis://host/?password=s3cret",
+                "redis://host/?password=***",
+            ),
+        ] {
+            assert_eq!(masked_url(url), shown);
+            assert!(!masked_url(url).contains("s3cret"));
+        }
     }
 
     #[test]

@@ -139,6 +139,8 @@ pub(crate) struct RiftProcess {
     pub(crate) http_addr: SocketAddr,
     /// Given `--metrics-addr`: where `/metrics` is served instead of `http_addr`.
     pub(crate) metrics_addr: Option<SocketAddr>,
+    /// The log record announcing the addresses (its fields: memory, tokens, ...).
+    pub(crate) serving: serde_json::Value,
     child: Child,
     /// Its log lines after the one announcing the addresses.
     log: tokio::sync::mpsc::UnboundedReceiver<String>,
@@ -177,7 +179,7 @@ impl RiftProcess {
             .expect("spawn the rift binary");
         let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
         let mut seen = Vec::new();
-        let (grpc_addr, http_addr, metrics_addr) = loop {
+        let (grpc_addr, http_addr, metrics_addr, serving) = loop {
             let line = lines
                 .next_line()
                 .await
@@ -192,6 +194,7 @@ impl RiftProcess {
                     fields["metrics"]
                         .as_str()
                         .map(|metrics| metrics.parse().expect("metrics address")),
+                    record.clone(),
                 );
             }
             seen.push(line);
@@ -207,6 +210,7 @@ impl RiftProcess {
             grpc_addr,
             http_addr,
             metrics_addr,
+            serving,
             child,
             log,
         }
@@ -248,6 +252,22 @@ impl RiftProcess {
 
     pub(crate) fn pid(&self) -> u32 {
         self.child.id().expect("the rift process is running")
+    }
+
+    /// Sends SIGTERM, waits for the exit, and returns every JSON log line not read yet.
+    pub(crate) async fn terminate_with_log(mut self) -> Vec<serde_json::Value> {
+        let mut log = std::mem::replace(&mut self.log, tokio::sync::mpsc::unbounded_channel().1);
+        let status = self.terminate().await;
+        assert!(
+            status.success(),
+            "rift exits cleanly on SIGTERM: {status:?}"
+        );
+        let mut lines = Vec::new();
+        // The reader task ends at end of file, once the process is gone.
+        while let Some(line) = log.recv().await {
+            lines.push(serde_json::from_str(&line).unwrap_or_default());
+        }
+        lines
     }
 
     /// Sends SIGTERM and waits for the exit status.
