@@ -21,7 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_fds(descriptors.clone())?;
     // The server, in a file of its own: it refers to the messages above, except that the
     // Subscribe stream sends notifications already encoded (`src/grpc/encoded.rs`), one
-    // encoding per event for all subscribers. No message is generated twice: prost skips
+    // encoding per event for all subscribers, and Analyze requests keep their data encoded
+    // until it is counted (`src/grpc/bounded.rs`). No message is generated twice: prost skips
     // types with an extern path.
     let server_dir = out_dir.join("server");
     fs::create_dir_all(&server_dir)?;
@@ -30,6 +31,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .out_dir(&server_dir)
         .extern_path(".rift.v1", "crate::pb")
         .extern_path(".rift.v1.Notification", "crate::grpc::EncodedNotification")
+        // Analyze's data is counted before it is built (`src/grpc/bounded.rs`).
+        .extern_path(
+            ".rift.v1.AnalyzeRequest",
+            "crate::grpc::BoundedAnalyzeRequest",
+        )
         .compile_fds(descriptors)?;
     Ok(())
 }

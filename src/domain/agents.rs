@@ -47,6 +47,20 @@ pub struct Limits {
     pub idempotency_window: Duration,
 }
 
+impl Limits {
+    /// Refuses data of `count` items when over [`Limits::max_items`]: checked by the domain,
+    /// and by an adapter before it builds the items at all.
+    pub fn check_items(&self, count: usize) -> Result<(), CoreError> {
+        if count > self.max_items {
+            return Err(CoreError::invalid(
+                "data",
+                format!("has {count} items; at most {} are accepted", self.max_items),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -271,22 +285,13 @@ impl Agents {
     ) -> Result<Analysis, CoreError> {
         self.authorize(caller, Operation::Analyze)?;
         let task = TaskId::parse(task_id)?;
-        if data.len() > self.limits.max_items {
-            return Err(CoreError::invalid(
-                "data",
-                format!(
-                    "has {} items; at most {} are accepted",
-                    data.len(),
-                    self.limits.max_items
-                ),
-            ));
-        }
+        self.limits.check_items(data.len())?;
         let request_id = parse_request_id(options.request_id)?;
         let fingerprint = request_id.map(|_| {
             fingerprint(&[
                 "analyze",
                 task.as_str(),
-                &serde_json::to_string(data).unwrap_or_default(),
+                &serde_json::to_string(&Canonical::List(data)).unwrap_or_default(),
                 &format!("{:?}", options.expected_version),
             ])
         });
@@ -580,6 +585,44 @@ fn parse_request_id(raw: Option<&str>) -> Result<Option<&str>, CoreError> {
     }
 }
 
+/// Data as the request fingerprint sees it: every number as the double it stands for, so `1`
+/// (as WebSocket JSON writes it) and `1.0` (gRPC has only doubles) are the same request, and
+/// a retry over the other transport is recognised. Statistics see the same doubles.
+enum Canonical<'a> {
+    /// The data list itself.
+    List(&'a [Value]),
+    /// One value in it, at any depth.
+    Value(&'a Value),
+}
+
+impl serde::Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        let list = |values: &[Value], serializer: S| {
+            let mut seq = serializer.serialize_seq(Some(values.len()))?;
+            for value in values {
+                seq.serialize_element(&Canonical::Value(value))?;
+            }
+            seq.end()
+        };
+        match self {
+            Canonical::List(values) => list(values, serializer),
+            Canonical::Value(Value::Array(values)) => list(values, serializer),
+            Canonical::Value(Value::Number(n)) => {
+                serializer.serialize_f64(n.as_f64().unwrap_or_default())
+            }
+            Canonical::Value(Value::Object(map)) => {
+                let mut object = serializer.serialize_map(Some(map.len()))?;
+                for (key, value) in map {
+                    object.serialize_entry(key, &Canonical::Value(value))?;
+                }
+                object.end()
+            }
+            Canonical::Value(other) => other.serialize(serializer),
+        }
+    }
+}
+
 /// SHA-256 (hex) of the parts, each length-prefixed so no two requests share an encoding.
 fn fingerprint(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
@@ -598,6 +641,24 @@ fn fingerprint(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_see_numbers_as_doubles() {
+        let canonical = |data: Value| {
+            let Value::Array(items) = data else {
+                return String::new();
+            };
+            serde_json::to_string(&Canonical::List(&items)).unwrap_or_default()
+        };
+        assert_eq!(
+            canonical(serde_json::json!(["x", 1, {"k": [2, 0.5]}])),
+            canonical(serde_json::json!(["x", 1.0, {"k": [2.0, 0.5]}]))
+        );
+        assert_ne!(
+            canonical(serde_json::json!([1])),
+            canonical(serde_json::json!(["1"]))
+        );
+    }
 
     #[test]
     fn callers_never_show_their_token() {

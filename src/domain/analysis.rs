@@ -6,8 +6,26 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::CoreError;
+
 /// How many of the most frequent strings [`StringStats::top`] keeps.
 pub const TOP_STRINGS: usize = 5;
+
+/// Deepest nesting of lists and objects accepted in the data of an Analyze, the data's own
+/// list counting as the first level (so an item may nest 31 more). The same on every
+/// transport: each measures it before building the values.
+pub const MAX_DATA_DEPTH: usize = 32;
+
+/// Why data nesting deeper than [`MAX_DATA_DEPTH`] is refused, in the words every transport
+/// uses.
+pub fn too_deep_description() -> String {
+    format!("data nests lists or objects deeper than {MAX_DATA_DEPTH} levels")
+}
+
+/// The error of data nesting deeper than [`MAX_DATA_DEPTH`].
+pub fn too_deep() -> CoreError {
+    CoreError::invalid("data", too_deep_description())
+}
 
 /// The prototype's summary line, kept to the byte.
 pub fn summary(item_count: usize) -> String {

@@ -33,6 +33,9 @@ impl EventId {
     /// Before every event: resuming after it replays everything retained.
     pub const ZERO: EventId = EventId { ms: 0, seq: 0 };
 
+    /// The latest time (unix ms) of an id a resume token may name: 9999-12-31T23:59:59.999Z.
+    pub const LATEST_MS: u64 = 253_402_300_799_999;
+
     /// The wall-clock time the id was minted at.
     pub fn time(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(self.ms)
@@ -237,12 +240,21 @@ impl Resume {
         if after.is_empty() {
             return Ok(Resume::Live);
         }
-        after.parse().map(Resume::After).map_err(|()| {
+        let id: EventId = after.parse().map_err(|()| {
             CoreError::invalid(
                 "after",
                 "must be empty, \"0\", or a notification id such as \"1700000000000-0\"",
             )
-        })
+        })?;
+        // An id whose time is past the year 9999 was never minted by any memory, and one at
+        // the very end of the id space cannot be resumed after (Redis has no id beyond it).
+        if id.ms > EventId::LATEST_MS {
+            return Err(CoreError::invalid(
+                "after",
+                format!("{id} is not a notification id: its time is past the year 9999"),
+            ));
+        }
+        Ok(Resume::After(id))
     }
 }
 
@@ -285,6 +297,22 @@ impl TaskFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resume_ids_no_memory_could_mint_are_refused() {
+        for absurd in [
+            "18446744073709551615-18446744073709551615",
+            "18446744073709551615",
+            "253402300800000-0",
+        ] {
+            assert!(
+                matches!(Resume::parse(absurd), Err(CoreError::InvalidArgument { ref field, .. }) if field == "after"),
+                "{absurd}"
+            );
+        }
+        let latest = format!("{}-{}", EventId::LATEST_MS, u64::MAX);
+        assert!(matches!(Resume::parse(&latest), Ok(Resume::After(_))));
+    }
 
     #[test]
     fn ids_parse_print_and_order_like_redis_stream_ids() {

@@ -4,16 +4,33 @@ use prost_types::{ListValue, Struct, Timestamp, Value as ProtoValue, value::Kind
 use serde_json::{Number, Value as JsonValue};
 
 use crate::{
-    domain::{self, AnalysisStats, CoreError, Notification, TaskStatus},
+    domain::{self, AnalysisStats, CoreError, Notification, TaskStatus, analysis},
     pb,
 };
 
 /// A protobuf `Value` as JSON; `field` names it in the error (`data[3]`) when it has no JSON
-/// form (NaN and infinities do not).
+/// form (NaN and infinities do not). The value is taken as an item of a data list, so its own
+/// lists and objects start at level 2 of [`analysis::MAX_DATA_DEPTH`]; deeper is refused.
 pub fn json_from_proto(
     value: ProtoValue,
     field: &dyn Fn() -> String,
 ) -> Result<JsonValue, CoreError> {
+    json_at_level(value, field, 1)
+}
+
+/// [`json_from_proto`] of a value inside `level` lists or objects.
+fn json_at_level(
+    value: ProtoValue,
+    field: &dyn Fn() -> String,
+    level: usize,
+) -> Result<JsonValue, CoreError> {
+    let nested = || {
+        if level >= analysis::MAX_DATA_DEPTH {
+            Err(analysis::too_deep())
+        } else {
+            Ok(level + 1)
+        }
+    };
     Ok(match value.kind {
         None | Some(Kind::NullValue(_)) => JsonValue::Null,
         Some(Kind::BoolValue(b)) => JsonValue::Bool(b),
@@ -21,19 +38,25 @@ pub fn json_from_proto(
             .map(JsonValue::Number)
             .ok_or_else(|| CoreError::invalid(field(), "numbers must be finite"))?,
         Some(Kind::StringValue(s)) => JsonValue::String(s),
-        Some(Kind::ListValue(list)) => JsonValue::Array(
-            list.values
-                .into_iter()
-                .map(|v| json_from_proto(v, field))
-                .collect::<Result<_, _>>()?,
-        ),
-        Some(Kind::StructValue(object)) => JsonValue::Object(
-            object
-                .fields
-                .into_iter()
-                .map(|(k, v)| Ok((k, json_from_proto(v, field)?)))
-                .collect::<Result<_, CoreError>>()?,
-        ),
+        Some(Kind::ListValue(list)) => {
+            let level = nested()?;
+            JsonValue::Array(
+                list.values
+                    .into_iter()
+                    .map(|v| json_at_level(v, field, level))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        Some(Kind::StructValue(object)) => {
+            let level = nested()?;
+            JsonValue::Object(
+                object
+                    .fields
+                    .into_iter()
+                    .map(|(k, v)| Ok((k, json_at_level(v, field, level)?)))
+                    .collect::<Result<_, CoreError>>()?,
+            )
+        }
     })
 }
 
@@ -211,6 +234,26 @@ mod tests {
             pb::Notification::from(&notification),
             pb::Notification::from(notification)
         );
+    }
+
+    #[test]
+    fn items_nest_up_to_the_domain_s_depth() {
+        // An item inside `depth - 1` lists: with the data list itself, `depth` levels.
+        let nested = |depth: usize| {
+            let mut value = ProtoValue { kind: None };
+            for _ in 1..depth {
+                value = ProtoValue {
+                    kind: Some(Kind::ListValue(ListValue {
+                        values: vec![value],
+                    })),
+                };
+            }
+            value
+        };
+        assert!(json_from_proto(nested(analysis::MAX_DATA_DEPTH), &|| "data[0]".into()).is_ok());
+        let error = json_from_proto(nested(analysis::MAX_DATA_DEPTH + 1), &|| "data[0]".into())
+            .expect_err("too deep");
+        assert_eq!(error, analysis::too_deep());
     }
 
     #[test]

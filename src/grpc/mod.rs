@@ -10,12 +10,16 @@
 //! # Layout
 //!
 //! - `server`: assembly: the services and the layers around them, on an injected listener.
-//! - `service`: `rift.v1.Rift` over the agents; `convert` and `encoded` for its messages.
+//! - `authorize`: the bearer token checked from the headers, before a body is read.
+//! - `service`: `rift.v1.Rift` over the agents; `convert`, `encoded` and `bounded` for its
+//!   messages.
 //! - `status`: domain errors as statuses, once; `status_rewrite`: tonic's own statuses made
 //!   conventional.
 //! - `observe`: request ids, spans, call metrics and access lines.
 //! - `cors`, `connections` (the connection limit; `coalesce`, its writes), `health`.
 
+mod authorize;
+mod bounded;
 mod coalesce;
 mod connections;
 mod convert;
@@ -29,6 +33,7 @@ mod status;
 mod status_rewrite;
 
 pub use self::{
+    bounded::BoundedAnalyzeRequest,
     convert::{json_from_proto, proto_from_json},
     encoded::EncodedNotification,
     health::{LIVENESS_SERVICE, READINESS_SERVICE},

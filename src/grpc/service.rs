@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, metadata::MetadataMap};
 
-use super::{EncodedNotification, convert, status::into_status};
+use super::{BoundedAnalyzeRequest, EncodedNotification, status::into_status};
 use crate::{
     domain::{Agents, AnalyzeOptions, Caller, CoreError, auth},
     pb::{self, rift_server::Rift},
@@ -31,17 +31,15 @@ type NotificationStream =
 impl Rift for RiftService {
     async fn analyze(
         &self,
-        request: Request<pb::AnalyzeRequest>,
+        request: Request<BoundedAnalyzeRequest>,
     ) -> Result<Response<pb::AnalyzeResponse>, Status> {
         let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let data = request
-            .data
-            .into_iter()
-            .enumerate()
-            .map(|(i, value)| convert::json_from_proto(value, &|| format!("data[{i}]")))
-            .collect::<Result<Vec<_>, _>>()
+        // Before the data is built: a caller who may not analyze costs no conversion.
+        self.agents
+            .authorize(&caller, auth::Operation::Analyze)
             .map_err(into_status)?;
+        let request = request.into_inner();
+        let data = request.data(&self.agents.limits()).map_err(into_status)?;
         let analysis = self
             .agents
             .analyze(

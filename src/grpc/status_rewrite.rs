@@ -13,10 +13,10 @@ use tonic_types::{ErrorDetails, StatusExt};
 use super::ERROR_DOMAIN;
 use crate::domain::reason;
 
-/// Two statuses tonic produces itself are not the ones gRPC conventions (and the rest of Rift)
-/// use: an over-limit message is OUT_OF_RANGE (should be RESOURCE_EXHAUSTED, with a reason
-/// clients can match), and an expired `grpc-timeout` is CANCELLED (should be
-/// DEADLINE_EXCEEDED). The status may come in the headers (trailers-only response) or in the
+/// Three statuses tonic produces itself are not the ones gRPC conventions (and the rest of
+/// Rift) use: an over-limit message is OUT_OF_RANGE (should be RESOURCE_EXHAUSTED, with a
+/// reason clients can match), an expired `grpc-timeout` is CANCELLED (should be
+/// DEADLINE_EXCEEDED), and an undecodable request is INTERNAL (should be INVALID_ARGUMENT). The status may come in the headers (trailers-only response) or in the
 /// trailers, so both are rewritten.
 pub(super) fn conventional_statuses(response: http::Response<Body>) -> http::Response<Body> {
     let (mut parts, body) = response.into_parts();
@@ -29,7 +29,7 @@ fn rewrite_status(headers: &mut http::HeaderMap) {
     let rewritable = headers.get("grpc-status").is_some_and(|code| {
         matches!(
             Code::from_bytes(code.as_bytes()),
-            Code::OutOfRange | Code::Cancelled
+            Code::OutOfRange | Code::Cancelled | Code::Internal
         )
     });
     if !rewritable {
@@ -52,6 +52,22 @@ fn rewrite_status(headers: &mut http::HeaderMap) {
         }
         Code::Cancelled if status.message() == "Timeout expired" => {
             Status::deadline_exceeded("the deadline passed before the call completed")
+        }
+        // tonic's codec calls every undecodable request (a string that is not UTF-8, a
+        // truncated field) INTERNAL; the fault is the request's.
+        Code::Internal
+            if status
+                .message()
+                .starts_with("failed to decode Protobuf message") =>
+        {
+            Status::with_error_details(
+                Code::InvalidArgument,
+                status.message(),
+                ErrorDetails::with_bad_request_violation(
+                    "request",
+                    "is not a valid protobuf encoding of the method's request message",
+                ),
+            )
         }
         _ => return,
     };

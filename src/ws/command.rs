@@ -14,11 +14,11 @@ use serde_json::Value;
 
 use crate::domain::auth::Role;
 
-/// Deepest nesting of lists and objects accepted in `data`.
+/// Deepest nesting of lists and objects accepted in `data`: the domain's, the same as gRPC's.
 ///
 /// serde_json already stops at 128 levels with an error (never a stack overflow); this guard,
 /// checked before parsing, is lower and names the problem.
-pub(crate) const MAX_DATA_DEPTH: usize = 64;
+pub(crate) use crate::domain::analysis::MAX_DATA_DEPTH;
 
 /// One thing a client asks for, whichever form it came in.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,10 +132,7 @@ pub(super) fn data_list(value: Value) -> Result<Vec<Value>, ParseError> {
 }
 
 pub(super) fn too_deep() -> ParseError {
-    ParseError::invalid(
-        "data",
-        format!("data nests lists or objects deeper than {MAX_DATA_DEPTH} levels"),
-    )
+    ParseError::invalid("data", crate::domain::analysis::too_deep_description())
 }
 
 pub(super) fn json_kind(value: &Value) -> &'static str {

@@ -372,3 +372,301 @@ async fn listen_addresses_take_host_names_or_say_what_is_needed() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("host:port"), "{stderr}");
 }
+
+// ---- 3. Work before authorization ---------------------------------------------------------
+
+const WRITER: &str = "writer-token-0123456789";
+
+fn with_tokens(config: rift::server::Config) -> rift::server::Config {
+    use rift::domain::auth::{Access, Role, Tokens};
+    rift::server::Config {
+        core: rift::domain::CoreConfig {
+            access: Access::from_tokens(Tokens::from_pairs([(Role::Writer, WRITER)])),
+            ..config.core
+        },
+        ..config
+    }
+}
+
+/// An Analyze whose body never comes: the request stream stays open and sends nothing.
+async fn analyze_without_body(
+    addr: SocketAddr,
+    token: Option<&str>,
+) -> Result<tonic::Response<pb::AnalyzeResponse>, tonic::Status> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let mut request = tonic::Request::new(futures::stream::pending::<pb::AnalyzeRequest>());
+    if let Some(token) = token {
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+    }
+    let codec = tonic_prost::ProstCodec::<pb::AnalyzeRequest, pb::AnalyzeResponse>::default();
+    grpc.client_streaming(
+        request,
+        tonic::codegen::http::uri::PathAndQuery::from_static("/rift.v1.Rift/Analyze"),
+        codec,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_call_without_a_valid_token_is_refused_before_its_body_is_read() {
+    let rift = TestRift::start(with_tokens(rift::server::Config::default())).await;
+    for token in [None, Some("not-a-valid-token-0123456789")] {
+        let refused = tokio::time::timeout(PATIENCE, analyze_without_body(rift.grpc_addr, token))
+            .await
+            .expect("answered from the headers alone, without waiting for the body");
+        let status = refused.expect_err("no valid token");
+        assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    }
+    // With a valid token the body is awaited: the call is still pending when abandoned.
+    let waiting = tokio::time::timeout(
+        Duration::from_millis(300),
+        analyze_without_body(rift.grpc_addr, Some(WRITER)),
+    )
+    .await;
+    assert!(
+        waiting.is_err(),
+        "a valid caller's body is read: {waiting:?}"
+    );
+}
+
+/// Two million empty values: 4,000,000 bytes of data, within the 4 MiB message limit.
+fn two_million_empty_values() -> pb::AnalyzeRequest {
+    pb::AnalyzeRequest {
+        task_id: "flood".into(),
+        data: vec![prost_types::Value::default(); 2_000_000],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_empty_values_is_refused_by_count_with_or_without_a_token() {
+    let rift = TestRift::start(with_tokens(rift::server::Config::default())).await;
+    let mut client = rift.client().await;
+    let status = client
+        .analyze(patient(two_million_empty_values()))
+        .await
+        .expect_err("no token");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let mut request = patient(two_million_empty_values());
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {WRITER}").parse().expect("header"),
+    );
+    let status = client.analyze(request).await.expect_err("too many items");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(crate::support::grpc::violated_field(&status), "data");
+    assert!(status.message().contains("2000000 items"), "{status:?}");
+}
+
+// ---- 5. Wrong codes and input that logged errors ---------------------------------------
+
+/// `value` inside `levels - 1` lists: with the data list, `levels` levels of nesting.
+fn nested(levels: usize) -> prost_types::Value {
+    use prost_types::{ListValue, Value, value::Kind};
+    let mut value = Value {
+        kind: Some(Kind::StringValue("deep".into())),
+    };
+    for _ in 1..levels {
+        value = Value {
+            kind: Some(Kind::ListValue(ListValue {
+                values: vec![value],
+            })),
+        };
+    }
+    value
+}
+
+#[tokio::test]
+async fn both_transports_take_the_same_depth_and_refuse_deeper_alike() {
+    let rift = TestRift::in_process().await;
+    let mut client = rift.client().await;
+    client
+        .analyze(patient(analyze("deep", vec![nested(32)])))
+        .await
+        .expect("32 levels are accepted");
+    let mut messages = Vec::new();
+    for levels in [33, 49, 50, 200] {
+        let status = client
+            .analyze(patient(analyze("deep", vec![nested(levels)])))
+            .await
+            .expect_err("too deep");
+        assert_eq!(status.code(), Code::InvalidArgument, "{levels}: {status:?}");
+        assert_eq!(crate::support::grpc::violated_field(&status), "data");
+        messages.push(status.message().to_owned());
+    }
+
+    let mut ws = crate::support::ws::WsClient::connect(rift.http_addr).await;
+    let list = |levels: usize| format!("{}\"deep\"{}", "[".repeat(levels), "]".repeat(levels));
+    let accepted = ws
+        .command_json(&format!(
+            r#"{{"analyze": {{"task_id": "deep", "data": {}}}}}"#,
+            list(32)
+        ))
+        .await;
+    assert!(accepted.get("result").is_some(), "{accepted}");
+    let refused = ws
+        .command_error(&format!(
+            r#"{{"analyze": {{"task_id": "deep", "data": {}}}}}"#,
+            list(33)
+        ))
+        .await;
+    assert_eq!(refused["code"], "INVALID_ARGUMENT", "{refused}");
+    assert_eq!(refused["field"], "data", "{refused}");
+    let said = refused["message"].as_str().unwrap_or_default();
+    assert!(said.contains("deeper than 32 levels"), "{refused}");
+    for message in messages {
+        assert!(message.ends_with(said), "{message} / {said}");
+    }
+}
+
+/// A message as raw bytes, for requests no generated client would build.
+#[derive(Clone, Default, PartialEq)]
+struct Raw(Vec<u8>);
+
+impl std::fmt::Debug for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Raw({} bytes)", self.0.len())
+    }
+}
+
+impl prost::Message for Raw {
+    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
+        buf.put_slice(&self.0);
+    }
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        prost::encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+async fn call_raw(addr: SocketAddr, path: &'static str, body: &[u8]) -> tonic::Status {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let codec = tonic_prost::ProstCodec::<Raw, Raw>::default();
+    grpc.unary(
+        tonic::Request::new(Raw(body.to_vec())),
+        tonic::codegen::http::uri::PathAndQuery::from_static(path),
+        codec,
+    )
+    .await
+    .expect_err("refused")
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_invalid_argument_wherever_it_is() {
+    let rift = TestRift::in_process().await;
+    // task_id = "\xff"
+    let status = call_raw(
+        rift.grpc_addr,
+        "/rift.v1.Rift/Progress",
+        &[0x0a, 0x01, 0xff],
+    )
+    .await;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let status = call_raw(rift.grpc_addr, "/rift.v1.Rift/Analyze", &[0x0a, 0x01, 0xff]).await;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    // task_id = "t", data = [Value { string_value: "\xff" }]
+    let status = call_raw(
+        rift.grpc_addr,
+        "/rift.v1.Rift/Analyze",
+        &[0x0a, 0x01, b't', 0x12, 0x03, 0x1a, 0x01, 0xff],
+    )
+    .await;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(crate::support::grpc::violated_field(&status), "data[0]");
+    // The server goes on serving.
+    rift.client()
+        .await
+        .progress(pb::ProgressRequest {
+            task_id: "t".into(),
+        })
+        .await
+        .expect("still serving");
+}
+
+#[tokio::test]
+async fn an_absurd_resume_id_is_invalid_argument_on_both_memories() {
+    let redis = RedisServer::start();
+    for rift in [
+        TestRift::in_process().await,
+        TestRift::on_redis(&redis.url()).await,
+    ] {
+        let mut client = rift.client().await;
+        for after in [
+            "18446744073709551615-18446744073709551615",
+            "18446744073709551615",
+            "253402300800000-0",
+        ] {
+            let status = tokio::time::timeout(
+                PATIENCE,
+                client.subscribe(pb::SubscribeRequest {
+                    task_id: String::new(),
+                    after: after.into(),
+                }),
+            )
+            .await
+            .expect("answered, not left waiting")
+            .expect_err("refused");
+            assert_eq!(status.code(), Code::InvalidArgument, "{after}: {status:?}");
+            assert_eq!(crate::support::grpc::violated_field(&status), "after");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_request_id_retried_over_the_other_transport_is_the_same_request() {
+    let rift = TestRift::in_process().await;
+    let mut client = rift.client().await;
+    let first = client
+        .analyze(patient(pb::AnalyzeRequest {
+            task_id: "both".into(),
+            data: vec![
+                strings(&["x"]).remove(0),
+                prost_types::Value {
+                    kind: Some(prost_types::value::Kind::NumberValue(1.0)),
+                },
+            ],
+            request_id: "retry-1".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("first over gRPC")
+        .into_inner();
+    let mut ws = crate::support::ws::WsClient::connect(rift.http_addr).await;
+    let retried = ws
+        .command_json(
+            r#"{"analyze": {"task_id": "both", "data": ["x", 1], "request_id": "retry-1"}}"#,
+        )
+        .await;
+    assert_eq!(
+        retried["result"]["version"],
+        serde_json::json!(first.version),
+        "{retried}"
+    );
+    assert_eq!(first.version, 1);
+}

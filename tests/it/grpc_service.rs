@@ -15,7 +15,7 @@ use rift::{
         auth::{Access, Role, Tokens},
         memory::InProcessMemory,
     },
-    grpc::RiftService,
+    grpc::{BoundedAnalyzeRequest, RiftService},
     pb::{self, rift_server::Rift},
 };
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -37,12 +37,16 @@ fn open() -> (RiftService, DropGuard) {
     service(CoreConfig::default())
 }
 
-fn analyze(task_id: &str, data: Vec<Value>) -> Request<pb::AnalyzeRequest> {
-    Request::new(pb::AnalyzeRequest {
-        task_id: task_id.into(),
-        data,
-        ..Default::default()
-    })
+/// An Analyze as the server decodes it (its data still encoded, see `grpc::bounded`).
+fn analyze(task_id: &str, data: Vec<Value>) -> Request<BoundedAnalyzeRequest> {
+    Request::new(
+        pb::AnalyzeRequest {
+            task_id: task_id.into(),
+            data,
+            ..Default::default()
+        }
+        .into(),
+    )
 }
 
 fn number(x: f64) -> Value {
