@@ -112,6 +112,11 @@ struct ServeArgs {
     /// be confirmed within --redis-timeout-ms, and then retry with the same request_id).
     #[arg(long, env = "RIFT_DURABILITY", default_value_t = Durability::default())]
     durability: Durability,
+    /// Retention on Redis: a task's keys expire this many seconds after the write that last
+    /// wrote them (every Analyze, Narrate and recorded completion renews them). Without it,
+    /// tasks are kept until DeleteTask.
+    #[arg(long, env = "RIFT_TASK_TTL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    task_ttl_secs: Option<u64>,
     /// How long in-flight calls get to finish at shutdown, in seconds.
     #[arg(long, env = "RIFT_DRAIN_TIMEOUT_SECS", default_value_t = Config::default().drain_timeout.as_secs())]
     drain_timeout_secs: u64,
@@ -176,6 +181,7 @@ impl ServeArgs {
             max_streams_per_connection,
             redis_timeout_ms,
             durability,
+            task_ttl_secs,
             drain_timeout_secs,
             tokens_file,
             allow_unauthenticated,
@@ -194,12 +200,17 @@ impl ServeArgs {
                 max_events,
                 op_timeout: Duration::from_millis(redis_timeout_ms),
                 durability,
+                task_ttl: task_ttl_secs.map(Duration::from_secs),
                 ..RedisConfig::new(url)
             }),
             None => {
                 anyhow::ensure!(
                     durability == Durability::Memory,
                     "--durability {durability} needs Redis: give --redis-url"
+                );
+                anyhow::ensure!(
+                    task_ttl_secs.is_none(),
+                    "--task-ttl-secs needs Redis: give --redis-url"
                 );
                 MemoryConfig::InProcess { max_events }
             }

@@ -11,6 +11,11 @@ use super::CoreError;
 /// How many of the most frequent strings [`StringStats::top`] keeps.
 pub const TOP_STRINGS: usize = 5;
 
+/// The most bytes of a string [`StringStats::top`] keeps: longer ones are cut (at a character
+/// boundary) and flagged [`ValueCount::truncated`], so what one analysis stores stays small
+/// whatever its items hold.
+pub const TOP_VALUE_BYTES: usize = 256;
+
 /// Deepest nesting of lists and objects accepted in the data of an Analyze, the data's own
 /// list counting as the first level (so an item may nest 31 more). The same on every
 /// transport: each measures it before building the values.
@@ -98,10 +103,28 @@ pub struct StringStats {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct ValueCount {
-    /// The string.
+    /// The string, cut to its first [`TOP_VALUE_BYTES`] bytes (whole characters) when longer.
     pub value: String,
     /// Items equal to it.
     pub count: u64,
+    /// Whether `value` was cut; absent when it is whole.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+impl ValueCount {
+    /// `value` occurring `count` times, cut to [`TOP_VALUE_BYTES`].
+    fn of(value: &str, count: u64) -> Self {
+        let mut end = value.len().min(TOP_VALUE_BYTES);
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        Self {
+            value: value[..end].to_owned(),
+            count,
+            truncated: end < value.len(),
+        }
+    }
 }
 
 impl AnalysisStats {
@@ -152,10 +175,7 @@ impl AnalysisStats {
                 distinct,
                 top: ranked
                     .into_iter()
-                    .map(|(value, count)| ValueCount {
-                        value: value.to_owned(),
-                        count,
-                    })
+                    .map(|(value, count)| ValueCount::of(value, count))
                     .collect(),
             }
         });
@@ -220,6 +240,23 @@ mod tests {
         let stats = AnalysisStats::of(&[]);
         assert_eq!(stats.item_count, 0);
         assert!(stats.numbers.is_none() && stats.strings.is_none());
+    }
+
+    #[test]
+    fn long_top_values_are_cut_at_a_character_and_flagged() {
+        let long = "é".repeat(200); // 400 bytes
+        let items = vec![json!(long), json!(long), json!("short")];
+        let top = AnalysisStats::of(&items).strings.expect("strings").top;
+        assert_eq!(top[0].value, "é".repeat(128));
+        assert!(top[0].truncated);
+        assert_eq!(top[0].count, 2);
+        assert_eq!((top[1].value.as_str(), top[1].truncated), ("short", false));
+        let record = serde_json::to_value(&top[1]).expect("serializes");
+        assert_eq!(
+            record,
+            json!({"value": "short", "count": 1}),
+            "whole values as before"
+        );
     }
 
     #[test]

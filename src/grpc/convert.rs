@@ -115,6 +115,7 @@ impl From<AnalysisStats> for pb::AnalysisStats {
                     .map(|v| pb::ValueCount {
                         value: v.value,
                         count: v.count,
+                        truncated: v.truncated,
                     })
                     .collect(),
             }),

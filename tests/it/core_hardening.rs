@@ -670,3 +670,97 @@ async fn a_request_id_retried_over_the_other_transport_is_the_same_request() {
     );
     assert_eq!(first.version, 1);
 }
+
+// ---- 4. What one caller may store -------------------------------------------------------
+
+#[tokio::test]
+async fn with_a_task_ttl_every_write_sets_its_keys_expiry_in_the_same_step() {
+    use rift::{domain::memory::RedisConfig, server::MemoryConfig};
+    let redis = RedisServer::start();
+    let mut connection = redis.connection().await;
+    let ttl = Duration::from_secs(600);
+    let rift = TestRift::start(rift::server::Config {
+        memory: MemoryConfig::Redis(RedisConfig {
+            task_ttl: Some(ttl),
+            ..RedisConfig::new(redis.url())
+        }),
+        ..rift::server::Config::default()
+    })
+    .await;
+    let mut client = rift.client().await;
+    client
+        .analyze(patient(analyze("kept", strings(&["a"]))))
+        .await
+        .expect("analyze");
+    client
+        .narrate(patient(pb::NarrateRequest {
+            task_id: "kept".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("narrate");
+    client
+        .progress(patient(pb::ProgressRequest {
+            task_id: "kept".into(),
+        }))
+        .await
+        .expect("progress records completion");
+    for key in [
+        "TechAgent:analysis:kept",
+        "ConceptAgent:narrative:kept",
+        "TaskAgent:progress:kept",
+        "shared:task_context:kept",
+    ] {
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .expect("PTTL");
+        assert!(
+            pttl > 0 && pttl <= ttl.as_millis() as i64,
+            "{key} expires within the retention: {pttl}"
+        );
+    }
+
+    // Without a retention, tasks are kept.
+    let plain = TestRift::on_redis(&redis.url()).await;
+    plain
+        .client()
+        .await
+        .analyze(patient(analyze("for-ever", strings(&["a"]))))
+        .await
+        .expect("analyze");
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg("TechAgent:analysis:for-ever")
+        .query_async(&mut connection)
+        .await
+        .expect("PTTL");
+    assert_eq!(pttl, -1);
+}
+
+#[tokio::test]
+async fn top_values_are_stored_truncated_with_a_flag() {
+    let redis = RedisServer::start();
+    let mut connection = redis.connection().await;
+    let rift = TestRift::on_redis(&redis.url()).await;
+    let long = "x".repeat(1_000_000);
+    let reply = rift
+        .client()
+        .await
+        .analyze(patient(analyze("big", strings(&[&long, &long, "short"]))))
+        .await
+        .expect("analyze")
+        .into_inner();
+    let top = reply.stats.expect("stats").strings.expect("strings").top;
+    assert_eq!(top[0].value.len(), 256);
+    assert!(top[0].truncated);
+    assert_eq!(top[0].count, 2);
+    assert_eq!((top[1].value.as_str(), top[1].truncated), ("short", false));
+    let stored: String = redis::cmd("GET")
+        .arg("TechAgent:analysis:big")
+        .query_async(&mut connection)
+        .await
+        .expect("GET");
+    assert!(stored.len() < 2_000, "{} bytes stored", stored.len());
+    assert!(stored.contains(r#""truncated": true"#), "{stored}");
+}

@@ -57,6 +57,9 @@ pub struct RedisConfig {
     pub tail_block: Duration,
     /// What an acknowledged write has reached: the master's memory, or a replica too.
     pub durability: Durability,
+    /// How long a task's keys are kept after the write that last wrote them
+    /// (`--task-ttl-secs`); `None` keeps them until deleted.
+    pub task_ttl: Option<Duration>,
 }
 
 impl RedisConfig {
@@ -68,6 +71,7 @@ impl RedisConfig {
             op_timeout: Duration::from_millis(800),
             tail_block: Duration::from_secs(2),
             durability: Durability::Memory,
+            task_ttl: None,
         }
     }
 }
@@ -134,7 +138,13 @@ pub fn analyze_script_call(
         deadline_ms: deadline_arg(Some(deadline)),
         candidate_epoch: "rift-bench",
     };
-    analyze_args(&mut call, &write, &max_events.max(1).to_string(), &guard);
+    analyze_args(
+        &mut call,
+        &write,
+        &max_events.max(1).to_string(),
+        &guard,
+        "",
+    );
     Ok(call)
 }
 
@@ -144,6 +154,7 @@ fn analyze_args(
     write: &AnalysisWrite<'_>,
     max_events: &str,
     guard: &Guard<'_>,
+    ttl: &str,
 ) {
     let task = write.task;
     let expected_version = write.expected_version.map(|v| v.to_string());
@@ -158,6 +169,7 @@ fn analyze_args(
         .arg(max_events)
         .arg(expected_version.as_deref().unwrap_or_default());
     guarded(call, &write.guard, guard);
+    retained(call, ttl);
     traced(call);
 }
 
@@ -231,6 +243,12 @@ fn guarded(call: &mut impl ScriptArgs, write: &WriteGuard<'_>, guard: &Guard<'_>
     }
 }
 
+/// Appends the task retention in ms (empty: for ever) as the second-to-last argument of a
+/// write script call: `prelude.lua` reads `ARGV[#ARGV - 1]`. Call it just before [`traced`].
+fn retained(call: &mut impl ScriptArgs, ttl: &str) {
+    call.arg(ttl);
+}
+
 /// Appends the writer's trace context as the last argument of a write script call (empty when
 /// untraced): `prelude.lua` reads `ARGV[#ARGV]` and stores it with the notification, in the
 /// same round trip. Call it after every other argument.
@@ -301,6 +319,8 @@ pub struct RedisMemory {
     scripts: std::sync::Arc<Scripts>,
     /// `config.max_events` as the scripts' `MAXLEN` argument, formatted once.
     maxlen: std::sync::Arc<str>,
+    /// `config.task_ttl` in ms as the scripts' retention argument ('' for none), formatted once.
+    ttl: std::sync::Arc<str>,
     epochs: std::sync::Arc<EpochCandidates>,
     /// With `Durability::Replicated`: the write link and its group commits.
     replicated: Option<std::sync::Arc<ReplicatedWrites>>,
@@ -326,6 +346,11 @@ impl RedisMemory {
             client,
             connection,
             maxlen: config.max_events.max(1).to_string().into(),
+            ttl: config
+                .task_ttl
+                .map(|ttl| ttl.as_millis().max(1).to_string())
+                .unwrap_or_default()
+                .into(),
             config,
             scripts: std::sync::Arc::new(Scripts::new()),
             epochs: std::sync::Arc::new(EpochCandidates::new()),
@@ -541,7 +566,7 @@ impl Memory for RedisMemory {
             deadline_ms: give_up.deadline_arg(write.guard.deadline),
             candidate_epoch: &candidate,
         };
-        analyze_args(&mut call, &write, self.max_events(), &guard);
+        analyze_args(&mut call, &write, self.max_events(), &guard, &self.ttl);
         let (version, id, replayed, epoch) = self
             .run_write::<(u64, String, u8, String)>(&call, give_up, |_| true)
             .await?;
@@ -574,6 +599,7 @@ impl Memory for RedisMemory {
             candidate_epoch: &candidate,
         };
         guarded(&mut call, &write.guard, &guard);
+        retained(&mut call, &self.ttl);
         traced(&mut call);
         let (found, epoch, narrative, analysis_version, id, replayed) = self
             .run_write::<(u8, String, String, u64, String, u8)>(&call, give_up, |reply| {
@@ -610,6 +636,7 @@ impl Memory for RedisMemory {
             .arg(self.max_events())
             .arg(give_up.deadline_arg(deadline))
             .arg(self.epochs.next());
+        retained(&mut call, &self.ttl);
         traced(&mut call);
         let (has_analysis, analysis_version, has_narrative, narrative_version, recorded, epoch) =
             self.run_write::<(u8, u64, u8, u64, String, String)>(&call, give_up, |reply| {
@@ -647,6 +674,7 @@ impl Memory for RedisMemory {
             .arg(self.max_events())
             .arg(give_up.deadline_arg(deadline))
             .arg(self.epochs.next());
+        retained(&mut call, &self.ttl);
         traced(&mut call);
         let id = self
             .run_write::<String>(&call, give_up, |id| !id.is_empty())

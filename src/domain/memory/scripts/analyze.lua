@@ -20,6 +20,7 @@ redis.call('SET', KEYS[1], ARGV[2])
 redis.call('HSET', KEYS[2], 'TechAgent_analysis', ARGV[2])
 -- A new analysis makes any recorded completion untrue until the task is narrated again.
 redis.call('DEL', KEYS[3])
+retain(KEYS[1], KEYS[2])
 local id = notify(KEYS[4], KEYS[5], ARGV[4], ARGV[1], 'TechAgent', 'analysis_stored',
   {task_id = ARGV[1], summary = ARGV[3], version = version})
 remember_request(KEYS[7], ARGV[10], {f = ARGV[9], v = version, id = id, e = epoch})

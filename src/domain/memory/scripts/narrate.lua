@@ -27,6 +27,7 @@ local narrative = ARGV[2] .. analysis.summary .. ARGV[3]
 redis.call('SET', KEYS[1], narrative)
 redis.call('HSET', KEYS[2], 'ConceptAgent_narrative', narrative,
   'rift_narrative_analysis_version', version)
+retain(KEYS[1], KEYS[2])
 local id = notify(KEYS[3], KEYS[4], ARGV[4], ARGV[1], 'ConceptAgent', 'narrative_stored',
   {task_id = ARGV[1], narrative = narrative, analysis_version = version})
 remember_request(KEYS[6], ARGV[9], {f = ARGV[8], n = narrative, v = version, id = id, e = epoch})

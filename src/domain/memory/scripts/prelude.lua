@@ -5,6 +5,19 @@
 -- redis.rs `traced` appends after all the others.
 local writer_traceparent = ARGV[#ARGV]
 
+-- Retention (`--task-ttl-secs`): the second-to-last ARGV of every write script, in ms ('' keeps
+-- tasks for ever), which redis.rs `retained` appends just before the traceparent.
+local task_ttl_ms = ARGV[#ARGV - 1]
+
+-- Gives the task keys a write just wrote their retention, in the same atomic step.
+local function retain(...)
+  if task_ttl_ms ~= '' then
+    for _, key in ipairs({...}) do
+      redis.call('PEXPIRE', key, task_ttl_ms)
+    end
+  end
+end
+
 -- Appends a notification to the shared stream and publishes it on the prototype's channel.
 -- A traced write's entry carries its traceparent, so subscribers can join the writer's trace.
 local function notify(stream, channel, maxlen, task_id, agent, action, payload)

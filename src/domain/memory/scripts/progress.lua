@@ -15,6 +15,7 @@ local recorded = ''
 if f[1] and f[3] and narrative_version >= analysis_version
     and redis.call('GET', KEYS[1]) ~= ARGV[2] then
   redis.call('SET', KEYS[1], ARGV[2])
+  retain(KEYS[1], KEYS[2])
   recorded = notify(KEYS[3], KEYS[4], ARGV[3], ARGV[1], 'TaskAgent', 'progress_completed',
     {task_id = ARGV[1], status = 'completed', analysis_version = analysis_version})
 end
