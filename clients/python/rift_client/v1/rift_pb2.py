@@ -26,15 +26,15 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19rift_client/v1/rift.proto\x12\x07rift.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x01\n\x0e\x41nalyzeRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12$\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x16.google.protobuf.Value\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x1d\n\x10\x65xpected_version\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12\r\n\x05\x65poch\x18\x05 \x01(\tB\x13\n\x11_expected_version\"z\n\x0f\x41nalyzeResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12%\n\x05stats\x18\x04 \x01(\x0b\x32\x16.rift.v1.AnalysisStats\x12\r\n\x05\x65poch\x18\x05 \x01(\t\"\x95\x01\n\rAnalysisStats\x12\x12\n\nitem_count\x18\x01 \x01(\x04\x12\"\n\x05types\x18\x02 \x01(\x0b\x32\x13.rift.v1.TypeCounts\x12%\n\x07numbers\x18\x03 \x01(\x0b\x32\x14.rift.v1.NumberStats\x12%\n\x07strings\x18\x04 \x01(\x0b\x32\x14.rift.v1.StringStats\"o\n\nTypeCounts\x12\r\n\x05nulls\x18\x01 \x01(\x04\x12\x10\n\x08\x62ooleans\x18\x02 \x01(\x04\x12\x0f\n\x07numbers\x18\x03 \x01(\x04\x12\x0f\n\x07strings\x18\x04 \x01(\x04\x12\r\n\x05lists\x18\x05 \x01(\x04\x12\x0f\n\x07objects\x18\x06 \x01(\x04\"Q\n\x0bNumberStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0b\n\x03min\x18\x02 \x01(\x01\x12\x0b\n\x03max\x18\x03 \x01(\x01\x12\x0c\n\x04mean\x18\x04 \x01(\x01\x12\x0b\n\x03sum\x18\x05 \x01(\x01\"P\n\x0bStringStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x10\n\x08\x64istinct\x18\x02 \x01(\x04\x12 \n\x03top\x18\x03 \x03(\x0b\x32\x13.rift.v1.ValueCount\"*\n\nValueCount\x12\r\n\x05value\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"D\n\x0eNarrateRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\r\n\x05\x65poch\x18\x03 \x01(\t\"^\n\x0fNarrateResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tnarrative\x18\x02 \x01(\t\x12\x18\n\x10\x61nalysis_version\x18\x03 \x01(\x04\x12\r\n\x05\x65poch\x18\x04 \x01(\t\"\"\n\x0fProgressRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"\x95\x01\n\x10ProgressResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12#\n\x06status\x18\x02 \x01(\x0e\x32\x13.rift.v1.TaskStatus\x12\x18\n\x10\x61nalysis_version\x18\x03 \x01(\x04\x12\"\n\x1anarrative_analysis_version\x18\x04 \x01(\x04\x12\r\n\x05\x65poch\x18\x05 \x01(\t\"2\n\x10SubscribeRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\"$\n\x11\x44\x65leteTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"6\n\x12\x44\x65leteTaskResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"\xb3\x01\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12(\n\x07payload\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\x07 \x01(\t*e\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x0f\n\x0bNOT_STARTED\x10\x01\x12\x0f\n\x0bIN_PROGRESS\x10\x02\x12\r\n\tCOMPLETED\x10\x03\x12\t\n\x05STALE\x10\x04\x32\xcb\x02\n\x04Rift\x12<\n\x07\x41nalyze\x12\x17.rift.v1.AnalyzeRequest\x1a\x18.rift.v1.AnalyzeResponse\x12<\n\x07Narrate\x12\x17.rift.v1.NarrateRequest\x1a\x18.rift.v1.NarrateResponse\x12?\n\x08Progress\x12\x18.rift.v1.ProgressRequest\x1a\x19.rift.v1.ProgressResponse\x12?\n\tSubscribe\x12\x19.rift.v1.SubscribeRequest\x1a\x15.rift.v1.Notification0\x01\x12\x45\n\nDeleteTask\x12\x1a.rift.v1.DeleteTaskRequest\x1a\x1b.rift.v1.DeleteTaskResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19rift_client/v1/rift.proto\x12\x07rift.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x01\n\x0e\x41nalyzeRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12$\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x16.google.protobuf.Value\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x1d\n\x10\x65xpected_version\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12\r\n\x05\x65poch\x18\x05 \x01(\tB\x13\n\x11_expected_version\"z\n\x0f\x41nalyzeResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12%\n\x05stats\x18\x04 \x01(\x0b\x32\x16.rift.v1.AnalysisStats\x12\r\n\x05\x65poch\x18\x05 \x01(\t\"\x95\x01\n\rAnalysisStats\x12\x12\n\nitem_count\x18\x01 \x01(\x04\x12\"\n\x05types\x18\x02 \x01(\x0b\x32\x13.rift.v1.TypeCounts\x12%\n\x07numbers\x18\x03 \x01(\x0b\x32\x14.rift.v1.NumberStats\x12%\n\x07strings\x18\x04 \x01(\x0b\x32\x14.rift.v1.StringStats\"o\n\nTypeCounts\x12\r\n\x05nulls\x18\x01 \x01(\x04\x12\x10\n\x08\x62ooleans\x18\x02 \x01(\x04\x12\x0f\n\x07numbers\x18\x03 \x01(\x04\x12\x0f\n\x07strings\x18\x04 \x01(\x04\x12\r\n\x05lists\x18\x05 \x01(\x04\x12\x0f\n\x07objects\x18\x06 \x01(\x04\"Q\n\x0bNumberStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0b\n\x03min\x18\x02 \x01(\x01\x12\x0b\n\x03max\x18\x03 \x01(\x01\x12\x0c\n\x04mean\x18\x04 \x01(\x01\x12\x0b\n\x03sum\x18\x05 \x01(\x01\"P\n\x0bStringStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x10\n\x08\x64istinct\x18\x02 \x01(\x04\x12 \n\x03top\x18\x03 \x03(\x0b\x32\x13.rift.v1.ValueCount\"=\n\nValueCount\x12\r\n\x05value\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"D\n\x0eNarrateRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\r\n\x05\x65poch\x18\x03 \x01(\t\"^\n\x0fNarrateResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tnarrative\x18\x02 \x01(\t\x12\x18\n\x10\x61nalysis_version\x18\x03 \x01(\x04\x12\r\n\x05\x65poch\x18\x04 \x01(\t\"\"\n\x0fProgressRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"\x95\x01\n\x10ProgressResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12#\n\x06status\x18\x02 \x01(\x0e\x32\x13.rift.v1.TaskStatus\x12\x18\n\x10\x61nalysis_version\x18\x03 \x01(\x04\x12\"\n\x1anarrative_analysis_version\x18\x04 \x01(\x04\x12\r\n\x05\x65poch\x18\x05 \x01(\t\"2\n\x10SubscribeRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\"$\n\x11\x44\x65leteTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"6\n\x12\x44\x65leteTaskResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"\xb3\x01\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12(\n\x07payload\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\x07 \x01(\t*e\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x0f\n\x0bNOT_STARTED\x10\x01\x12\x0f\n\x0bIN_PROGRESS\x10\x02\x12\r\n\tCOMPLETED\x10\x03\x12\t\n\x05STALE\x10\x04\x32\xcb\x02\n\x04Rift\x12<\n\x07\x41nalyze\x12\x17.rift.v1.AnalyzeRequest\x1a\x18.rift.v1.AnalyzeResponse\x12<\n\x07Narrate\x12\x17.rift.v1.NarrateRequest\x1a\x18.rift.v1.NarrateResponse\x12?\n\x08Progress\x12\x18.rift.v1.ProgressRequest\x1a\x19.rift.v1.ProgressResponse\x12?\n\tSubscribe\x12\x19.rift.v1.SubscribeRequest\x1a\x15.rift.v1.Notification0\x01\x12\x45\n\nDeleteTask\x12\x1a.rift.v1.DeleteTaskRequest\x1a\x1b.rift.v1.DeleteTaskResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rift_client.v1.rift_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKSTATUS']._serialized_start=1542
-  _globals['_TASKSTATUS']._serialized_end=1643
+  _globals['_TASKSTATUS']._serialized_start=1561
+  _globals['_TASKSTATUS']._serialized_end=1662
   _globals['_ANALYZEREQUEST']._serialized_start=102
   _globals['_ANALYZEREQUEST']._serialized_end=260
   _globals['_ANALYZERESPONSE']._serialized_start=262
@@ -48,23 +48,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STRINGSTATS']._serialized_start=734
   _globals['_STRINGSTATS']._serialized_end=814
   _globals['_VALUECOUNT']._serialized_start=816
-  _globals['_VALUECOUNT']._serialized_end=858
-  _globals['_NARRATEREQUEST']._serialized_start=860
-  _globals['_NARRATEREQUEST']._serialized_end=928
-  _globals['_NARRATERESPONSE']._serialized_start=930
-  _globals['_NARRATERESPONSE']._serialized_end=1024
-  _globals['_PROGRESSREQUEST']._serialized_start=1026
-  _globals['_PROGRESSREQUEST']._serialized_end=1060
-  _globals['_PROGRESSRESPONSE']._serialized_start=1063
-  _globals['_PROGRESSRESPONSE']._serialized_end=1212
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=1214
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=1264
-  _globals['_DELETETASKREQUEST']._serialized_start=1266
-  _globals['_DELETETASKREQUEST']._serialized_end=1302
-  _globals['_DELETETASKRESPONSE']._serialized_start=1304
-  _globals['_DELETETASKRESPONSE']._serialized_end=1358
-  _globals['_NOTIFICATION']._serialized_start=1361
-  _globals['_NOTIFICATION']._serialized_end=1540
-  _globals['_RIFT']._serialized_start=1646
-  _globals['_RIFT']._serialized_end=1977
+  _globals['_VALUECOUNT']._serialized_end=877
+  _globals['_NARRATEREQUEST']._serialized_start=879
+  _globals['_NARRATEREQUEST']._serialized_end=947
+  _globals['_NARRATERESPONSE']._serialized_start=949
+  _globals['_NARRATERESPONSE']._serialized_end=1043
+  _globals['_PROGRESSREQUEST']._serialized_start=1045
+  _globals['_PROGRESSREQUEST']._serialized_end=1079
+  _globals['_PROGRESSRESPONSE']._serialized_start=1082
+  _globals['_PROGRESSRESPONSE']._serialized_end=1231
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=1233
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=1283
+  _globals['_DELETETASKREQUEST']._serialized_start=1285
+  _globals['_DELETETASKREQUEST']._serialized_end=1321
+  _globals['_DELETETASKRESPONSE']._serialized_start=1323
+  _globals['_DELETETASKRESPONSE']._serialized_end=1377
+  _globals['_NOTIFICATION']._serialized_start=1380
+  _globals['_NOTIFICATION']._serialized_end=1559
+  _globals['_RIFT']._serialized_start=1665
+  _globals['_RIFT']._serialized_end=1996
 # @@protoc_insertion_point(module_scope)

@@ -105,12 +105,14 @@ class StringStats(_message.Message):
     def __init__(self, count: _Optional[int] = ..., distinct: _Optional[int] = ..., top: _Optional[_Iterable[_Union[ValueCount, _Mapping]]] = ...) -> None: ...
 
 class ValueCount(_message.Message):
-    __slots__ = ("value", "count")
+    __slots__ = ("value", "count", "truncated")
     VALUE_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     value: str
     count: int
-    def __init__(self, value: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, value: _Optional[str] = ..., count: _Optional[int] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class NarrateRequest(_message.Message):
     __slots__ = ("task_id", "request_id", "epoch")
