@@ -660,9 +660,7 @@ async fn tail_loop(
                 Ok(_) => {}
                 Err(error) => {
                     if backoff.is_fresh() {
-                        if backoff.is_fresh() {
-                            tracing::warn!(%error, cursor = %state.cursor, "notifier tail read failed; retrying");
-                        }
+                        tracing::warn!(%error, cursor = %state.cursor, "notifier tail read failed; retrying");
                     }
                     shared.note(&error);
                     state.recheck = true;
