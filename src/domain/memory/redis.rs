@@ -36,13 +36,16 @@ use serde_json::Map;
 
 use super::{
     AnalysisStored, AnalysisWrite, Durability, History, Located, Memory, NarrativeStored,
-    NarrativeWrite, ProgressObserved, Tail, TaskState, WriteGuard, replication::ReplicatedWrites,
-    unix_ms,
+    NarrativeWrite, ProgressObserved, RedisMode, Tail, TaskState, WriteGuard,
+    replication::ReplicatedWrites, unix_ms,
 };
 use crate::domain::{
     AnalysisStats, CoreError, EventId, MemoryError, Notification, TaskId, analysis,
     records::{self, keys},
 };
+
+/// The master name Sentinel's own example configuration monitors.
+pub const DEFAULT_SENTINEL_MASTER: &str = "mymaster";
 
 /// How to reach Redis and how to behave when it does not answer.
 #[derive(Debug, Clone)]
@@ -57,6 +60,10 @@ pub struct RedisConfig {
     pub tail_block: Duration,
     /// What an acknowledged write has reached: the master's memory, or a replica too.
     pub durability: Durability,
+    /// What `url` names: one server, Sentinels, or Cluster seed nodes.
+    pub mode: RedisMode,
+    /// In `RedisMode::Sentinel`, the name of the master the Sentinels monitor.
+    pub sentinel_master: String,
 }
 
 impl RedisConfig {
@@ -68,6 +75,8 @@ impl RedisConfig {
             op_timeout: Duration::from_millis(800),
             tail_block: Duration::from_secs(2),
             durability: Durability::Memory,
+            mode: RedisMode::Single,
+            sentinel_master: DEFAULT_SENTINEL_MASTER.to_owned(),
         }
     }
 }
@@ -310,6 +319,12 @@ impl RedisMemory {
     /// Prepares the connection without waiting for Redis: Rift starts (and reports
     /// NOT_SERVING) while Redis is down, and connects as soon as it is up.
     pub fn open(config: RedisConfig) -> Result<Self, MemoryError> {
+        if config.mode != RedisMode::Single {
+            return Err(MemoryError::Unavailable(format!(
+                "--redis-mode {} is not built yet",
+                config.mode
+            )));
+        }
         let client = Client::open(config.url.as_str())
             .map_err(|e| MemoryError::Unavailable(format!("invalid Redis URL: {e}")))?;
         let manager_config = ConnectionManagerConfig::new()
