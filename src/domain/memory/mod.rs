@@ -26,6 +26,7 @@
 mod in_process;
 mod redis;
 mod replication;
+mod sentinel;
 
 use std::{
     fmt::Debug,

@@ -27,8 +27,7 @@ use std::{
 
 use async_trait::async_trait;
 use redis::{
-    AsyncCommands, AsyncConnectionConfig, Client, ErrorKind, RedisError, Script, ScriptInvocation,
-    Value,
+    AsyncCommands, AsyncConnectionConfig, ErrorKind, RedisError, Script, ScriptInvocation, Value,
     aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
     streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply},
 };
@@ -37,7 +36,7 @@ use serde_json::Map;
 use super::{
     AnalysisStored, AnalysisWrite, Durability, History, Located, Memory, NarrativeStored,
     NarrativeWrite, ProgressObserved, RedisMode, Tail, TaskState, WriteGuard,
-    replication::ReplicatedWrites, unix_ms,
+    replication::ReplicatedWrites, sentinel::Master, unix_ms,
 };
 use crate::domain::{
     AnalysisStats, CoreError, EventId, MemoryError, Notification, TaskId, analysis,
@@ -304,8 +303,8 @@ impl GiveUp {
 /// Rift starts while Redis is down.
 #[derive(Debug, Clone)]
 pub struct RedisMemory {
-    client: Client,
-    connection: ConnectionManager,
+    /// The server writes and reads go to: fixed, or followed through Sentinel.
+    master: Master,
     config: RedisConfig,
     scripts: std::sync::Arc<Scripts>,
     /// `config.max_events` as the scripts' `MAXLEN` argument, formatted once.
@@ -319,27 +318,30 @@ impl RedisMemory {
     /// Prepares the connection without waiting for Redis: Rift starts (and reports
     /// NOT_SERVING) while Redis is down, and connects as soon as it is up.
     pub fn open(config: RedisConfig) -> Result<Self, MemoryError> {
-        if config.mode != RedisMode::Single {
-            return Err(MemoryError::Unavailable(format!(
-                "--redis-mode {} is not built yet",
-                config.mode
-            )));
-        }
-        let client = Client::open(config.url.as_str())
-            .map_err(|e| MemoryError::Unavailable(format!("invalid Redis URL: {e}")))?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.op_timeout))
             .set_response_timeout(Some(config.op_timeout))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(250));
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
-            .map_err(|e| MemoryError::Unavailable(e.to_string()))?;
+        let master = match config.mode {
+            RedisMode::Single => Master::fixed(&config.url, manager_config)?,
+            RedisMode::Sentinel => Master::followed(
+                &config.url,
+                &config.sentinel_master,
+                manager_config,
+                config.op_timeout,
+            )?,
+            RedisMode::Cluster => {
+                return Err(MemoryError::Unavailable(
+                    "--redis-mode cluster is not built yet".into(),
+                ));
+            }
+        };
         let replicated = (config.durability == Durability::Replicated)
-            .then(|| std::sync::Arc::new(ReplicatedWrites::new(client.clone(), config.op_timeout)));
+            .then(|| std::sync::Arc::new(ReplicatedWrites::new(master.clone(), config.op_timeout)));
         Ok(Self {
-            client,
-            connection,
+            master,
             maxlen: config.max_events.max(1).to_string().into(),
             config,
             scripts: std::sync::Arc::new(Scripts::new()),
@@ -348,12 +350,30 @@ impl RedisMemory {
         })
     }
 
-    /// Runs one request-path call within `op_timeout`.
-    async fn bounded<T>(
-        &self,
-        call: impl Future<Output = Result<T, RedisError>>,
-    ) -> Result<T, MemoryError> {
-        self.bounded_until(self.give_up(), call).await
+    /// The request connection to the current master, waiting for one until `give_up`.
+    async fn connection_until(&self, give_up: GiveUp) -> Result<ConnectionManager, MemoryError> {
+        match tokio::time::timeout_at(give_up.at, self.master.current()).await {
+            Ok(current) => Ok(current?.connection),
+            Err(_) => Err(self.no_answer()),
+        }
+    }
+
+    fn no_answer(&self) -> MemoryError {
+        self.master.suspect();
+        MemoryError::Unavailable(format!(
+            "no answer from Redis within {:?}",
+            self.config.op_timeout
+        ))
+    }
+
+    /// Runs one request-path read within `op_timeout` on the request connection.
+    async fn read<T, F>(&self, call: impl FnOnce(ConnectionManager) -> F) -> Result<T, MemoryError>
+    where
+        F: Future<Output = Result<T, RedisError>>,
+    {
+        let give_up = self.give_up();
+        let connection = self.connection_until(give_up).await?;
+        self.bounded_until(give_up, call(connection)).await
     }
 
     /// When a call starting now is abandoned.
@@ -368,12 +388,19 @@ impl RedisMemory {
         call: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, MemoryError> {
         match tokio::time::timeout_at(give_up.at, call).await {
-            Ok(result) => result.map_err(classify),
-            Err(_) => Err(MemoryError::Unavailable(format!(
-                "no answer from Redis within {:?}",
-                self.config.op_timeout
-            ))),
+            Ok(result) => result.map_err(|error| self.classify(error)),
+            Err(_) => Err(self.no_answer()),
         }
+    }
+
+    /// [`classify`], and a hint to the master follower when the error could mean the master
+    /// moved.
+    fn classify(&self, error: RedisError) -> MemoryError {
+        let error = classify(error);
+        if matches!(error, MemoryError::Unavailable(_)) {
+            self.master.suspect();
+        }
+        error
     }
 
     fn max_events(&self) -> &str {
@@ -393,7 +420,7 @@ impl RedisMemory {
         T: redis::FromRedisValue + Send,
     {
         let Some(replicated) = &self.replicated else {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection_until(give_up).await?;
             return self
                 .bounded_until(give_up, call.invoke_async::<T>(&mut connection))
                 .await;
@@ -404,7 +431,7 @@ impl RedisMemory {
                 Ok(reply) => reply,
                 Err(error) => {
                     replicated.failed(&link, &error).await;
-                    return Err(classify(error));
+                    return Err(self.classify(error));
                 }
             };
             if written(&reply) {
@@ -414,22 +441,28 @@ impl RedisMemory {
         };
         match tokio::time::timeout_at(give_up.at, write).await {
             Ok(result) => result,
-            Err(_) => Err(MemoryError::Unavailable(format!(
-                "no confirmed answer from Redis within {:?}",
-                self.config.op_timeout
-            ))),
+            Err(_) => {
+                self.master.suspect();
+                Err(MemoryError::Unavailable(format!(
+                    "no confirmed answer from Redis within {:?}",
+                    self.config.op_timeout
+                )))
+            }
         }
     }
 
     /// Where the history stands, its epoch, and whether it holds `id`: one script.
     async fn locate_in_history(&self, id: Option<EventId>) -> Result<Located, MemoryError> {
-        let mut connection = self.connection.clone();
         let mut call = self.scripts.history.prepare_invoke();
         call.key(keys::NOTIFICATIONS)
             .key(keys::META)
             .arg(id.map(|id| id.to_string()).unwrap_or_default());
-        let invocation = call.invoke_async::<(String, String, u8, u8, String)>(&mut connection);
-        let (last, first_retained, trimmed, present, epoch) = self.bounded(invocation).await?;
+        let (last, first_retained, trimmed, present, epoch) = self
+            .read(|mut connection| async move {
+                call.invoke_async::<(String, String, u8, u8, String)>(&mut connection)
+                    .await
+            })
+            .await?;
         Ok(Located {
             history: History {
                 last: parse_id(&last)?,
@@ -662,15 +695,19 @@ impl Memory for RedisMemory {
         after: EventId,
         limit: usize,
     ) -> Result<Vec<Notification>, MemoryError> {
-        let mut connection = self.connection.clone();
         // `(` makes the start exclusive (Redis 6.2+): strictly after the resume id.
-        let range = connection.xrange_count::<_, _, _, _, StreamRangeReply>(
-            keys::NOTIFICATIONS,
-            format!("({after}"),
-            "+",
-            limit,
-        );
-        let reply = self.bounded(range).await?;
+        let reply = self
+            .read(|mut connection| async move {
+                connection
+                    .xrange_count::<_, _, _, _, StreamRangeReply>(
+                        keys::NOTIFICATIONS,
+                        format!("({after}"),
+                        "+",
+                        limit,
+                    )
+                    .await
+            })
+            .await?;
         reply.ids.into_iter().map(notification_from_entry).collect()
     }
 
@@ -686,7 +723,7 @@ impl Memory for RedisMemory {
 
     fn open_tail(&self) -> Box<dyn Tail> {
         Box::new(RedisTail {
-            client: self.client.clone(),
+            master: self.master.clone(),
             connection: None,
             block: self.config.tail_block,
             connect_timeout: self.config.op_timeout,
@@ -694,18 +731,21 @@ impl Memory for RedisMemory {
     }
 
     async fn ping(&self) -> Result<(), MemoryError> {
-        let mut connection = self.connection.clone();
-        let ping = redis::cmd("PING");
-        self.bounded(ping.query_async::<String>(&mut connection))
-            .await
-            .map(drop)
+        self.read(|mut connection| async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+        })
+        .await
+        .map(drop)
     }
 }
 
 /// The notifier's reader: its own connection, reopened after any failure.
 struct RedisTail {
-    client: Client,
-    connection: Option<MultiplexedConnection>,
+    master: Master,
+    /// The tail's connection, and the generation of the master it reaches.
+    connection: Option<(MultiplexedConnection, u64)>,
     block: Duration,
     connect_timeout: Duration,
 }
@@ -754,27 +794,40 @@ impl RedisTail {
     fn settle<T>(&mut self, reply: redis::RedisResult<T>) -> Result<T, MemoryError> {
         reply.map_err(|error| {
             self.connection = None;
-            classify(error)
+            let error = classify(error);
+            if matches!(error, MemoryError::Unavailable(_)) {
+                self.master.suspect();
+            }
+            error
         })
     }
 
     /// The tail's own connection, opened on first use and again after a failure.
     async fn connection(&mut self) -> Result<&mut MultiplexedConnection, MemoryError> {
+        let generation = self.master.generation();
         let connection = match self.connection.take() {
-            Some(connection) => connection,
-            None => {
+            // A connection to an earlier master is dropped: it may be a demoted one.
+            Some((connection, opened_for)) if opened_for == generation => connection,
+            _ => {
+                let current = self.master.current().await?;
                 // Longer than the block, so a healthy blocking read never times out, yet a
                 // half-open connection is still noticed.
                 let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(self.connect_timeout))
                     .set_response_timeout(Some(self.block + Duration::from_secs(2)));
-                self.client
+                let connection = current
+                    .client
                     .get_multiplexed_async_connection_with_config(&config)
                     .await
-                    .map_err(classify)?
+                    .map_err(|error| {
+                        self.master.suspect();
+                        classify(error)
+                    })?;
+                self.connection = Some((connection, current.generation));
+                return Ok(&mut self.connection.as_mut().expect("just set").0);
             }
         };
-        Ok(self.connection.insert(connection))
+        Ok(&mut self.connection.insert((connection, generation)).0)
     }
 }
 
