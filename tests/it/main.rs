@@ -31,6 +31,7 @@ mod readme;
 mod redis_layout;
 mod redis_outage;
 mod reliability;
+mod sentinel;
 mod support;
 mod traces;
 mod try_again;
