@@ -398,6 +398,37 @@ pub trait Memory: Send + Sync + Debug + 'static {
         limit: usize,
     ) -> Result<Vec<Notification>, MemoryError>;
 
+    /// Up to `limit` retained notifications of `task` with ids strictly after `after`, oldest
+    /// first: a per-task replay. Redis follows the task's own chain of entries, so the cost
+    /// is that of the task's history, not of everything retained; this default reads every
+    /// task's, which is what in-process memory affords.
+    async fn task_events_after(
+        &self,
+        task: &TaskId,
+        mut after: EventId,
+        limit: usize,
+    ) -> Result<Vec<Notification>, MemoryError> {
+        const PAGE: usize = 512;
+        let limit = limit.max(1);
+        let mut found = Vec::new();
+        loop {
+            let batch = self.events_after(after, PAGE).await?;
+            let complete = batch.len() < PAGE;
+            for notification in batch {
+                after = notification.id;
+                if notification.task_id == task.as_str() {
+                    found.push(notification);
+                    if found.len() == limit {
+                        return Ok(found);
+                    }
+                }
+            }
+            if complete {
+                return Ok(found);
+            }
+        }
+    }
+
     /// Where the retained history stands.
     async fn history(&self) -> Result<History, MemoryError>;
 

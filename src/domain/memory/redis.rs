@@ -89,6 +89,7 @@ struct Scripts {
     progress: Script,
     delete: Script,
     history: Script,
+    task_history: Script,
 }
 
 const PRELUDE: &str = include_str!("scripts/prelude.lua");
@@ -160,6 +161,7 @@ fn analyze_args(
         .key(&keys::progress(task))
         .key(keys::NOTIFICATIONS)
         .key(&keys::updates_channel(task))
+        .key(&keys::last_event(task))
         .arg(task.as_str())
         .arg(write.record_json)
         .arg(write.summary)
@@ -206,6 +208,7 @@ impl Scripts {
             progress: write(include_str!("scripts/progress.lua")),
             delete: write(include_str!("scripts/delete.lua")),
             history: Script::new(include_str!("scripts/history.lua")),
+            task_history: Script::new(include_str!("scripts/task_history.lua")),
         }
     }
 }
@@ -599,6 +602,7 @@ impl Memory for RedisMemory {
             .key(keys::context(task))
             .key(keys::NOTIFICATIONS)
             .key(keys::updates_channel(task))
+            .key(keys::last_event(task))
             .arg(task.as_str())
             .arg(write.prefix)
             .arg(write.suffix)
@@ -640,6 +644,7 @@ impl Memory for RedisMemory {
             .key(keys::context(task))
             .key(keys::NOTIFICATIONS)
             .key(keys::updates_channel(task))
+            .key(keys::last_event(task))
             .arg(task.as_str())
             .arg(completed_record)
             .key(keys::META)
@@ -678,6 +683,7 @@ impl Memory for RedisMemory {
             .key(keys::context(task))
             .key(keys::NOTIFICATIONS)
             .key(keys::updates_channel(task))
+            .key(keys::last_event(task))
             .key(keys::META)
             .arg(task.as_str())
             .arg(self.max_events())
@@ -706,6 +712,26 @@ impl Memory for RedisMemory {
                         limit,
                     )
                     .await
+            })
+            .await?;
+        reply.ids.into_iter().map(notification_from_entry).collect()
+    }
+
+    async fn task_events_after(
+        &self,
+        task: &TaskId,
+        after: EventId,
+        limit: usize,
+    ) -> Result<Vec<Notification>, MemoryError> {
+        let mut call = self.scripts.task_history.prepare_invoke();
+        call.key(keys::context(task))
+            .key(keys::last_event(task))
+            .key(keys::NOTIFICATIONS)
+            .arg(after.to_string())
+            .arg(limit.max(1));
+        let reply = self
+            .read(|mut connection| async move {
+                call.invoke_async::<StreamRangeReply>(&mut connection).await
             })
             .await?;
         reply.ids.into_iter().map(notification_from_entry).collect()
