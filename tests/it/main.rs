@@ -33,6 +33,7 @@ mod redis_outage;
 mod reliability;
 mod sentinel;
 mod support;
+mod task_replay;
 mod traces;
 mod try_again;
 mod unknown_outcome;
