@@ -108,6 +108,10 @@ struct Shared {
     losses: AtomicU64,
     /// The last such marker, for a subscriber that lagged past it.
     last_loss: std::sync::Mutex<Option<Arc<Published>>>,
+    /// The epoch a live subscriber saw when it joined. A tail that started on a history
+    /// without one, and has not read since, learns it here: without it, a history that came
+    /// back empty (cursor and epoch both unset) would look intact to the tail.
+    joined_epoch: std::sync::Mutex<Option<Epoch>>,
 }
 
 impl Shared {
@@ -138,6 +142,7 @@ impl Notifier {
             config,
             telemetry,
             subscribed: Notify::new(),
+            joined_epoch: std::sync::Mutex::new(None),
             losses: AtomicU64::new(0),
             last_loss: std::sync::Mutex::new(None),
         });
@@ -175,7 +180,15 @@ impl Notifier {
         let (cursor, phase) = match resume {
             // Only what comes after the history's end as it was once the broadcast was joined:
             // the broadcast alone carries all of it, so nothing more is read from memory.
-            Resume::Live => (self.shared.memory.history().await?.last, Phase::Live),
+            Resume::Live => {
+                let located = self.shared.memory.locate(EventId::ZERO).await?;
+                if let Some(epoch) = located.epoch
+                    && let Ok(mut joined) = self.shared.joined_epoch.lock()
+                {
+                    *joined = Some(epoch);
+                }
+                (located.history.last, Phase::Live)
+            }
             // "0" asks for everything retained: nothing it asked for can have been trimmed.
             Resume::After(EventId::ZERO) => (EventId::ZERO, Phase::NextPage),
             Resume::After(after) => (after, Phase::Resuming),
@@ -517,6 +530,15 @@ impl TailState {
     ) -> Result<(), MemoryError> {
         let located = shared.memory.locate(self.cursor).await?;
         self.recheck = false;
+        // Taken either way: a hint left for later would outlive the history it came from.
+        let joined = shared
+            .joined_epoch
+            .lock()
+            .ok()
+            .and_then(|mut joined| joined.take());
+        if self.epoch.is_none() {
+            self.epoch = joined;
+        }
         let epoch_changed = self.epoch.is_some() && located.epoch != self.epoch;
         let action = match located.continuity(self.cursor) {
             _ if epoch_changed => Some(action::HISTORY_RESET),
