@@ -19,16 +19,24 @@ end
 -- entries. The caller stores the id it returns as the task's newest ('rift_last_event').
 local function notify(stream, channel, maxlen, task_id, agent, action, payload, previous)
   local encoded = cjson.encode(payload)
-  local fields = {'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded}
-  if writer_traceparent ~= '' then
-    fields[#fields + 1] = 'traceparent'
-    fields[#fields + 1] = writer_traceparent
+  -- Spelled out rather than built in a table: this runs on every write.
+  local id
+  if writer_traceparent ~= '' and previous ~= '' then
+    id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+      'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded,
+      'traceparent', writer_traceparent, 'rift_prev', previous)
+  elseif writer_traceparent ~= '' then
+    id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+      'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded,
+      'traceparent', writer_traceparent)
+  elseif previous ~= '' then
+    id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+      'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded,
+      'rift_prev', previous)
+  else
+    id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+      'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded)
   end
-  if previous ~= '' then
-    fields[#fields + 1] = 'rift_prev'
-    fields[#fields + 1] = previous
-  end
-  local id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(fields))
   redis.call('PUBLISH', channel, '{"id":' .. cjson.encode(id) .. ',"task_id":' .. cjson.encode(task_id)
     .. ',"agent":' .. cjson.encode(agent) .. ',"action":' .. cjson.encode(action)
     .. ',"payload":' .. encoded .. '}')
