@@ -9,7 +9,7 @@ use rift::{
     domain::{
         CoreConfig, Limits, NotifierConfig,
         auth::{Access, Tokens},
-        memory::{DEFAULT_MAX_EVENTS, Durability, RedisConfig},
+        memory::{DEFAULT_MAX_EVENTS, DEFAULT_SENTINEL_MASTER, Durability, RedisConfig, RedisMode},
     },
     grpc::GrpcConfig,
     server::{self, Config, Listeners, MemoryConfig},
@@ -86,6 +86,14 @@ struct ServeArgs {
     /// Without one, memory is in-process.
     #[arg(long, env = "RIFT_REDIS_URL")]
     redis_url: Option<String>,
+    /// What --redis-url names: `single` (one server), `sentinel` (Sentinels, comma-separated:
+    /// `redis://h1:26379,redis://h2:26379`; Rift follows the master they name), or `cluster`
+    /// (seed nodes).
+    #[arg(long, env = "RIFT_REDIS_MODE", default_value_t = RedisMode::default())]
+    redis_mode: RedisMode,
+    /// In sentinel mode, the name of the master the Sentinels monitor.
+    #[arg(long, env = "RIFT_REDIS_SENTINEL_MASTER", default_value = DEFAULT_SENTINEL_MASTER)]
+    redis_sentinel_master: String,
     /// Notifications retained for replay (approximate on Redis: XADD MAXLEN ~).
     #[arg(long, env = "RIFT_MAX_EVENTS", default_value_t = DEFAULT_MAX_EVENTS)]
     max_events: usize,
@@ -173,6 +181,8 @@ impl ServeArgs {
             metrics_addr: _,
             worker_threads: _,
             redis_url,
+            redis_mode,
+            redis_sentinel_master,
             max_events,
             max_items,
             max_message_bytes,
@@ -201,12 +211,18 @@ impl ServeArgs {
                 op_timeout: Duration::from_millis(redis_timeout_ms),
                 durability,
                 task_ttl: task_ttl_secs.map(Duration::from_secs),
+                mode: redis_mode,
+                sentinel_master: redis_sentinel_master,
                 ..RedisConfig::new(url)
             }),
             None => {
                 anyhow::ensure!(
                     durability == Durability::Memory,
                     "--durability {durability} needs Redis: give --redis-url"
+                );
+                anyhow::ensure!(
+                    redis_mode == RedisMode::Single,
+                    "--redis-mode {redis_mode} needs Redis: give --redis-url"
                 );
                 anyhow::ensure!(
                     task_ttl_secs.is_none(),

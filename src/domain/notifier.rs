@@ -483,11 +483,12 @@ async fn read_page(
         }
     }
     let page = shared.config.replay_page.max(1);
-    let batch = shared
-        .memory
-        .events_after(cursor, page)
-        .await
-        .map_err(|error| shared.failed(error))?;
+    let batch = match &filter {
+        TaskFilter::All => shared.memory.events_after(cursor, page).await,
+        // Only this task's entries: the cost of its history, not of every task's.
+        TaskFilter::One(task) => shared.memory.task_events_after(task, cursor, page).await,
+    }
+    .map_err(|error| shared.failed(error))?;
     let complete = batch.len() < page;
     for notification in batch {
         cursor = notification.id;

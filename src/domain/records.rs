@@ -38,6 +38,17 @@ pub mod keys {
     pub fn request(request_id: &str) -> String {
         format!("rift:request:{request_id}")
     }
+    /// The newest notification of a deleted task (Rift's own): where its chain of events
+    /// starts once the context hash, which holds it while the task exists, is gone.
+    pub fn last_event(task: &TaskId) -> String {
+        format!("rift:task_last:{task}")
+    }
+    /// The field of the context hash holding the task's newest notification id (Rift's own).
+    pub const LAST_EVENT_FIELD: &str = "rift_last_event";
+    /// The field of a notification naming the previous notification of the same task (Rift's
+    /// own; absent on a task's first): a chain a per-task replay follows instead of reading
+    /// every task's notifications.
+    pub const PREVIOUS_FIELD: &str = "rift_prev";
     /// The notification stream every Rift process tails.
     pub const NOTIFICATIONS: &str = "shared:notifications";
     /// Rift's own hash about the history: field `epoch`, the random id of this incarnation of

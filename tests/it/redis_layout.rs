@@ -125,7 +125,8 @@ async fn agents_write_the_prototypes_keys() {
     let stored: String = redis.get("TaskAgent:progress:101").await.expect("GET");
     assert_eq!(stored, r#"{"task_id": "101", "status": "completed"}"#);
 
-    // The context hash holds the prototype's two fields and Rift's two version counters.
+    // The context hash holds the prototype's two fields, Rift's two version counters and the
+    // task's newest notification.
     let mut fields: Vec<String> = redis.hkeys("shared:task_context:101").await.expect("HKEYS");
     fields.sort();
     assert_eq!(
@@ -134,6 +135,7 @@ async fn agents_write_the_prototypes_keys() {
             "ConceptAgent_narrative",
             "TechAgent_analysis",
             "rift_analysis_version",
+            "rift_last_event",
             "rift_narrative_analysis_version",
         ]
     );
@@ -159,13 +161,33 @@ async fn agents_write_the_prototypes_keys() {
             json!({"task_id": "101", "status": "completed", "analysis_version": 1}),
         ),
     ];
-    for ((id, fields), (agent, action, payload)) in entries.iter().zip(expected) {
+    let last: String = redis
+        .hget("shared:task_context:101", "rift_last_event")
+        .await
+        .expect("HGET");
+    assert_eq!(last, entries[2].0, "the task's newest notification");
+    for (n, ((id, fields), (agent, action, payload))) in entries.iter().zip(expected).enumerate() {
         let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(
-            names,
-            ["task_id", "agent", "action", "payload"],
-            "entry {id}"
-        );
+        // The prototype's four fields; then, but on the task's first, the previous one of the
+        // same task (Rift's own, for per-task replay).
+        if n == 0 {
+            assert_eq!(
+                names,
+                ["task_id", "agent", "action", "payload"],
+                "entry {id}"
+            );
+        } else {
+            assert_eq!(
+                names,
+                ["task_id", "agent", "action", "payload", "rift_prev"],
+                "entry {id}"
+            );
+            assert_eq!(
+                fields[4].1,
+                entries[n - 1].0,
+                "entry {id} names the one before"
+            );
+        }
         assert_eq!(fields[0].1, "101");
         assert_eq!(fields[1].1, agent);
         assert_eq!(fields[2].1, action);

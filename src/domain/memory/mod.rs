@@ -26,6 +26,7 @@
 mod in_process;
 mod redis;
 mod replication;
+mod sentinel;
 
 use std::{
     fmt::Debug,
@@ -36,7 +37,10 @@ use async_trait::async_trait;
 
 pub use self::{
     in_process::InProcessMemory,
-    redis::{RedisConfig, RedisMemory, ScriptCall, analyze_script_call, masked_url},
+    redis::{
+        DEFAULT_SENTINEL_MASTER, RedisConfig, RedisMemory, ScriptCall, analyze_script_call,
+        masked_url,
+    },
 };
 use super::{EventId, MemoryError, Notification, TaskId};
 
@@ -87,6 +91,57 @@ impl std::str::FromStr for Durability {
 }
 
 impl std::fmt::Display for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How Rift reaches Redis (`--redis-mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RedisMode {
+    /// One Redis server at `--redis-url` (or a proxy in front of one).
+    #[default]
+    Single,
+    /// `--redis-url` lists Sentinels; Rift follows the master they name through failovers.
+    /// Keys and stream exactly as in `Single`.
+    Sentinel,
+    /// `--redis-url` lists seed nodes of a Redis Cluster.
+    Cluster,
+}
+
+impl RedisMode {
+    /// Every value with its name on the command line, for parsing and help alike.
+    pub const NAMES: [(&'static str, RedisMode); 3] = [
+        ("single", RedisMode::Single),
+        ("sentinel", RedisMode::Sentinel),
+        ("cluster", RedisMode::Cluster),
+    ];
+
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, mode)| *mode == self)
+            .map_or("single", |(name, _)| name)
+    }
+}
+
+impl std::str::FromStr for RedisMode {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::NAMES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, mode)| *mode)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::NAMES.iter().map(|(name, _)| *name).collect();
+                format!("{name:?} is not one of {}", names.join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for RedisMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -346,6 +401,37 @@ pub trait Memory: Send + Sync + Debug + 'static {
         limit: usize,
     ) -> Result<Vec<Notification>, MemoryError>;
 
+    /// Up to `limit` retained notifications of `task` with ids strictly after `after`, oldest
+    /// first: a per-task replay. Redis follows the task's own chain of entries, so the cost
+    /// is that of the task's history, not of everything retained; this default reads every
+    /// task's, which is what in-process memory affords.
+    async fn task_events_after(
+        &self,
+        task: &TaskId,
+        mut after: EventId,
+        limit: usize,
+    ) -> Result<Vec<Notification>, MemoryError> {
+        const PAGE: usize = 512;
+        let limit = limit.max(1);
+        let mut found = Vec::new();
+        loop {
+            let batch = self.events_after(after, PAGE).await?;
+            let complete = batch.len() < PAGE;
+            for notification in batch {
+                after = notification.id;
+                if notification.task_id == task.as_str() {
+                    found.push(notification);
+                    if found.len() == limit {
+                        return Ok(found);
+                    }
+                }
+            }
+            if complete {
+                return Ok(found);
+            }
+        }
+    }
+
     /// Where the retained history stands.
     async fn history(&self) -> Result<History, MemoryError>;
 
@@ -456,12 +542,17 @@ mod tests {
     }
 
     #[test]
-    fn durability_names_parse_back() {
+    fn durability_and_mode_names_parse_back() {
         for (name, durability) in Durability::NAMES {
             assert_eq!(name.parse::<Durability>(), Ok(durability));
             assert_eq!(durability.to_string(), name);
         }
         assert!("disk".parse::<Durability>().is_err());
+        for (name, mode) in RedisMode::NAMES {
+            assert_eq!(name.parse::<RedisMode>(), Ok(mode));
+            assert_eq!(mode.to_string(), name);
+        }
+        assert!("ring".parse::<RedisMode>().is_err());
         assert_eq!(Durability::default(), Durability::Memory);
     }
 }

@@ -27,8 +27,7 @@ use std::{
 
 use async_trait::async_trait;
 use redis::{
-    AsyncCommands, AsyncConnectionConfig, Client, ErrorKind, RedisError, Script, ScriptInvocation,
-    Value,
+    AsyncCommands, AsyncConnectionConfig, ErrorKind, RedisError, Script, ScriptInvocation, Value,
     aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
     streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply},
 };
@@ -36,13 +35,16 @@ use serde_json::Map;
 
 use super::{
     AnalysisStored, AnalysisWrite, Durability, History, Located, Memory, NarrativeStored,
-    NarrativeWrite, ProgressObserved, Tail, TaskState, WriteGuard, replication::ReplicatedWrites,
-    unix_ms,
+    NarrativeWrite, ProgressObserved, RedisMode, Tail, TaskState, WriteGuard,
+    replication::ReplicatedWrites, sentinel::Master, unix_ms,
 };
 use crate::domain::{
     AnalysisStats, CoreError, EventId, MemoryError, Notification, TaskId, analysis,
     records::{self, keys},
 };
+
+/// The master name Sentinel's own example configuration monitors.
+pub const DEFAULT_SENTINEL_MASTER: &str = "mymaster";
 
 /// How to reach Redis and how to behave when it does not answer.
 #[derive(Debug, Clone)]
@@ -57,6 +59,10 @@ pub struct RedisConfig {
     pub tail_block: Duration,
     /// What an acknowledged write has reached: the master's memory, or a replica too.
     pub durability: Durability,
+    /// What `url` names: one server, Sentinels, or Cluster seed nodes.
+    pub mode: RedisMode,
+    /// In `RedisMode::Sentinel`, the name of the master the Sentinels monitor.
+    pub sentinel_master: String,
     /// How long a task's keys are kept after the write that last wrote them
     /// (`--task-ttl-secs`); `None` keeps them until deleted.
     pub task_ttl: Option<Duration>,
@@ -71,6 +77,8 @@ impl RedisConfig {
             op_timeout: Duration::from_millis(800),
             tail_block: Duration::from_secs(2),
             durability: Durability::Memory,
+            mode: RedisMode::Single,
+            sentinel_master: DEFAULT_SENTINEL_MASTER.to_owned(),
             task_ttl: None,
         }
     }
@@ -85,6 +93,7 @@ struct Scripts {
     progress: Script,
     delete: Script,
     history: Script,
+    task_history: Script,
 }
 
 const PRELUDE: &str = include_str!("scripts/prelude.lua");
@@ -163,6 +172,7 @@ fn analyze_args(
         .key(&keys::progress(task))
         .key(keys::NOTIFICATIONS)
         .key(&keys::updates_channel(task))
+        .key(&keys::last_event(task))
         .arg(task.as_str())
         .arg(write.record_json)
         .arg(write.summary)
@@ -210,6 +220,7 @@ impl Scripts {
             progress: write(include_str!("scripts/progress.lua")),
             delete: write(include_str!("scripts/delete.lua")),
             history: Script::new(include_str!("scripts/history.lua")),
+            task_history: Script::new(include_str!("scripts/task_history.lua")),
         }
     }
 }
@@ -313,8 +324,8 @@ impl GiveUp {
 /// Rift starts while Redis is down.
 #[derive(Debug, Clone)]
 pub struct RedisMemory {
-    client: Client,
-    connection: ConnectionManager,
+    /// The server writes and reads go to: fixed, or followed through Sentinel.
+    master: Master,
     config: RedisConfig,
     scripts: std::sync::Arc<Scripts>,
     /// `config.max_events` as the scripts' `MAXLEN` argument, formatted once.
@@ -330,21 +341,30 @@ impl RedisMemory {
     /// Prepares the connection without waiting for Redis: Rift starts (and reports
     /// NOT_SERVING) while Redis is down, and connects as soon as it is up.
     pub fn open(config: RedisConfig) -> Result<Self, MemoryError> {
-        let client = Client::open(config.url.as_str())
-            .map_err(|e| MemoryError::Unavailable(format!("invalid Redis URL: {e}")))?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.op_timeout))
             .set_response_timeout(Some(config.op_timeout))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(250));
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
-            .map_err(|e| MemoryError::Unavailable(e.to_string()))?;
+        let master = match config.mode {
+            RedisMode::Single => Master::fixed(&config.url, manager_config)?,
+            RedisMode::Sentinel => Master::followed(
+                &config.url,
+                &config.sentinel_master,
+                manager_config,
+                config.op_timeout,
+            )?,
+            RedisMode::Cluster => {
+                return Err(MemoryError::Unavailable(
+                    "--redis-mode cluster is not built yet".into(),
+                ));
+            }
+        };
         let replicated = (config.durability == Durability::Replicated)
-            .then(|| std::sync::Arc::new(ReplicatedWrites::new(client.clone(), config.op_timeout)));
+            .then(|| std::sync::Arc::new(ReplicatedWrites::new(master.clone(), config.op_timeout)));
         Ok(Self {
-            client,
-            connection,
+            master,
             maxlen: config.max_events.max(1).to_string().into(),
             ttl: config
                 .task_ttl
@@ -358,12 +378,30 @@ impl RedisMemory {
         })
     }
 
-    /// Runs one request-path call within `op_timeout`.
-    async fn bounded<T>(
-        &self,
-        call: impl Future<Output = Result<T, RedisError>>,
-    ) -> Result<T, MemoryError> {
-        self.bounded_until(self.give_up(), call).await
+    /// The request connection to the current master, waiting for one until `give_up`.
+    async fn connection_until(&self, give_up: GiveUp) -> Result<ConnectionManager, MemoryError> {
+        match tokio::time::timeout_at(give_up.at, self.master.current()).await {
+            Ok(current) => Ok(current?.connection),
+            Err(_) => Err(self.no_answer()),
+        }
+    }
+
+    fn no_answer(&self) -> MemoryError {
+        self.master.suspect();
+        MemoryError::Unavailable(format!(
+            "no answer from Redis within {:?}",
+            self.config.op_timeout
+        ))
+    }
+
+    /// Runs one request-path read within `op_timeout` on the request connection.
+    async fn read<T, F>(&self, call: impl FnOnce(ConnectionManager) -> F) -> Result<T, MemoryError>
+    where
+        F: Future<Output = Result<T, RedisError>>,
+    {
+        let give_up = self.give_up();
+        let connection = self.connection_until(give_up).await?;
+        self.bounded_until(give_up, call(connection)).await
     }
 
     /// When a call starting now is abandoned.
@@ -378,12 +416,19 @@ impl RedisMemory {
         call: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, MemoryError> {
         match tokio::time::timeout_at(give_up.at, call).await {
-            Ok(result) => result.map_err(classify),
-            Err(_) => Err(MemoryError::Unavailable(format!(
-                "no answer from Redis within {:?}",
-                self.config.op_timeout
-            ))),
+            Ok(result) => result.map_err(|error| self.classify(error)),
+            Err(_) => Err(self.no_answer()),
         }
+    }
+
+    /// [`classify`], and a hint to the master follower when the error could mean the master
+    /// moved.
+    fn classify(&self, error: RedisError) -> MemoryError {
+        let error = classify(error);
+        if matches!(error, MemoryError::Unavailable(_)) {
+            self.master.suspect();
+        }
+        error
     }
 
     fn max_events(&self) -> &str {
@@ -403,7 +448,7 @@ impl RedisMemory {
         T: redis::FromRedisValue + Send,
     {
         let Some(replicated) = &self.replicated else {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection_until(give_up).await?;
             return self
                 .bounded_until(give_up, call.invoke_async::<T>(&mut connection))
                 .await;
@@ -414,7 +459,7 @@ impl RedisMemory {
                 Ok(reply) => reply,
                 Err(error) => {
                     replicated.failed(&link, &error).await;
-                    return Err(classify(error));
+                    return Err(self.classify(error));
                 }
             };
             if written(&reply) {
@@ -424,22 +469,28 @@ impl RedisMemory {
         };
         match tokio::time::timeout_at(give_up.at, write).await {
             Ok(result) => result,
-            Err(_) => Err(MemoryError::Unavailable(format!(
-                "no confirmed answer from Redis within {:?}",
-                self.config.op_timeout
-            ))),
+            Err(_) => {
+                self.master.suspect();
+                Err(MemoryError::Unavailable(format!(
+                    "no confirmed answer from Redis within {:?}",
+                    self.config.op_timeout
+                )))
+            }
         }
     }
 
     /// Where the history stands, its epoch, and whether it holds `id`: one script.
     async fn locate_in_history(&self, id: Option<EventId>) -> Result<Located, MemoryError> {
-        let mut connection = self.connection.clone();
         let mut call = self.scripts.history.prepare_invoke();
         call.key(keys::NOTIFICATIONS)
             .key(keys::META)
             .arg(id.map(|id| id.to_string()).unwrap_or_default());
-        let invocation = call.invoke_async::<(String, String, u8, u8, String)>(&mut connection);
-        let (last, first_retained, trimmed, present, epoch) = self.bounded(invocation).await?;
+        let (last, first_retained, trimmed, present, epoch) = self
+            .read(|mut connection| async move {
+                call.invoke_async::<(String, String, u8, u8, String)>(&mut connection)
+                    .await
+            })
+            .await?;
         Ok(Located {
             history: History {
                 last: parse_id(&last)?,
@@ -588,6 +639,7 @@ impl Memory for RedisMemory {
             .key(keys::context(task))
             .key(keys::NOTIFICATIONS)
             .key(keys::updates_channel(task))
+            .key(keys::last_event(task))
             .arg(task.as_str())
             .arg(write.prefix)
             .arg(write.suffix)
@@ -630,6 +682,7 @@ impl Memory for RedisMemory {
             .key(keys::context(task))
             .key(keys::NOTIFICATIONS)
             .key(keys::updates_channel(task))
+            .key(keys::last_event(task))
             .arg(task.as_str())
             .arg(completed_record)
             .key(keys::META)
@@ -669,6 +722,7 @@ impl Memory for RedisMemory {
             .key(keys::context(task))
             .key(keys::NOTIFICATIONS)
             .key(keys::updates_channel(task))
+            .key(keys::last_event(task))
             .key(keys::META)
             .arg(task.as_str())
             .arg(self.max_events())
@@ -687,15 +741,39 @@ impl Memory for RedisMemory {
         after: EventId,
         limit: usize,
     ) -> Result<Vec<Notification>, MemoryError> {
-        let mut connection = self.connection.clone();
         // `(` makes the start exclusive (Redis 6.2+): strictly after the resume id.
-        let range = connection.xrange_count::<_, _, _, _, StreamRangeReply>(
-            keys::NOTIFICATIONS,
-            format!("({after}"),
-            "+",
-            limit,
-        );
-        let reply = self.bounded(range).await?;
+        let reply = self
+            .read(|mut connection| async move {
+                connection
+                    .xrange_count::<_, _, _, _, StreamRangeReply>(
+                        keys::NOTIFICATIONS,
+                        format!("({after}"),
+                        "+",
+                        limit,
+                    )
+                    .await
+            })
+            .await?;
+        reply.ids.into_iter().map(notification_from_entry).collect()
+    }
+
+    async fn task_events_after(
+        &self,
+        task: &TaskId,
+        after: EventId,
+        limit: usize,
+    ) -> Result<Vec<Notification>, MemoryError> {
+        let mut call = self.scripts.task_history.prepare_invoke();
+        call.key(keys::context(task))
+            .key(keys::last_event(task))
+            .key(keys::NOTIFICATIONS)
+            .arg(after.to_string())
+            .arg(limit.max(1));
+        let reply = self
+            .read(|mut connection| async move {
+                call.invoke_async::<StreamRangeReply>(&mut connection).await
+            })
+            .await?;
         reply.ids.into_iter().map(notification_from_entry).collect()
     }
 
@@ -711,7 +789,7 @@ impl Memory for RedisMemory {
 
     fn open_tail(&self) -> Box<dyn Tail> {
         Box::new(RedisTail {
-            client: self.client.clone(),
+            master: self.master.clone(),
             connection: None,
             block: self.config.tail_block,
             connect_timeout: self.config.op_timeout,
@@ -719,19 +797,27 @@ impl Memory for RedisMemory {
     }
 
     async fn ping(&self) -> Result<(), MemoryError> {
-        let mut connection = self.connection.clone();
-        let ping = redis::cmd("PING");
-        self.bounded(ping.query_async::<String>(&mut connection))
-            .await
-            .map(drop)
+        self.read(|mut connection| async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+        })
+        .await
+        .map(drop)
     }
 
     async fn probe_room(&self) -> Result<(), MemoryError> {
-        let mut connection = self.connection.clone();
         // Refused with `OOM` while Redis is still at `maxmemory`; expires on its own.
-        let mut probe = redis::cmd("SET");
-        probe.arg(keys::ROOM_PROBE).arg("").arg("PX").arg(1000);
-        self.bounded(probe.query_async::<()>(&mut connection)).await
+        self.read(|mut connection| async move {
+            redis::cmd("SET")
+                .arg(keys::ROOM_PROBE)
+                .arg("")
+                .arg("PX")
+                .arg(1000)
+                .query_async::<()>(&mut connection)
+                .await
+        })
+        .await
     }
 
     fn address(&self) -> String {
@@ -740,8 +826,13 @@ impl Memory for RedisMemory {
 }
 
 /// `url` with its password, wherever it is (`redis://user:pass@`, `redis://:pass@`,
-/// `?password=`), replaced by `***`: what log lines may show.
+/// `?password=`), replaced by `***`: what log lines may show. A list of URLs (Sentinels) is
+/// masked URL by URL.
 pub fn masked_url(url: &str) -> String {
+    url.split(',').map(masked_one).collect::<Vec<_>>().join(",")
+}
+
+fn masked_one(url: &str) -> String {
     let (before_query, query) = match url.split_once('?') {
         Some((before, query)) => (before, Some(query)),
         None => (url, None),
@@ -779,8 +870,9 @@ pub fn masked_url(url: &str) -> String {
 
 /// The notifier's reader: its own connection, reopened after any failure.
 struct RedisTail {
-    client: Client,
-    connection: Option<MultiplexedConnection>,
+    master: Master,
+    /// The tail's connection, and the generation of the master it reaches.
+    connection: Option<(MultiplexedConnection, u64)>,
     block: Duration,
     connect_timeout: Duration,
 }
@@ -829,27 +921,40 @@ impl RedisTail {
     fn settle<T>(&mut self, reply: redis::RedisResult<T>) -> Result<T, MemoryError> {
         reply.map_err(|error| {
             self.connection = None;
-            classify(error)
+            let error = classify(error);
+            if matches!(error, MemoryError::Unavailable(_)) {
+                self.master.suspect();
+            }
+            error
         })
     }
 
     /// The tail's own connection, opened on first use and again after a failure.
     async fn connection(&mut self) -> Result<&mut MultiplexedConnection, MemoryError> {
+        let generation = self.master.generation();
         let connection = match self.connection.take() {
-            Some(connection) => connection,
-            None => {
+            // A connection to an earlier master is dropped: it may be a demoted one.
+            Some((connection, opened_for)) if opened_for == generation => connection,
+            _ => {
+                let current = self.master.current().await?;
                 // Longer than the block, so a healthy blocking read never times out, yet a
                 // half-open connection is still noticed.
                 let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(self.connect_timeout))
                     .set_response_timeout(Some(self.block + Duration::from_secs(2)));
-                self.client
+                let connection = current
+                    .client
                     .get_multiplexed_async_connection_with_config(&config)
                     .await
-                    .map_err(classify)?
+                    .map_err(|error| {
+                        self.master.suspect();
+                        classify(error)
+                    })?;
+                self.connection = Some((connection, current.generation));
+                return Ok(&mut self.connection.as_mut().expect("just set").0);
             }
         };
-        Ok(self.connection.insert(connection))
+        Ok(&mut self.connection.insert((connection, generation)).0)
     }
 }
 

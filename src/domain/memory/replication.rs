@@ -27,12 +27,13 @@ use std::{
     time::Duration,
 };
 
-use redis::{AsyncConnectionConfig, Client, RedisError, aio::MultiplexedConnection};
+use redis::{AsyncConnectionConfig, RedisError, aio::MultiplexedConnection};
 use tokio::{
     sync::{Mutex, mpsc, oneshot},
     time::Instant,
 };
 
+use super::sentinel::Master;
 use crate::domain::MemoryError;
 
 /// How many replicas must have a write before it is acknowledged.
@@ -49,7 +50,8 @@ pub(super) struct ReplicatedWrites {
 /// The current write link, replaced after a failure.
 #[derive(Debug)]
 struct Links {
-    client: Client,
+    /// The link goes to the current master; a link to an earlier one is replaced.
+    master: Master,
     connect_timeout: Duration,
     /// Longer than any `WAIT` (`op_timeout`) and the writes queued behind it, so only a
     /// connection that stopped answering trips it.
@@ -66,6 +68,8 @@ pub(super) struct Link {
     id: u64,
     /// Which link this is, counting from 1: a confirmation is for one link only.
     generation: u64,
+    /// The generation of the master it goes to.
+    master: u64,
 }
 
 /// A write whose reply arrived on link `generation`, waiting for a replica.
@@ -77,10 +81,10 @@ struct Pending {
 }
 
 impl ReplicatedWrites {
-    pub(super) fn new(client: Client, op_timeout: Duration) -> Self {
+    pub(super) fn new(master: Master, op_timeout: Duration) -> Self {
         Self {
             links: Arc::new(Links {
-                client,
+                master,
                 connect_timeout: op_timeout,
                 response_timeout: op_timeout * 2 + Duration::from_secs(1),
                 current: Mutex::new(None),
@@ -130,13 +134,16 @@ impl ReplicatedWrites {
 impl Links {
     async fn current(&self) -> Result<Link, MemoryError> {
         let mut current = self.current.lock().await;
-        if let Some(link) = current.as_ref() {
+        let master = self.master.generation();
+        // A link to an earlier master is dropped: writes must not go to a demoted one.
+        if let Some(link) = current.as_ref().filter(|link| link.master == master) {
             return Ok(link.clone());
         }
+        let master = self.master.current().await?;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.response_timeout));
-        let mut connection = self
+        let mut connection = master
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await
@@ -150,6 +157,7 @@ impl Links {
             connection,
             id,
             generation: self.opened.fetch_add(1, Ordering::Relaxed) + 1,
+            master: master.generation,
         };
         tracing::debug!(
             client_id = id,

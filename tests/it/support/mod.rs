@@ -5,6 +5,7 @@
 //!   socket in a temporary directory, killed when dropped; plain clients to read back what
 //!   Rift wrote.
 //! - [`rift`]: Rift itself under test, in this process or as a `rift` process.
+//! - [`sentinel`]: a Sentinel group (a master, a replica, three Sentinels) on free ports.
 //! - [`tools`]: external clients the tests drive (grpcurl, websocat).
 //! - [`ws`]: a WebSocket client that tells replies from pushes.
 //! - [`browser`]: a headless Chromium driven over its DevTools protocol.
@@ -13,6 +14,7 @@ pub(crate) mod browser;
 pub(crate) mod grpc;
 pub(crate) mod redis;
 pub(crate) mod rift;
+pub(crate) mod sentinel;
 pub(crate) mod tools;
 pub(crate) mod ws;
 

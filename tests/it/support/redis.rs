@@ -241,49 +241,59 @@ impl RedisServer {
             .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.binary.display()));
-        let stdout = child.stdout.take().expect("redis-server's stdout is piped");
-
-        // A thread forwards log lines, and keeps draining the pipe after readiness so the
-        // server never blocks on a full pipe. It ends when the server exits.
-        let (lines, log) = mpsc::channel::<String>();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = Vec::new();
-            while reader
-                .read_until(b'\n', &mut line)
-                .is_ok_and(|read| read > 0)
-            {
-                let _ = lines.send(String::from_utf8_lossy(&line).into_owned());
-                line.clear();
+        let failure = match wait_for_log_line(&mut child, ready) {
+            Ok(()) => {
+                self.child = Some(child);
+                return;
             }
-        });
-
-        let deadline = Instant::now() + READY_TIMEOUT;
-        let mut seen = String::new();
-        let failure = loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            match log.recv_timeout(remaining) {
-                Ok(line) => {
-                    let is_ready = line.to_ascii_lowercase().contains(ready);
-                    seen.push_str(&line);
-                    if is_ready {
-                        self.child = Some(child);
-                        return;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    break format!("not ready within {READY_TIMEOUT:?}");
-                }
-                Err(RecvTimeoutError::Disconnected) => break "exited before it was ready".into(),
-            }
+            Err((failure, seen)) => format!("{failure}\n--- stdout ---\n{seen}"),
         };
         let _ = child.kill();
         let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
         let stderr = fs::read_to_string(&stderr_path).unwrap_or_default();
         panic!(
-            "redis-server ({}) {failure} ({status})\n--- stdout ---\n{seen}--- stderr ---\n{stderr}",
+            "redis-server ({}) {failure} ({status})\n--- stderr ---\n{stderr}",
             self.binary.display()
         );
+    }
+}
+
+/// Waits until a line `child` logs on its (piped) stdout contains `ready` (lower case), within
+/// [`READY_TIMEOUT`]; else why not, with the lines seen. A thread keeps draining the pipe
+/// afterwards so the server never blocks on a full pipe; it ends when the server exits.
+pub(crate) fn wait_for_log_line(child: &mut Child, ready: &str) -> Result<(), (String, String)> {
+    let stdout = child.stdout.take().expect("the server's stdout is piped");
+    let (lines, log) = mpsc::channel::<String>();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = Vec::new();
+        while reader
+            .read_until(b'\n', &mut line)
+            .is_ok_and(|read| read > 0)
+        {
+            let _ = lines.send(String::from_utf8_lossy(&line).into_owned());
+            line.clear();
+        }
+    });
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut seen = String::new();
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match log.recv_timeout(remaining) {
+            Ok(line) => {
+                let is_ready = line.to_ascii_lowercase().contains(ready);
+                seen.push_str(&line);
+                if is_ready {
+                    return Ok(());
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                return Err((format!("not ready within {READY_TIMEOUT:?}"), seen));
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(("exited before it was ready".into(), seen));
+            }
+        }
     }
 }
 
@@ -317,7 +327,7 @@ pub(crate) async fn wait_for_replicas(master: &RedisServer, count: usize) {
 
 /// A TCP port of 127.0.0.1 nobody listens on right now. Another process could take it before
 /// redis-server binds it; that fails the start loudly rather than sharing a server.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
@@ -330,7 +340,7 @@ pub(crate) fn redis_client(url: &str) -> Client {
 }
 
 /// `$RIFT_REDIS_SERVER`, else `redis-server` on `PATH` or in the usual directories.
-fn find_binary() -> PathBuf {
+pub(crate) fn find_binary() -> PathBuf {
     if let Some(path) = env::var_os(BINARY_ENV) {
         let path = PathBuf::from(path);
         assert!(

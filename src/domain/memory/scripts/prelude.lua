@@ -18,15 +18,34 @@ local function retain(...)
   end
 end
 
+-- The task's newest notification id before this write, '' for none: `in_context` (the context
+-- hash's 'rift_last_event', read with the write's own HMGET; false when absent), else the key
+-- `last` a deletion left (a task deleted and written again), else none.
+local function previous_event(in_context, last)
+  return in_context or redis.call('GET', last) or ''
+end
+
 -- Appends a notification to the shared stream and publishes it on the prototype's channel.
--- A traced write's entry carries its traceparent, so subscribers can join the writer's trace.
-local function notify(stream, channel, maxlen, task_id, agent, action, payload)
+-- A traced write's entry carries its traceparent, so subscribers can join the writer's trace;
+-- every entry but a task's first names the task's previous one ('rift_prev', from
+-- `previous_event`), so replaying one task follows that chain instead of reading every task's
+-- entries. The caller stores the id it returns as the task's newest ('rift_last_event').
+local function notify(stream, channel, maxlen, task_id, agent, action, payload, previous)
   local encoded = cjson.encode(payload)
+  -- Spelled out rather than built in a table: this runs on every write.
   local id
-  if writer_traceparent ~= '' then
+  if writer_traceparent ~= '' and previous ~= '' then
+    id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+      'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded,
+      'traceparent', writer_traceparent, 'rift_prev', previous)
+  elseif writer_traceparent ~= '' then
     id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
       'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded,
       'traceparent', writer_traceparent)
+  elseif previous ~= '' then
+    id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+      'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded,
+      'rift_prev', previous)
   else
     id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
       'task_id', task_id, 'agent', agent, 'action', action, 'payload', encoded)

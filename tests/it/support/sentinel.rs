@@ -1,0 +1,246 @@
+//! A Sentinel group of the test's own: a master, a replica and three Sentinels
+//! (`redis-server <generated config> --sentinel`), all on free ports of 127.0.0.1, with fast
+//! failure detection (`down-after-milliseconds` 1000) so a failover takes a few seconds.
+//!
+//! Readiness is read from the logs (`+monitor` for a Sentinel), and failovers are observed by
+//! asking the Sentinels, never guessed with a sleep.
+
+use std::{
+    fs,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use redis::{AsyncConnectionConfig, Client};
+use tempfile::TempDir;
+
+use super::redis::{RedisServer, find_binary, free_port, wait_for_log_line, wait_for_replicas};
+
+/// The master name the Sentinels monitor (Rift's default).
+pub(crate) const MASTER_NAME: &str = "mymaster";
+/// Generous for failure detection, election and promotion on a loaded two-core machine.
+const FAILOVER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One `redis-server --sentinel`, killed on drop.
+#[derive(Debug)]
+pub(crate) struct Sentinel {
+    port: u16,
+    child: Child,
+    /// Holds the config file Sentinel rewrites; removed after the process is gone.
+    _dir: TempDir,
+}
+
+impl Sentinel {
+    fn start(master_port: u16) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("rift-sentinel-")
+            .tempdir()
+            .expect("create a temporary directory for a Sentinel");
+        let port = free_port();
+        let config = dir.path().join("sentinel.conf");
+        fs::write(
+            &config,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+                 sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+                 sentinel failover-timeout {MASTER_NAME} 5000\n\
+                 sentinel parallel-syncs {MASTER_NAME} 1\n",
+                dir = dir.path().display()
+            ),
+        )
+        .expect("write sentinel.conf");
+        let stderr_path = dir.path().join("stderr.log");
+        let mut child = Command::new(find_binary())
+            .arg(&config)
+            .arg("--sentinel")
+            .args(["--logfile", "", "--daemonize", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(fs::File::create(&stderr_path).expect("create the Sentinel's stderr file"))
+            .spawn()
+            .expect("run redis-server --sentinel");
+        if let Err((failure, seen)) = wait_for_log_line(&mut child, "+monitor master") {
+            let _ = child.kill();
+            let stderr = fs::read_to_string(&stderr_path).unwrap_or_default();
+            panic!(
+                "redis-server --sentinel {failure}\n--- stdout ---\n{seen}--- stderr ---\n{stderr}"
+            );
+        }
+        Self {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The master's port as this Sentinel names it.
+    async fn master_port(&self) -> Option<u16> {
+        let mut connection = connect(&self.url()).await.ok()?;
+        let reply: redis::RedisResult<Option<(String, u16)>> = redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(MASTER_NAME)
+            .query_async(&mut connection)
+            .await;
+        reply.ok().flatten().map(|(_, port)| port)
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A master, a replica, three Sentinels watching them.
+#[derive(Debug)]
+pub(crate) struct SentinelGroup {
+    /// The servers, by the role they were started in; after a failover the Sentinels say
+    /// which is master ([`SentinelGroup::master_port`]).
+    pub(crate) servers: Vec<RedisServer>,
+    pub(crate) sentinels: Vec<Sentinel>,
+}
+
+impl SentinelGroup {
+    /// Starts the group with `args` for both data servers, and returns once the replica has
+    /// synced and every Sentinel monitors the master.
+    pub(crate) async fn start(args: &[&str]) -> Self {
+        let master = RedisServer::start_master(args);
+        let replica = RedisServer::start_replica_of(&master, args);
+        wait_for_replicas(&master, 1).await;
+        let sentinels = (0..3).map(|_| Sentinel::start(master.port())).collect();
+        let group = Self {
+            servers: vec![master, replica],
+            sentinels,
+        };
+        // Each Sentinel must have discovered the replica, or it could not fail over to it.
+        group
+            .until(|group| async move { group.replicas_known().await >= 1 })
+            .await;
+        group
+    }
+
+    /// `--redis-url` for Rift: every Sentinel, comma-separated.
+    pub(crate) fn url(&self) -> String {
+        self.sentinels
+            .iter()
+            .map(Sentinel::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The master's port as the first Sentinel that answers names it.
+    pub(crate) async fn master_port(&self) -> Option<u16> {
+        for sentinel in &self.sentinels {
+            if let Some(port) = sentinel.master_port().await {
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    /// The master's port if every Sentinel names the same one.
+    async fn agreed_master_port(&self) -> Option<u16> {
+        let mut agreed = None;
+        for sentinel in &self.sentinels {
+            let port = sentinel.master_port().await?;
+            if agreed.is_some_and(|agreed| agreed != port) {
+                return None;
+            }
+            agreed = Some(port);
+        }
+        agreed
+    }
+
+    /// The server that is master now, as the Sentinels say.
+    pub(crate) async fn master(&mut self) -> &mut RedisServer {
+        let port = self.master_port().await.expect("a Sentinel names a master");
+        self.servers
+            .iter_mut()
+            .find(|server| server.port() == port)
+            .expect("the master is one of the group's servers")
+    }
+
+    /// Kills the master (SIGKILL) and waits until every Sentinel names another one that says
+    /// it is master (`ROLE`); returns the index of the killed server in `servers`. Only then
+    /// may the killed one come back: a master restarted empty while a Sentinel still names it
+    /// can be followed by the new one, which then resyncs to empty.
+    pub(crate) async fn kill_master_and_fail_over(&mut self) -> usize {
+        let old = self.master_port().await.expect("a master before the kill");
+        let killed = self
+            .servers
+            .iter()
+            .position(|server| server.port() == old)
+            .expect("the master is one of the group's servers");
+        self.servers[killed].stop();
+        self.until(|group| async move {
+            match group.agreed_master_port().await {
+                Some(port) if port != old => is_master(port).await,
+                _ => false,
+            }
+        })
+        .await;
+        killed
+    }
+
+    /// Polls `done` every 50 ms until it holds; panics after [`FAILOVER_TIMEOUT`].
+    async fn until<'a, F, Fut>(&'a self, done: F)
+    where
+        F: Fn(&'a Self) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let deadline = Instant::now() + FAILOVER_TIMEOUT;
+        while !done(self).await {
+            assert!(
+                Instant::now() < deadline,
+                "the Sentinel group did not settle within {FAILOVER_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The fewest replicas any Sentinel knows of the master.
+    async fn replicas_known(&self) -> usize {
+        let mut fewest = usize::MAX;
+        for sentinel in &self.sentinels {
+            let Ok(mut connection) = connect(&sentinel.url()).await else {
+                return 0;
+            };
+            let replicas: redis::RedisResult<Vec<redis::Value>> = redis::cmd("SENTINEL")
+                .arg("replicas")
+                .arg(MASTER_NAME)
+                .query_async(&mut connection)
+                .await;
+            fewest = fewest.min(replicas.map_or(0, |replicas| replicas.len()));
+        }
+        fewest
+    }
+}
+
+/// Whether the server on `port` answers `ROLE` as a master.
+async fn is_master(port: u16) -> bool {
+    let Ok(mut connection) = connect(&format!("redis://127.0.0.1:{port}")).await else {
+        return false;
+    };
+    matches!(
+        redis::cmd("ROLE")
+            .query_async::<redis::Role>(&mut connection)
+            .await,
+        Ok(redis::Role::Primary { .. })
+    )
+}
+
+async fn connect(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(5)));
+    Client::open(url)?
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
