@@ -169,7 +169,19 @@ async fn failover_under_load(rift: &TestRift, group: &mut SentinelGroup) {
     let collecting = {
         let received = received.clone();
         tokio::spawn(async move {
-            while let Some(notification) = stream.message().await.expect("subscription") {
+            loop {
+                let notification = match stream.message().await {
+                    Ok(Some(notification)) => notification,
+                    Ok(None) => break,
+                    // The server shutting down ends the stream so.
+                    Err(status)
+                        if status.code() == tonic::Code::Unavailable
+                            && status.message().contains("shutting down") =>
+                    {
+                        break;
+                    }
+                    Err(status) => panic!("subscription: {status:?}"),
+                };
                 let mut received = received.lock().await;
                 if notification.agent == "Rift" {
                     received.notices.push(notification.action.clone());
