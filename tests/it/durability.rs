@@ -73,19 +73,13 @@ async fn until_confirmed(
     panic!("{request_id} never confirmed: {last:?}");
 }
 
-/// `cmdstat_<command>:calls=N` from `INFO commandstats`.
+/// How many times Redis ran `command` (`INFO commandstats`).
 async fn calls(redis: &RedisServer, command: &str) -> usize {
-    let mut connection = redis.connection().await;
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut connection)
+    redis
+        .commandstats()
         .await
-        .expect("INFO commandstats");
-    let prefix = format!("cmdstat_{command}:calls=");
-    info.lines()
-        .find_map(|line| line.strip_prefix(&prefix))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |count| count.parse().expect("a count"))
+        .get(command)
+        .map_or(0, |&(calls, _)| calls as usize)
 }
 
 #[tokio::test]

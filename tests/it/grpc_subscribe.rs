@@ -4,7 +4,7 @@
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use crate::support::{
-    grpc::subscribe,
+    grpc::{subscribe, version},
     redis::RedisServer,
     rift::{RiftProcess, TestRift},
 };
@@ -54,19 +54,6 @@ async fn take(stream: &mut Streaming<pb::Notification>, n: usize) -> Vec<pb::Not
 
 fn id(notification: &pb::Notification) -> EventId {
     notification.id.parse().expect("notification id")
-}
-
-fn version(notification: &pb::Notification) -> f64 {
-    match notification
-        .payload
-        .as_ref()
-        .and_then(|p| p.fields.get("version"))
-    {
-        Some(Value {
-            kind: Some(Kind::NumberValue(v)),
-        }) => *v,
-        other => panic!("no version in {notification:?}: {other:?}"),
-    }
 }
 
 /// Writers run while a subscriber joins with `after = "0"`: it must see every analysis once,

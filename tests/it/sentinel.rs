@@ -22,7 +22,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use prost_types::{Value, value::Kind};
 use redis::AsyncCommands;
 use rift::{
     domain::memory::{Durability, RedisConfig, RedisMode},
@@ -33,7 +32,7 @@ use tokio::sync::Mutex;
 use tonic::{Code, transport::Channel};
 
 use crate::support::{
-    grpc::{patient, patient_analyze, subscribe},
+    grpc::{patient, patient_analyze, subscribe, version},
     redis::RedisServer,
     rift::TestRift,
     sentinel::SentinelGroup,
@@ -48,19 +47,6 @@ const SETTLE: Duration = Duration::from_secs(90);
 
 async fn connection(server: &RedisServer) -> redis::aio::MultiplexedConnection {
     server.connection().await
-}
-
-fn version(notification: &pb::Notification) -> u64 {
-    match notification
-        .payload
-        .as_ref()
-        .and_then(|p| p.fields.get("version"))
-    {
-        Some(Value {
-            kind: Some(Kind::NumberValue(v)),
-        }) => *v as u64,
-        other => panic!("no version in {notification:?}: {other:?}"),
-    }
 }
 
 /// Analyzes `task` with `request_id` until acknowledged, retrying on `UNAVAILABLE` with the
@@ -264,7 +250,9 @@ async fn failover_under_load(rift: &TestRift, group: &mut SentinelGroup) {
                 .iter()
                 .filter(|n| n.task_id.starts_with("load-"))
             {
-                *seen.entry((n.task_id.clone(), version(n))).or_default() += 1;
+                *seen
+                    .entry((n.task_id.clone(), version(n) as u64))
+                    .or_default() += 1;
             }
             let twice: Vec<_> = seen.iter().filter(|(_, count)| **count > 1).collect();
             assert!(twice.is_empty(), "delivered twice: {twice:?}");

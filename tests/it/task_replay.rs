@@ -6,8 +6,6 @@
 
 #![allow(clippy::print_stderr)]
 
-use std::collections::BTreeMap;
-
 use crate::support::{
     grpc::{patient_analyze, subscribe},
     redis::RedisServer,
@@ -20,28 +18,6 @@ use rift::pb;
 const OTHERS: usize = 40_000;
 /// Analyses of the task replayed, spread among them.
 const MINE: usize = 6;
-
-/// `INFO commandstats` as `command -> (calls, usec)`.
-async fn commandstats(redis: &RedisServer) -> BTreeMap<String, (u64, u64)> {
-    let mut connection = redis.connection().await;
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut connection)
-        .await
-        .expect("INFO commandstats");
-    info.lines()
-        .filter_map(|line| {
-            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let field = |key: &str| -> Option<u64> {
-                rest.split(',')
-                    .find_map(|kv| kv.strip_prefix(key))?
-                    .parse()
-                    .ok()
-            };
-            Some((name.to_owned(), (field("calls=")?, field("usec=")?)))
-        })
-        .collect()
-}
 
 async fn reset_stats(redis: &RedisServer) {
     let mut connection = redis.connection().await;
@@ -117,7 +93,7 @@ async fn a_per_task_replay_reads_only_that_tasks_entries() {
         ids.push(notification.id);
     }
     let mut actions: Vec<String> = Vec::new();
-    let stats = commandstats(&redis).await;
+    let stats = redis.commandstats().await;
     let (xrange_calls, _) = stats.get("xrange").copied().unwrap_or_default();
     let (script_calls, script_usec) = stats.get("evalsha").copied().unwrap_or_default();
     eprintln!(
@@ -154,7 +130,7 @@ async fn a_per_task_replay_reads_only_that_tasks_entries() {
         let notification = ws.notification().await;
         assert_eq!(notification["id"].as_str(), Some(expected.as_str()));
     }
-    let stats = commandstats(&redis).await;
+    let stats = redis.commandstats().await;
     let (xrange_calls, _) = stats.get("xrange").copied().unwrap_or_default();
     let (script_calls, _) = stats.get("evalsha").copied().unwrap_or_default();
     // The resume id is checked (`history.lua`: two XRANGE of one entry), then one XRANGE per

@@ -26,7 +26,7 @@ use std::{
 use redis::{
     AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo as _,
     RedisConnectionInfo, Role,
-    aio::{ConnectionManager, ConnectionManagerConfig},
+    aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
 };
 use tokio::sync::{Notify, watch};
 
@@ -225,14 +225,19 @@ impl Follower {
         Resolution::NoAnswer
     }
 
+    /// A short-lived connection for one question, bounded like every other call.
+    async fn connect(&self, client: &Client) -> redis::RedisResult<MultiplexedConnection> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.op_timeout))
+            .set_response_timeout(Some(self.op_timeout));
+        client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+    }
+
     async fn ask(&self, sentinel: &Client) -> Result<Option<(String, u16)>, MemoryError> {
         let ask = async {
-            let config = AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(self.op_timeout))
-                .set_response_timeout(Some(self.op_timeout));
-            let mut connection = sentinel
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
+            let mut connection = self.connect(sentinel).await?;
             redis::cmd("SENTINEL")
                 .arg("get-master-addr-by-name")
                 .arg(&self.name)
@@ -253,12 +258,7 @@ impl Follower {
             return Resolution::NotMaster(address);
         };
         let role = async {
-            let config = AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(self.op_timeout))
-                .set_response_timeout(Some(self.op_timeout));
-            let mut connection = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
+            let mut connection = self.connect(&client).await?;
             redis::cmd("ROLE")
                 .query_async::<Role>(&mut connection)
                 .await

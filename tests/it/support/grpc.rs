@@ -66,3 +66,17 @@ pub(crate) fn violated_field(status: &tonic::Status) -> String {
     let bad_request = details.bad_request().expect("BadRequest details");
     bad_request.field_violations[0].field.clone()
 }
+
+/// The `version` a notification's payload carries.
+pub(crate) fn version(notification: &pb::Notification) -> f64 {
+    match notification
+        .payload
+        .as_ref()
+        .and_then(|p| p.fields.get("version"))
+    {
+        Some(Value {
+            kind: Some(Kind::NumberValue(v)),
+        }) => *v,
+        other => panic!("no version in {notification:?}: {other:?}"),
+    }
+}

@@ -47,6 +47,28 @@ pub(crate) struct RedisServer {
 }
 
 impl RedisServer {
+    /// `INFO commandstats` as `command -> (calls, usec)`.
+    pub(crate) async fn commandstats(&self) -> std::collections::BTreeMap<String, (u64, u64)> {
+        let mut connection = self.connection().await;
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut connection)
+            .await
+            .expect("INFO commandstats");
+        info.lines()
+            .filter_map(|line| {
+                let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+                let field = |key: &str| -> Option<u64> {
+                    rest.split(',')
+                        .find_map(|kv| kv.strip_prefix(key))?
+                        .parse()
+                        .ok()
+                };
+                Some((name.to_owned(), (field("calls=")?, field("usec=")?)))
+            })
+            .collect()
+    }
+
     /// Starts a server and waits until it accepts connections. Panics, with the server's log,
     /// if it does not within ten seconds.
     pub(crate) fn start() -> Self {
