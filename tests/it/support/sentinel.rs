@@ -1,6 +1,6 @@
 //! A Sentinel group of the test's own: a master, a replica and three Sentinels
-//! (`redis-server <generated config> --sentinel`), all on free ports of 127.0.0.1, with fast
-//! failure detection (`down-after-milliseconds` 1000) so a failover takes a few seconds.
+//! (`redis-server <generated config> --sentinel`), all on free ports of 127.0.0.1, with
+//! failure detection fast enough for a test ([`DOWN_AFTER_MS`]) so a failover takes seconds.
 //!
 //! Readiness is read from the logs (`+monitor` for a Sentinel), and failovers are observed by
 //! asking the Sentinels, never guessed with a sleep.
@@ -18,6 +18,12 @@ use super::redis::{RedisServer, find_binary, free_port, wait_for_log_line, wait_
 
 /// The master name the Sentinels monitor (Rift's default).
 pub(crate) const MASTER_NAME: &str = "mymaster";
+/// How long a server may not answer before a Sentinel thinks it down. 1000 ms was too short on
+/// a loaded two-core machine: a new master starved of CPU for a second was failed over again, to
+/// the old master restarted empty, which wiped it (the Sentinels' own logs: `+sdown` of the new
+/// master a second after `+switch-master`, then `+switch-master` back). Acknowledged writes
+/// were lost by Redis then, not by Rift, which followed and announced `history_reset`.
+const DOWN_AFTER_MS: u64 = 5000;
 /// Generous for failure detection, election and promotion on a loaded two-core machine.
 const FAILOVER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -43,7 +49,7 @@ impl Sentinel {
             format!(
                 "port {port}\nbind 127.0.0.1\ndir {dir}\n\
                  sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
-                 sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+                 sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n\
                  sentinel failover-timeout {MASTER_NAME} 5000\n\
                  sentinel parallel-syncs {MASTER_NAME} 1\n",
                 dir = dir.path().display()
