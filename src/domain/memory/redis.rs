@@ -237,7 +237,8 @@ impl Scripts {
     /// caught, not a key written on the wrong node), and publishes with `SPUBLISH`, which
     /// stays on the shard, where a classic `PUBLISH` is broadcast to every node.
     fn new(layout: Layout) -> Self {
-        let (write, read): (fn(&str) -> String, fn(&str) -> String) = match layout {
+        type Source = fn(&str) -> String;
+        let (write, read): (Source, Source) = match layout {
             Layout::Prototype => (write_script, str::to_owned),
             Layout::Partitioned { .. } => (
                 |body| format!("#!lua\n{}", sharded_publish(&write_script(body))),

@@ -79,13 +79,6 @@ impl Node {
         }
     }
 
-    /// Starts a killed node again with its cluster config (it rejoins, as a replica of
-    /// whoever took its slots), empty: no persistence.
-    pub(crate) fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-
     pub(crate) fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
@@ -240,14 +233,6 @@ impl Cluster {
     /// A connection to the node on `port`.
     pub(crate) async fn connection(&self, port: u16) -> MultiplexedConnection {
         connect(port).await.expect("connect to a cluster node")
-    }
-
-    /// The node on `port`.
-    pub(crate) fn node_mut(&mut self, port: u16) -> &mut Node {
-        self.nodes
-            .iter_mut()
-            .find(|node| node.port == port)
-            .expect("a node of the cluster")
     }
 
     /// Polls `done` every 50 ms until it holds; panics after [`SETTLE`].
