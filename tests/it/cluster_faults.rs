@@ -1,4 +1,11 @@
-//! `--redis-mode cluster` under faults, with `--durability replicated`: a reshard of the slots
+//! `--redis-mode cluster` from a migration on, and under faults.
+//!
+//! First `rift migrate` moves a deployment written by a single-mode Rift into the (empty)
+//! cluster: tasks, notifications with their ids, request ids, the epoch; a cluster Rift then
+//! replays a task with the same ids, resumes a per-task token from before the move, replays a
+//! retried request id instead of writing again, and continues the versions.
+//!
+//! Then, with `--durability replicated`: a reshard of the slots
 //! holding busy partitions while four writers write and a subscriber to every task reads; then
 //! the master owning a busy partition SIGKILLed, its replica promoted by the cluster, the old
 //! master back empty (it rejoins as a replica).
@@ -35,7 +42,8 @@ use tonic::{Code, transport::Channel};
 
 use crate::support::{
     cluster::{Cluster, SETTLE, redis_cli},
-    grpc::{patient_analyze, version},
+    grpc::{patient, patient_analyze, subscribe, version},
+    redis::RedisServer,
     rift::TestRift,
 };
 
@@ -107,7 +115,7 @@ async fn subscriber(
         while let Ok(Some(notification)) = stream.message().await {
             let mut received = received.lock().await;
             received.token = notification.id.clone();
-            if notification.agent == "Rift" {
+            if notification.agent == "Rift" && notification.action.starts_with("history_") {
                 let partition = notification
                     .payload
                     .as_ref()
@@ -276,10 +284,12 @@ async fn check_every_write(
                 );
                 return;
             }
+            let missing: Vec<_> = expected.difference(&got).collect();
             assert!(
                 Instant::now() < deadline,
-                "the subscriber is missing {:?}",
-                expected.difference(&got).collect::<Vec<_>>()
+                "the subscriber is missing {} events, the first {:?}",
+                missing.len(),
+                &missing[..missing.len().min(10)]
             );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -392,9 +402,145 @@ async fn master_killed_under_load(
     );
 }
 
+/// The next notification of `stream`, within [`SETTLE`].
+async fn next(stream: &mut tonic::Streaming<pb::Notification>) -> pb::Notification {
+    tokio::time::timeout(SETTLE, stream.message())
+        .await
+        .expect("a notification in time")
+        .expect("no error")
+        .expect("the stream goes on")
+}
+
+fn rift_migrate(from: &str, to: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rift"))
+        .args(["migrate", "--from", from, "--to", to])
+        .env_remove("RIFT_REDIS_PARTITIONS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rift migrate")
+}
+
+/// A deployment on one Redis, written by a single-mode Rift, moved into the empty cluster.
+async fn migration_from_single(cluster: &Cluster) {
+    let single = RedisServer::start();
+    let before = TestRift::on_redis(&single.url()).await;
+    let mut client = before.client().await;
+    for _ in 0..2 {
+        client
+            .analyze(patient_analyze("mig-a", ""))
+            .await
+            .expect("analyze");
+    }
+    client
+        .narrate(patient(pb::NarrateRequest {
+            task_id: "mig-a".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("narrate");
+    client
+        .progress(patient(pb::ProgressRequest {
+            task_id: "mig-a".into(),
+        }))
+        .await
+        .expect("progress");
+    let first = client
+        .analyze(patient_analyze("mig-b", "mig-request-1"))
+        .await
+        .expect("analyze")
+        .into_inner();
+    client
+        .analyze(patient_analyze("mig-c", ""))
+        .await
+        .expect("analyze");
+    client
+        .delete_task(patient(pb::DeleteTaskRequest {
+            task_id: "mig-c".into(),
+        }))
+        .await
+        .expect("delete");
+    let mut history = subscribe(&mut client, "mig-a", "0").await;
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(next(&mut history).await.id);
+    }
+    drop(history);
+    before.stop().await.expect("the single-mode Rift stops");
+
+    let output = tokio::task::spawn_blocking({
+        let (from, to) = (single.url(), cluster.url());
+        move || rift_migrate(&from, &to)
+    })
+    .await
+    .expect("migrate");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "rift migrate: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("rift migrate: {}", stdout.trim());
+    assert!(stdout.contains("migrated 3 tasks"), "{stdout}");
+    assert!(stdout.contains("7 notifications"), "{stdout}");
+    assert!(stdout.contains("1 request ids (0 dropped"), "{stdout}");
+
+    // Once is all: into a cluster holding notifications, it refuses.
+    let again = tokio::task::spawn_blocking({
+        let (from, to) = (single.url(), cluster.url());
+        move || rift_migrate(&from, &to)
+    })
+    .await
+    .expect("migrate again");
+    assert!(!again.status.success(), "a second migration is refused");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("empty cluster"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let after = TestRift::start(Config {
+        memory: MemoryConfig::Redis(RedisConfig {
+            mode: RedisMode::Cluster,
+            ..RedisConfig::new(cluster.url())
+        }),
+        ..Config::default()
+    })
+    .await;
+    let mut client = after.client().await;
+    // The task's history, with the ids it had.
+    let mut history = subscribe(&mut client, "mig-a", "0").await;
+    for id in &ids {
+        assert_eq!(&next(&mut history).await.id, id, "ids kept");
+    }
+    // A per-task token from before the move resumes after it.
+    let mut resumed = subscribe(&mut client, "mig-a", &ids[1]).await;
+    assert_eq!(next(&mut resumed).await.id, ids[2]);
+    // A retried request id replays; versions and the epoch go on.
+    let retried = client
+        .analyze(patient_analyze("mig-b", "mig-request-1"))
+        .await
+        .expect("analyze")
+        .into_inner();
+    assert_eq!(
+        (retried.version, &retried.epoch),
+        (first.version, &first.epoch)
+    );
+    let next_version = client
+        .analyze(patient_analyze("mig-a", ""))
+        .await
+        .expect("analyze")
+        .into_inner();
+    assert_eq!(
+        (next_version.version, &next_version.epoch),
+        (3, &first.epoch)
+    );
+    after.stop().await.expect("the cluster Rift stops");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_mode_survives_a_reshard_and_a_master_kill() {
     let mut cluster = Cluster::start().await;
+    migration_from_single(&cluster).await;
     let rift = TestRift::start(Config {
         memory: MemoryConfig::Redis(RedisConfig {
             mode: RedisMode::Cluster,
