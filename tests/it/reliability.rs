@@ -123,10 +123,21 @@ async fn over_grpc(
     status.map(|status| code_name(status.code()))
 }
 
+/// The code a command gets over WebSocket: a credential that is no valid token is refused at
+/// the upgrade (401, the body the error frame), before any command.
 async fn over_ws(rift: &TestRift, operation: Operation, token: Option<&str>) -> Option<String> {
-    let mut client = match token {
-        Some(token) => WsClient::connect_with_token(rift.http_addr, token).await,
-        None => WsClient::connect(rift.http_addr).await,
+    let authorization = token.map(|token| format!("Bearer {token}"));
+    let headers: Vec<(&'static str, &str)> = authorization
+        .iter()
+        .map(|value| ("authorization", value.as_str()))
+        .collect();
+    let mut client = match WsClient::try_connect_with_headers(rift.http_addr, &headers).await {
+        Ok(client) => client,
+        Err(refused) => {
+            assert_eq!(refused.status, 401, "{refused:?}");
+            let body: Value = serde_json::from_str(&refused.body).expect("an error frame");
+            return body["error"]["code"].as_str().map(str::to_owned);
+        }
     };
     let command = match operation {
         Operation::Analyze => "Analyze data for task m with data: []",
