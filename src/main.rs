@@ -16,6 +16,7 @@ use rift::{
     },
     grpc::GrpcConfig,
     server::{self, Config, Listeners, MemoryConfig},
+    transport::TransportArgs,
     ws::WsConfig,
 };
 use tokio_util::sync::CancellationToken;
@@ -48,7 +49,7 @@ enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve gRPC and WebSocket. Memory is in-process unless a Redis URL is given.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     #[command(flatten)]
     Client(rift::cli::Command),
     /// Print the shell completion script of rift for SHELL (README: "Shell completions and man
@@ -118,6 +119,13 @@ struct ServeArgs {
     /// Largest WebSocket frame, in bytes.
     #[arg(long, env = "RIFT_MAX_FRAME_BYTES", default_value_t = WsConfig::default().max_frame_bytes)]
     max_frame_bytes: usize,
+    /// How often each WebSocket connection is pinged, in milliseconds.
+    #[arg(long, env = "RIFT_WS_PING_INTERVAL_MS", default_value_t = millis(WsConfig::default().ping_interval), value_parser = clap::value_parser!(u64).range(1..))]
+    ws_ping_interval_ms: u64,
+    /// How long a WebSocket peer has to answer a ping (any frame counts) before it is
+    /// dropped, in milliseconds.
+    #[arg(long, env = "RIFT_WS_PONG_TIMEOUT_MS", default_value_t = millis(WsConfig::default().pong_timeout), value_parser = clap::value_parser!(u64).range(1..))]
+    ws_pong_timeout_ms: u64,
     /// Connections open at once, on each of the gRPC and HTTP listeners.
     #[arg(long, env = "RIFT_MAX_CONNECTIONS", default_value_t = GrpcConfig::default().max_connections)]
     max_connections: usize,
@@ -159,6 +167,8 @@ struct ServeArgs {
     /// How long a request_id is remembered for idempotent retries, in seconds.
     #[arg(long, env = "RIFT_IDEMPOTENCY_WINDOW_SECS", default_value_t = Limits::default().idempotency_window.as_secs())]
     idempotency_window_secs: u64,
+    #[command(flatten)]
+    transport: TransportArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -232,6 +242,9 @@ impl ServeArgs {
             max_subscribers,
             request_timeout_ms,
             idempotency_window_secs,
+            ws_ping_interval_ms,
+            ws_pong_timeout_ms,
+            transport,
         } = self;
         let tokens = match &tokens_file {
             Some(path) => Tokens::load(path)
@@ -287,7 +300,10 @@ impl ServeArgs {
             ws: WsConfig {
                 max_frame_bytes,
                 max_connections,
+                ping_interval: Duration::from_millis(ws_ping_interval_ms),
+                pong_timeout: Duration::from_millis(ws_pong_timeout_ms),
             },
+            transport: transport.into_config(),
             drain_timeout: Duration::from_secs(drain_timeout_secs),
             allow_unauthenticated,
         })
@@ -297,12 +313,10 @@ impl ServeArgs {
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Command::Serve(ServeArgs {
-        worker_threads: Some(threads),
-        ..
-    }) = &cli.command
+    if let Command::Serve(args) = &cli.command
+        && let Some(threads) = args.worker_threads
     {
-        runtime.worker_threads((*threads).max(1));
+        runtime.worker_threads(threads.max(1));
     }
     runtime.enable_all().build()?.block_on(async {
         // Traces are the server's: a client command exports nothing.
