@@ -16,7 +16,6 @@ use axum::{
     Router,
     http::{StatusCode, header},
     routing::get,
-    serve::ListenerExt as _,
 };
 use prometheus::Registry;
 use tokio::{net::TcpListener, task::JoinSet};
@@ -30,7 +29,7 @@ use crate::{
     },
     grpc::{self, GrpcConfig},
     telemetry::{self, METRICS_CONTENT_TYPE},
-    transport::{GuardLayer, Names, TransportConfig},
+    transport::{self, GuardLayer, Names, TransportConfig, descriptors, http::HttpLimits},
     ws::{self, WsConfig},
 };
 
@@ -101,9 +100,7 @@ impl Listeners {
         metrics: Option<SocketAddr>,
     ) -> anyhow::Result<Self> {
         let bind = |addr: SocketAddr, what: &'static str| async move {
-            TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding the {what} address {addr}"))
+            listen(addr).with_context(|| format!("binding the {what} address {addr}"))
         };
         Ok(Self {
             grpc: bind(grpc, "gRPC").await?,
@@ -114,6 +111,22 @@ impl Listeners {
             },
         })
     }
+}
+
+/// Connections the kernel queues for a listener that is not accepting (at its connection cap):
+/// the default of 128 would drop the SYNs of every caller past it, legitimate ones included.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with a [`LISTEN_BACKLOG`]-deep queue.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Builds the memory a config names. Redis is connected lazily: Rift starts while it is down.
@@ -150,6 +163,17 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     refuse_open_exposure(&config, &listeners)?;
+    let mut config = config;
+    // Each listener's share of the descriptors, so a flood on one leaves the other room.
+    let descriptors = descriptors::raise_limit();
+    let share = descriptors.map_or(usize::MAX, descriptors::listener_share);
+    config.grpc.max_connections = config.grpc.max_connections.min(share);
+    let http_limits = HttpLimits {
+        max_connections: config.transport.max_http_connections.min(share),
+        handshake_timeout: config.transport.handshake_timeout,
+        header_read_timeout: config.transport.header_read_timeout,
+        keepalive: config.transport.keepalive,
+    };
     let memory = open_memory(&config.memory)?;
     let metrics_addr = match &listeners.metrics {
         Some(listener) => Some(listener.local_addr()?),
@@ -162,6 +186,9 @@ pub async fn serve(
         grpc = %listeners.grpc.local_addr()?,
         http = %listeners.http.local_addr()?,
         metrics = metrics_addr.map(tracing::field::display),
+        open_files = descriptors,
+        grpc_connections = config.grpc.max_connections,
+        http_connections = http_limits.max_connections,
         "rift serving; {}",
         match &config.memory {
             MemoryConfig::InProcess { .. } =>
@@ -191,6 +218,7 @@ pub async fn serve(
         listeners.grpc,
         agents.clone(),
         config.grpc,
+        config.transport.clone(),
         names,
         registry.clone(),
         shutdown.clone(),
@@ -201,6 +229,7 @@ pub async fn serve(
             servers.spawn(serve_http(
                 listener,
                 metrics_app(registry).layer(guard.clone()),
+                http_limits,
                 shutdown.clone(),
                 "metrics server",
             ));
@@ -212,6 +241,7 @@ pub async fn serve(
         listeners.http,
         // Outermost: a foreign Host or Origin reaches no route.
         app.layer(guard),
+        http_limits,
         shutdown.clone(),
         "HTTP server",
     ));
@@ -242,21 +272,16 @@ pub async fn serve(
     }
 }
 
-/// Serves `app` on `listener` until `shutdown`, then lets in-flight requests finish.
+/// Serves `app` on `listener` within `limits` until `shutdown`, then lets in-flight requests
+/// finish.
 async fn serve_http(
     listener: TcpListener,
     app: Router,
+    limits: HttpLimits,
     shutdown: CancellationToken,
     what: &'static str,
 ) -> anyhow::Result<()> {
-    // Replies are small and latency-bound: Nagle's algorithm would hold them back.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+    transport::http::serve(listener, app, limits, shutdown)
         .await
         .context(what)
 }

@@ -1,10 +1,12 @@
 //! The connection limit: at most `max_connections` open at once, each accepted connection
-//! holding a permit until it closes, its writes coalesced ([`Coalesced`]).
+//! holding a permit until it closes, its handshake due within a deadline ([`Handshake`]), its
+//! writes coalesced ([`Coalesced`]).
 
 use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use futures::{Stream, StreamExt};
@@ -16,20 +18,23 @@ use tokio::{
 use tonic::transport::server::{Connected, TcpIncoming};
 
 use super::coalesce::Coalesced;
+use crate::transport::Handshake;
 
-/// Accepted connections, at most `max` open at once: each carries a permit it returns on close.
+/// Accepted connections, at most `max` open at once: each carries a permit it returns on close,
+/// and is closed if its handshake has not come within `handshake_timeout`.
 pub(super) fn limited(
     incoming: TcpIncoming,
     max: usize,
+    handshake_timeout: Duration,
 ) -> impl Stream<Item = std::io::Result<Counted>> + Send + 'static {
     let permits = Arc::new(Semaphore::new(max.max(1)));
     Box::pin(futures::stream::unfold(
         (incoming, permits),
-        |(mut incoming, permits)| async move {
+        move |(mut incoming, permits)| async move {
             let permit = permits.clone().acquire_owned().await.ok()?;
             let accepted = incoming.next().await?;
             let counted = accepted.map(|io| Counted {
-                io: Coalesced::new(io),
+                io: Coalesced::new(Handshake::new(io, handshake_timeout)),
                 _permit: permit,
             });
             Some((counted, (incoming, permits)))
@@ -39,7 +44,7 @@ pub(super) fn limited(
 
 /// A connection holding one of the permits of [`limited`].
 pub(super) struct Counted {
-    io: Coalesced<TcpStream>,
+    io: Coalesced<Handshake<TcpStream>>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -47,7 +52,7 @@ impl Connected for Counted {
     type ConnectInfo = <TcpStream as Connected>::ConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.io.get_ref().connect_info()
+        self.io.get_ref().get_ref().connect_info()
     }
 }
 

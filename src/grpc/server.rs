@@ -13,7 +13,7 @@ use crate::{
     domain::Agents,
     pb,
     telemetry::CallMetrics,
-    transport::{GuardLayer, Names},
+    transport::{GuardLayer, Names, TransportConfig},
 };
 
 /// Limits of the gRPC adapter.
@@ -41,11 +41,14 @@ impl Default for GrpcConfig {
 
 /// Serves gRPC on `listener` until `shutdown`, then lets in-flight calls finish. The adapter's
 /// metrics (`rift_calls_total` and `rift_call_duration_seconds` with `transport="grpc"`) are
-/// registered on `registry`. Requests `names` does not allow are refused before anything else.
+/// registered on `registry`. Requests `names` does not allow are refused before anything else;
+/// `transport` says how long connections have for their handshake, how they are kept alive,
+/// and how many calls one may have in progress.
 pub async fn serve(
     listener: TcpListener,
     agents: Agents,
     config: GrpcConfig,
+    transport: TransportConfig,
     names: Arc<Names>,
     registry: Registry,
     shutdown: CancellationToken,
@@ -71,6 +74,13 @@ pub async fn serve(
         .max_decoding_message_size(config.max_message_bytes);
     Server::builder()
         .max_concurrent_streams(config.max_streams_per_connection)
+        // Per connection, shed past the limit: one heavy caller's calls are the ones refused
+        // (RESOURCE_EXHAUSTED), not everyone's.
+        .concurrency_limit_per_connection(transport.max_in_flight_per_connection.max(1))
+        .load_shed(true)
+        // A peer that stops answering pings frees its connection.
+        .http2_keepalive_interval(transport.keepalive)
+        .http2_keepalive_timeout(transport.keepalive)
         // grpc-web: browsers speak HTTP/1.1 without TLS; native gRPC (HTTP/2) is still detected.
         .accept_http1(true)
         // Outermost: a foreign Host or Origin gets nothing else, not even a preflight answer.
@@ -93,8 +103,12 @@ pub async fn serve(
         // Replies are small and latency-bound: Nagle's algorithm would hold them back.
         .serve_with_incoming_shutdown(
             connections::limited(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                TcpIncoming::from(listener)
+                    .with_nodelay(Some(true))
+                    .with_keepalive(transport.keepalive)
+                    .with_keepalive_interval(transport.keepalive),
                 config.max_connections,
+                transport.handshake_timeout,
             ),
             shutdown.cancelled_owned(),
         )
