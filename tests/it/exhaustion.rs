@@ -312,10 +312,10 @@ async fn a_flooding_connection_is_shed_and_a_canary_on_its_own_is_served() {
     });
     held.set_timeout(Duration::from_secs(2));
     let status = canary.progress(held).await.expect_err("Redis holds it");
-    assert_eq!(
-        status.code(),
-        Code::DeadlineExceeded,
-        "the canary was admitted (not RESOURCE_EXHAUSTED): {status:?}"
+    // Shed would be RESOURCE_EXHAUSTED; admitted, it waits for Redis until its deadline.
+    assert!(
+        matches!(status.code(), Code::DeadlineExceeded | Code::Unavailable),
+        "the canary was admitted: {status:?}"
     );
     unpause(&redis).await;
     let progress = canary
