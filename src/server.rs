@@ -29,7 +29,7 @@ use crate::{
     },
     grpc::{self, GrpcConfig},
     telemetry::{self, METRICS_CONTENT_TYPE},
-    transport::{self, GuardLayer, Names, TransportConfig, descriptors, http::HttpLimits},
+    transport::{self, Edge, GuardLayer, Names, TransportConfig, descriptors, http::HttpLimits},
     ws::{self, WsConfig},
 };
 
@@ -163,6 +163,8 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     refuse_open_exposure(&config, &listeners)?;
+    // rustls' provider for both listeners and for Redis's `rediss://`.
+    transport::install_crypto_provider();
     let mut config = config;
     // Each listener's share of the descriptors, so a flood on one leaves the other room.
     let descriptors = descriptors::raise_limit();
@@ -174,28 +176,6 @@ pub async fn serve(
         header_read_timeout: config.transport.header_read_timeout,
         keepalive: config.transport.keepalive,
     };
-    let memory = open_memory(&config.memory)?;
-    let metrics_addr = match &listeners.metrics {
-        Some(listener) => Some(listener.local_addr()?),
-        None => None,
-    };
-    tracing::info!(
-        memory = memory.backend(),
-        memory_address = %memory.address(),
-        tokens = if config.core.access.is_open() { "off: no token is asked for" } else { "on" },
-        grpc = %listeners.grpc.local_addr()?,
-        http = %listeners.http.local_addr()?,
-        metrics = metrics_addr.map(tracing::field::display),
-        open_files = descriptors,
-        grpc_connections = config.grpc.max_connections,
-        http_connections = http_limits.max_connections,
-        "rift serving; {}",
-        match &config.memory {
-            MemoryConfig::InProcess { .. } =>
-                "in-process memory: nothing is shared or kept across restarts (give --redis-url for Redis)",
-            MemoryConfig::Redis(_) => "Redis memory",
-        }
-    );
     let own_ports = [&listeners.grpc, &listeners.http]
         .into_iter()
         .map(|listener| listener.local_addr().map(|addr| addr.port()))
@@ -209,6 +189,40 @@ pub async fn serve(
         .map_err(anyhow::Error::msg)?,
     );
     let guard = GuardLayer::new(names.clone());
+    let tls = match &config.transport.tls {
+        Some(tls) => Some(tokio_rustls::TlsAcceptor::from(transport::server_config(
+            tls,
+        )?)),
+        None => None,
+    };
+    let edge = Edge {
+        config: config.transport.clone(),
+        names,
+        tls,
+    };
+    let memory = open_memory(&config.memory)?;
+    let metrics_addr = match &listeners.metrics {
+        Some(listener) => Some(listener.local_addr()?),
+        None => None,
+    };
+    tracing::info!(
+        memory = memory.backend(),
+        memory_address = %memory.address(),
+        tokens = if config.core.access.is_open() { "off: no token is asked for" } else { "on" },
+        grpc = %listeners.grpc.local_addr()?,
+        http = %listeners.http.local_addr()?,
+        metrics = metrics_addr.map(tracing::field::display),
+        tls = if edge.tls.is_some() { "on" } else { "off" },
+        open_files = descriptors,
+        grpc_connections = config.grpc.max_connections,
+        http_connections = http_limits.max_connections,
+        "rift serving; {}",
+        match &config.memory {
+            MemoryConfig::InProcess { .. } =>
+                "in-process memory: nothing is shared or kept across restarts (give --redis-url for Redis)",
+            MemoryConfig::Redis(_) => "Redis memory",
+        }
+    );
     let agents = Agents::start(memory, config.core, shutdown.clone());
     let registry = Registry::new();
     agents.register_metrics(&registry)?;
@@ -218,8 +232,7 @@ pub async fn serve(
         listeners.grpc,
         agents.clone(),
         config.grpc,
-        config.transport.clone(),
-        names,
+        edge.clone(),
         registry.clone(),
         shutdown.clone(),
     ));
@@ -230,6 +243,7 @@ pub async fn serve(
                 listener,
                 metrics_app(registry).layer(guard.clone()),
                 http_limits,
+                edge.tls.clone(),
                 shutdown.clone(),
                 "metrics server",
             ));
@@ -242,6 +256,7 @@ pub async fn serve(
         // Outermost: a foreign Host or Origin reaches no route.
         app.layer(guard),
         http_limits,
+        edge.tls.clone(),
         shutdown.clone(),
         "HTTP server",
     ));
@@ -278,10 +293,11 @@ async fn serve_http(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: CancellationToken,
     what: &'static str,
 ) -> anyhow::Result<()> {
-    transport::http::serve(listener, app, limits, shutdown)
+    transport::http::serve(listener, app, limits, tls, shutdown)
         .await
         .context(what)
 }

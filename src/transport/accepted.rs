@@ -5,7 +5,9 @@
 //! keepalive starts only once the handshake has. [`Handshake`] fails the connection's reads
 //! with `TimedOut` when its first [`HANDSHAKE_BYTES`] have not arrived by the deadline, which
 //! ends the connection and frees its slot. After that, the protocols' own timers take over:
-//! HTTP/1's header-read timeout, HTTP/2's keepalive pings, TCP keepalive.
+//! HTTP/1's header-read timeout, HTTP/2's keepalive pings, TCP keepalive. Over TLS
+//! ([`Accepted::secure`]), the TLS handshake has a deadline of its own, and the bytes counted
+//! are the decrypted ones.
 
 use std::{
     future::Future,
@@ -108,6 +110,102 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Handshake<T> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// An accepted connection, in clear or over TLS.
+#[derive(Debug)]
+pub enum Accepted {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP, the handshake done.
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Accepted {
+    /// Completes the TLS handshake within `timeout` when `tls` is given; plain TCP otherwise.
+    pub async fn secure(
+        tcp: TcpStream,
+        tls: Option<&tokio_rustls::TlsAcceptor>,
+        timeout: Duration,
+    ) -> io::Result<Self> {
+        let Some(tls) = tls else {
+            return Ok(Self::Plain(tcp));
+        };
+        match tokio::time::timeout(timeout, tls.accept(tcp)).await {
+            Ok(Ok(stream)) => Ok(Self::Tls(Box::new(stream))),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the TLS handshake did not complete in time",
+            )),
+        }
+    }
+
+    /// The TCP connection underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Plain(tcp) => tcp,
+            Self::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for Accepted {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Accepted {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(tcp) => tcp.is_write_vectored(),
+            Self::Tls(tls) => tls.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        }
     }
 }
 

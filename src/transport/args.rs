@@ -1,8 +1,8 @@
 //! The transport's command-line flags, flattened into `rift serve`'s.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
-use super::TransportConfig;
+use super::{TlsConfig, TransportConfig};
 
 /// Flags of [`TransportConfig`] (`--max-connections` sets the HTTP listener's cap with the
 /// others, in `rift serve`).
@@ -33,6 +33,16 @@ pub struct TransportArgs {
     /// RESOURCE_EXHAUSTED on that connection, so one heavy caller does not starve the rest.
     #[arg(long, env = "RIFT_MAX_IN_FLIGHT_PER_CONNECTION", default_value_t = TransportConfig::default().max_in_flight_per_connection, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_in_flight_per_connection: usize,
+    /// TLS on both listeners (gRPC and grpc-web, the dashboard, `wss://`): the certificate
+    /// chain, PEM, leaf first. Needs --tls-key.
+    #[arg(long, env = "RIFT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, PEM.
+    #[arg(long, env = "RIFT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: only clients with a certificate from these CAs (PEM) may connect.
+    #[arg(long, env = "RIFT_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// A default duration as a flag's whole milliseconds.
@@ -50,6 +60,9 @@ impl TransportArgs {
             header_read_timeout_ms,
             keepalive_secs,
             max_in_flight_per_connection,
+            tls_cert,
+            tls_key,
+            tls_client_ca,
         } = self;
         TransportConfig {
             public_hosts: public_host,
@@ -59,6 +72,11 @@ impl TransportArgs {
             keepalive: (keepalive_secs > 0).then(|| Duration::from_secs(keepalive_secs)),
             max_in_flight_per_connection,
             max_http_connections,
+            tls: tls_cert.zip(tls_key).map(|(cert, key)| TlsConfig {
+                cert,
+                key,
+                client_ca: tls_client_ca,
+            }),
         }
     }
 }

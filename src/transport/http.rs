@@ -8,6 +8,8 @@
 //!   ([`Handshake`](super::accepted::Handshake)), and each request head within
 //!   `header_read_timeout`, or it is closed: slow or silent clients free their slot.
 //! - TCP keepalive, so a peer that vanished without a word is found out by the kernel.
+//! - TLS, given an acceptor: each handshake runs in the connection's own task, within the
+//!   handshake timeout, so a slow one holds up nobody else's.
 //! - At shutdown, it stops accepting, asks every connection to finish (HTTP/1 after the
 //!   response in progress, HTTP/2 with GOAWAY), and returns once they have; upgraded
 //!   WebSockets close on the same shutdown token themselves.
@@ -23,7 +25,7 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::accepted::{Handshake, Held, configure_accepted};
+use super::accepted::{Accepted, Handshake, Held, configure_accepted};
 
 /// The HTTP listener's limits.
 #[derive(Debug, Clone, Copy)]
@@ -38,11 +40,13 @@ pub struct HttpLimits {
     pub keepalive: Option<Duration>,
 }
 
-/// Serves `app` on `listener` until `shutdown`, then lets the connections finish.
+/// Serves `app` on `listener` (over TLS with `tls`) until `shutdown`, then lets the
+/// connections finish.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -55,6 +59,7 @@ pub async fn serve(
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(limits.keepalive);
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     loop {
         let permit = tokio::select! {
@@ -75,13 +80,26 @@ pub async fn serve(
             },
         };
         configure_accepted(&stream, limits.keepalive);
-        let io = Held::new(Handshake::new(stream, limits.handshake_timeout), permit);
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(app.clone()))
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let (builder, app, tls, watcher) = (
+            builder.clone(),
+            app.clone(),
+            tls.clone(),
+            graceful.watcher(),
+        );
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let stream =
+                match Accepted::secure(stream, tls.as_ref(), limits.handshake_timeout).await {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        tracing::debug!(%error, "TLS handshake failed");
+                        return;
+                    }
+                };
+            let io = Held::new(Handshake::new(stream, limits.handshake_timeout), permit);
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(app))
+                .into_owned();
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%error, "HTTP connection ended with an error");
             }
         });

@@ -10,6 +10,8 @@
 //! - `accepted`: what every accepted connection gets: a handshake deadline ([`Handshake`]),
 //!   its listener's permit ([`Held`]), TCP keepalive.
 //! - `http`: the HTTP listener's accept loop, with a connection cap and a header-read timeout.
+//! - `tls`: the rustls server config both listeners share ([`TlsConfig`]), mutual TLS with a
+//!   client CA.
 //! - `descriptors`: the open-file limit raised at startup, a reserve kept, each listener's
 //!   share of the rest.
 //! - `args`: the flags ([`TransportArgs`]), flattened into `rift serve`'s.
@@ -20,14 +22,16 @@ pub mod descriptors;
 mod guard;
 pub mod http;
 mod names;
+mod tls;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 pub use self::{
-    accepted::{HANDSHAKE_BYTES, Handshake, Held, configure_accepted},
+    accepted::{Accepted, HANDSHAKE_BYTES, Handshake, Held, configure_accepted},
     args::TransportArgs,
     guard::{Guard, GuardLayer, RefusalBody, host_of},
     names::{Names, Refusal},
+    tls::{TlsConfig, TlsError, install_crypto_provider, server_config},
 };
 
 /// What the operator says about the transport, besides each adapter's limits.
@@ -51,6 +55,8 @@ pub struct TransportConfig {
     pub max_in_flight_per_connection: usize,
     /// Connections open at once on the HTTP listener, WebSockets included.
     pub max_http_connections: usize,
+    /// TLS on both listeners; `None`: plaintext.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for TransportConfig {
@@ -63,6 +69,29 @@ impl Default for TransportConfig {
             keepalive: Some(Duration::from_secs(30)),
             max_in_flight_per_connection: 64,
             max_http_connections: 10_000,
+            tls: None,
         }
+    }
+}
+
+/// What both listeners share, made once at startup: the config, the names policy built from
+/// it, and the TLS acceptor.
+#[derive(Clone)]
+pub struct Edge {
+    /// The transport config.
+    pub config: TransportConfig,
+    /// The `Host` and `Origin` policy.
+    pub names: Arc<Names>,
+    /// TLS on both listeners, or plaintext.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edge")
+            .field("config", &self.config)
+            .field("names", &self.names)
+            .field("tls", &self.tls.is_some())
+            .finish()
     }
 }
