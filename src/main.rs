@@ -9,7 +9,10 @@ use rift::{
     domain::{
         CoreConfig, Limits, NotifierConfig,
         auth::{Access, Tokens},
-        memory::{DEFAULT_MAX_EVENTS, DEFAULT_SENTINEL_MASTER, Durability, RedisConfig, RedisMode},
+        memory::{
+            DEFAULT_MAX_EVENTS, DEFAULT_PARTITIONS, DEFAULT_SENTINEL_MASTER, Durability,
+            MAX_PARTITIONS, RedisConfig, RedisMode,
+        },
     },
     grpc::GrpcConfig,
     server::{self, Config, Listeners, MemoryConfig},
@@ -95,6 +98,11 @@ struct ServeArgs {
     /// In sentinel mode, the name of the master the Sentinels monitor.
     #[arg(long, env = "RIFT_REDIS_SENTINEL_MASTER", default_value = DEFAULT_SENTINEL_MASTER)]
     redis_sentinel_master: String,
+    /// In cluster mode, the partitions tasks are spread over. Fixed when a deployment is
+    /// created (stored in Redis under `rift:layout`): Rift refuses to start with another.
+    #[arg(long, env = "RIFT_REDIS_PARTITIONS", default_value_t = DEFAULT_PARTITIONS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PARTITIONS)))]
+    redis_partitions: u32,
     /// Notifications retained for replay (approximate on Redis: XADD MAXLEN ~).
     #[arg(long, env = "RIFT_MAX_EVENTS", default_value_t = DEFAULT_MAX_EVENTS)]
     max_events: usize,
@@ -193,6 +201,7 @@ impl ServeArgs {
             redis_url,
             redis_mode,
             redis_sentinel_master,
+            redis_partitions,
             max_events,
             max_items,
             max_message_bytes,
@@ -226,6 +235,7 @@ impl ServeArgs {
                 task_ttl: task_ttl_secs.map(Duration::from_secs),
                 mode: redis_mode,
                 sentinel_master: redis_sentinel_master,
+                partitions: redis_partitions,
                 ..RedisConfig::new(url)
             }),
             None => {

@@ -201,6 +201,13 @@ pub async fn serve(
         tls,
     };
     let memory = open_memory(&config.memory)?;
+    match memory.check_layout().await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => anyhow::bail!("{why}"),
+        Err(error) => {
+            tracing::warn!(%error, "cannot check how the data in memory is laid out yet; checking before the first write");
+        }
+    }
     let metrics_addr = match &listeners.metrics {
         Some(listener) => Some(listener.local_addr()?),
         None => None,

@@ -31,8 +31,8 @@ use super::{
 };
 use crate::{
     domain::{
-        Agents, AnalyzeOptions, Caller, Code, CoreError, EventId, Published, Subscription,
-        WireFormat, auth::Operation,
+        Agents, AnalyzeOptions, Caller, Code, CoreError, Published, Subscription, WireFormat,
+        auth::Operation,
     },
     telemetry::{CallMetrics, RequestId},
     traces,
@@ -77,16 +77,18 @@ struct Watch {
     task_id: String,
     /// The token the watch began with.
     after: String,
-    /// The last notification delivered; kept as an id, formatted only if the watch ends.
-    last_delivered: Option<EventId>,
+    /// The last notification delivered; its token is formatted only if the watch ends.
+    last_delivered: Option<Arc<Published>>,
     subscription: Subscription,
 }
 
 impl Watch {
     /// Where to resume: after the last notification delivered, or where the watch began.
     fn resume_after(&self) -> String {
-        self.last_delivered
-            .map_or_else(|| self.after.clone(), |id| id.to_string())
+        self.last_delivered.as_ref().map_or_else(
+            || self.after.clone(),
+            |published| published.resume_token().into_owned(),
+        )
     }
 }
 
@@ -380,11 +382,11 @@ impl Connection {
         match item {
             Some(Ok(published)) => {
                 if let Some(watch) = &mut self.watch {
-                    watch.last_delivered = Some(published.id);
+                    watch.last_delivered = Some(published.clone());
                 }
                 // Every watcher of the event sends the same frame: made once, shared.
                 let encoded = published.encoded(WireFormat::Json, |notification| {
-                    frame::notification_frame(notification).into()
+                    frame::notification_frame(notification, published.token()).into()
                 });
                 match Utf8Bytes::try_from(encoded.clone()) {
                     Ok(text) => self.send(text).await,

@@ -13,6 +13,7 @@
 
 mod asyncapi;
 mod cli;
+mod cluster;
 mod completions;
 mod core_hardening;
 mod dashboard;
