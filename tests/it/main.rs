@@ -39,6 +39,7 @@ mod reliability;
 mod sentinel;
 mod support;
 mod task_replay;
+mod tls;
 mod traces;
 mod try_again;
 mod unknown_outcome;
