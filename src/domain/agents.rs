@@ -26,9 +26,12 @@ use super::{
     AnalysisStats, CoreError, MemoryError, Readiness, Resume, TaskFilter, TaskId, analysis,
     auth::{Access, Operation},
     error::reason,
-    memory::{AnalysisWrite, Memory, NarrativeWrite, RequestKey, TaskState, WriteGuard},
+    memory::{
+        AnalysisWrite, ListQuery, Memory, NarrativeWrite, RequestKey, TaskState, WriteGuard,
+    },
     notifier::{Notifier, NotifierConfig, Subscription},
     records,
+    tasks::{self, PageToken, TaskDetails, TaskList},
     telemetry::Telemetry,
 };
 
@@ -188,6 +191,26 @@ impl TaskStatus {
         }
     }
 
+    /// Every status, in the order a task goes through them.
+    pub const ALL: [TaskStatus; 4] = [
+        TaskStatus::NotStarted,
+        TaskStatus::InProgress,
+        TaskStatus::Completed,
+        TaskStatus::Stale,
+    ];
+
+    /// The status spelled `name` as [`TaskStatus::as_str`] does, in any case, `_` for `-`.
+    pub fn parse(name: &str) -> Result<Self, CoreError> {
+        let name = name.trim().to_ascii_lowercase().replace('_', "-");
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(TaskStatus::as_str).collect();
+                CoreError::invalid("status", format!("must be one of {}", names.join(", ")))
+            })
+    }
+
     /// The prototype's spelling: `not-started`, `in-progress`, `completed`, `stale`.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -331,12 +354,12 @@ impl Agents {
         let task = TaskId::parse(task_id)?;
         let request_id = parse_request_id(request_id)?;
         let fingerprint = request_id.map(|_| fingerprint(&["narrate", task.as_str()]));
-        let prefix = format!("The analysis for task {task} concluded: ");
+        let prefix = records::narrative_prefix(&task);
         let deadline = self.deadline(caller);
         let write = NarrativeWrite {
             task: &task,
             prefix: &prefix,
-            suffix: ".",
+            suffix: records::NARRATIVE_CLOSING,
             guard: self.guard(deadline, request_id, fingerprint.as_deref(), epoch),
         };
         let stored = self
@@ -373,6 +396,45 @@ impl Agents {
             narrative_analysis_version: observed.state.narrative_analysis_version,
             epoch: observed.epoch,
         })
+    }
+
+    /// `task_id` as stored: analysis, narrative, report and status, read without writing
+    /// anything (Progress's status, without recording completion).
+    pub async fn get_task(&self, caller: &Caller, task_id: &str) -> Result<TaskDetails, CoreError> {
+        self.authorize(caller, Operation::GetTask)?;
+        let task = TaskId::parse(task_id)?;
+        let deadline = self.deadline(caller);
+        let view = self.bounded(deadline, self.memory.get_task(&task)).await?;
+        TaskDetails::of(task.to_string(), view)
+    }
+
+    /// A page of the tasks, most recently changed first, read without writing anything:
+    /// `page_size` 0 is the default, `page_token` empty starts a listing, `status` keeps only
+    /// tasks of that status. Every task that exists throughout a listing appears in it once,
+    /// whatever is written meanwhile.
+    pub async fn list_tasks(
+        &self,
+        caller: &Caller,
+        page_size: i64,
+        page_token: &str,
+        status: Option<TaskStatus>,
+    ) -> Result<TaskList, CoreError> {
+        self.authorize(caller, Operation::ListTasks)?;
+        let page_size = tasks::page_size(page_size)?;
+        let token = (!page_token.is_empty())
+            .then(|| PageToken::decode(page_token, status))
+            .transpose()?;
+        let query = ListQuery {
+            snapshot: token.as_ref().map(|token| token.snapshot),
+            after: token.map(|token| token.after),
+            page_size,
+            status: status.map(|status| status.as_str()),
+        };
+        let deadline = self.deadline(caller);
+        let page = self
+            .bounded(deadline, self.memory.list_tasks(&query))
+            .await?;
+        Ok(TaskList::of(page, status))
     }
 
     /// Admin: removes every key of `task_id`; `false` when it had nothing stored.

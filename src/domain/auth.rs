@@ -62,23 +62,33 @@ pub enum Operation {
     Help,
     /// Removing a task.
     DeleteTask,
+    /// Reading one task as stored, without writing.
+    GetTask,
+    /// Listing tasks, without writing.
+    ListTasks,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 8] = [
         Operation::Analyze,
         Operation::Narrate,
         Operation::Progress,
         Operation::Subscribe,
         Operation::Help,
         Operation::DeleteTask,
+        Operation::GetTask,
+        Operation::ListTasks,
     ];
 
     /// The least role allowed to perform it.
     pub fn required_role(&self) -> Role {
         match self {
-            Operation::Progress | Operation::Subscribe | Operation::Help => Role::Reader,
+            Operation::Progress
+            | Operation::Subscribe
+            | Operation::Help
+            | Operation::GetTask
+            | Operation::ListTasks => Role::Reader,
             Operation::Analyze | Operation::Narrate => Role::Writer,
             Operation::DeleteTask => Role::Admin,
         }
@@ -93,6 +103,8 @@ impl Operation {
             Operation::Subscribe => "Subscribe",
             Operation::Help => "help",
             Operation::DeleteTask => "DeleteTask",
+            Operation::GetTask => "GetTask",
+            Operation::ListTasks => "ListTasks",
         }
     }
 }

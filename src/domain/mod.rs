@@ -13,6 +13,7 @@ mod notifier;
 mod readiness;
 pub mod records;
 mod task;
+pub mod tasks;
 mod telemetry;
 
 pub use self::{
@@ -26,4 +27,5 @@ pub use self::{
     notifier::{NotifierConfig, Subscription},
     readiness::Readiness,
     task::{MAX_TASK_ID_LEN, TaskId},
+    tasks::{StoredAnalysis, StoredNarrative, StoredReport, TaskDetails, TaskList, TaskSummary},
 };

@@ -956,6 +956,18 @@ mod tests {
         ) -> Result<Option<EventId>, MemoryError> {
             self.memory().delete_task(task, deadline).await
         }
+        async fn get_task(
+            &self,
+            task: &TaskId,
+        ) -> Result<crate::domain::memory::TaskView, MemoryError> {
+            self.memory().get_task(task).await
+        }
+        async fn list_tasks(
+            &self,
+            query: &crate::domain::memory::ListQuery,
+        ) -> Result<crate::domain::memory::TaskPage, MemoryError> {
+            self.memory().list_tasks(query).await
+        }
         async fn events_after(
             &self,
             after: EventId,

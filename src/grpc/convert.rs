@@ -170,9 +170,81 @@ impl From<domain::Progress> for pb::ProgressResponse {
 }
 
 fn timestamp(id: domain::EventId) -> Timestamp {
+    timestamp_of_ms(id.ms)
+}
+
+fn timestamp_of_ms(ms: u64) -> Timestamp {
     Timestamp {
-        seconds: (id.ms / 1000) as i64,
-        nanos: ((id.ms % 1000) * 1_000_000) as i32,
+        seconds: (ms / 1000) as i64,
+        nanos: ((ms % 1000) * 1_000_000) as i32,
+    }
+}
+
+/// The status a request names; `TASK_STATUS_UNSPECIFIED` (or a number this build does not
+/// know) is none.
+pub(super) fn status_from_proto(status: i32) -> Option<TaskStatus> {
+    match pb::TaskStatus::try_from(status).ok()? {
+        pb::TaskStatus::Unspecified => None,
+        pb::TaskStatus::NotStarted => Some(TaskStatus::NotStarted),
+        pb::TaskStatus::InProgress => Some(TaskStatus::InProgress),
+        pb::TaskStatus::Completed => Some(TaskStatus::Completed),
+        pb::TaskStatus::Stale => Some(TaskStatus::Stale),
+    }
+}
+
+fn id_text(id: Option<domain::EventId>) -> String {
+    id.map(|id| id.to_string()).unwrap_or_default()
+}
+
+impl From<domain::StoredReport> for pb::StoredReport {
+    fn from(report: domain::StoredReport) -> Self {
+        pb::StoredReport {
+            analysis_version: report.analysis_version,
+            stale: report.stale,
+        }
+    }
+}
+
+impl From<domain::TaskDetails> for pb::GetTaskResponse {
+    fn from(task: domain::TaskDetails) -> Self {
+        pb::GetTaskResponse {
+            task_id: task.task_id,
+            status: pb::TaskStatus::from(task.status).into(),
+            analysis: task.analysis.map(|analysis| pb::StoredAnalysis {
+                summary: analysis.summary,
+                version: analysis.version,
+                stats: analysis.stats.map(Into::into),
+            }),
+            narrative: task.narrative.map(|narrative| pb::StoredNarrative {
+                text: narrative.text,
+                analysis_version: narrative.analysis_version,
+            }),
+            report: task.report.map(Into::into),
+            last_notification_id: id_text(task.last_event),
+            epoch: task.epoch,
+        }
+    }
+}
+
+impl From<domain::TaskList> for pb::ListTasksResponse {
+    fn from(list: domain::TaskList) -> Self {
+        pb::ListTasksResponse {
+            tasks: list
+                .tasks
+                .into_iter()
+                .map(|task| pb::TaskSummary {
+                    task_id: task.task_id,
+                    status: pb::TaskStatus::from(task.status).into(),
+                    analysis_version: task.analysis_version,
+                    narrative_analysis_version: task.narrative_analysis_version,
+                    report: task.report.map(Into::into),
+                    last_change: Some(timestamp_of_ms(task.last_change_ms)),
+                    last_notification_id: id_text(task.last_event),
+                })
+                .collect(),
+            next_page_token: list.next_page_token,
+            as_of: id_text(Some(list.as_of).filter(|id| *id != domain::EventId::ZERO)),
+        }
     }
 }
 

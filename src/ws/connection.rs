@@ -27,7 +27,7 @@ use super::{
 use crate::{
     domain::{
         Agents, AnalyzeOptions, Caller, Code, CoreError, EventId, Published, Subscription,
-        WireFormat, auth::Operation,
+        TaskStatus, WireFormat, auth::Operation,
     },
     telemetry::{CallMetrics, RequestId},
     traces,
@@ -280,6 +280,23 @@ impl Connection {
             Command::DeleteTask { task_id } => {
                 let deleted = self.agents.delete_task(&self.caller, &task_id).await?;
                 Outcome::Deleted { task_id, deleted }
+            }
+            Command::GetTask { task_id } => {
+                Outcome::Task(self.agents.get_task(&self.caller, &task_id).await?)
+            }
+            Command::ListTasks {
+                page_size,
+                page_token,
+                status,
+            } => {
+                let status = (!status.is_empty())
+                    .then(|| TaskStatus::parse(&status))
+                    .transpose()?;
+                Outcome::Tasks(
+                    self.agents
+                        .list_tasks(&self.caller, page_size, &page_token, status)
+                        .await?,
+                )
             }
             Command::Watch { task_id, after } => {
                 let subscription = self

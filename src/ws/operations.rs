@@ -99,6 +99,8 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     PROGRESS,
     WATCH,
     UNWATCH,
+    GET_TASK,
+    LIST_TASKS,
     HELP,
     DELETE_TASK,
 ];
@@ -188,7 +190,7 @@ pub(crate) const NARRATE: Operation = Operation {
         keywords: "generate [a] narrative for task",
         read: |rest| {
             Ok(Some(Command::Narrate {
-                task_id: rest.trim().to_owned(),
+                task_id: task_id_at_end(rest, NARRATE.forms[0].example)?,
                 request_id: String::new(),
             }))
         },
@@ -227,7 +229,7 @@ pub(crate) const PROGRESS: Operation = Operation {
         keywords: "check progress for task",
         read: |rest| {
             Ok(Some(Command::Progress {
-                task_id: rest.trim().to_owned(),
+                task_id: task_id_at_end(rest, PROGRESS.forms[0].example)?,
             }))
         },
     }],
@@ -239,6 +241,142 @@ pub(crate) const PROGRESS: Operation = Operation {
     body_schema: |generator| generator.subschema_for::<TaskBody>(),
     result_schema: |generator| generator.subschema_for::<frame::ProgressBody<'static>>(),
 };
+
+/// The task id a command ends with. A sentence's closing `.`, `?` or `!` after it is
+/// punctuation, not part of the id (`Check progress for task 101.` is about task 101); any
+/// other text after it is refused with the command's example, never taken for another task.
+fn task_id_at_end(rest: &str, example: &str) -> Result<String, ParseError> {
+    let text = without_closing_punctuation(rest);
+    let mut words = text.split_whitespace();
+    let task_id = words.next().unwrap_or_default();
+    if let Some(extra) = words.next() {
+        return Err(ParseError::invalid(
+            "task_id",
+            format!(
+                "invalid task_id: unexpected {extra:?} after the task id {task_id:?}; the \
+                 command ends with its task id, as in `{example}`"
+            ),
+        ));
+    }
+    Ok(task_id.to_owned())
+}
+
+/// `text` trimmed, without the `.`, `?` and `!` that close a sentence.
+fn without_closing_punctuation(text: &str) -> &str {
+    text.trim().trim_end_matches(['.', '?', '!']).trim_end()
+}
+
+pub(crate) const GET_TASK: Operation = Operation {
+    name: "GetTask",
+    typed: "get_task",
+    access: Some(auth::Operation::GetTask),
+    forms: &[Form {
+        grammar: "Show task <task_id>",
+        example: "Show task 101",
+        keywords: "show task",
+        read: |rest| {
+            Ok(Some(Command::GetTask {
+                task_id: task_id_at_end(rest, GET_TASK.forms[0].example)?,
+            }))
+        },
+    }],
+    typed_example: r#"{"get_task": {"task_id": "101"}}"#,
+    read_body: |body| {
+        let TaskBody { task_id } = fields(body)?;
+        Ok(Command::GetTask { task_id })
+    },
+    body_schema: |generator| generator.subschema_for::<TaskBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::TaskResult<'static>>(),
+};
+
+pub(crate) const LIST_TASKS: Operation = Operation {
+    name: "ListTasks",
+    typed: "list_tasks",
+    access: Some(auth::Operation::ListTasks),
+    forms: &[Form {
+        grammar: "List tasks [with status <status>] [from <page token>]",
+        example: "List tasks with status stale",
+        keywords: "list tasks",
+        read: read_list_tasks,
+    }],
+    typed_example: r#"{"list_tasks": {"page_size": 50, "status": "stale"}}"#,
+    read_body: |body| {
+        let ListTasksBody {
+            page_size,
+            page_token,
+            status,
+        } = fields(body)?;
+        Ok(Command::ListTasks {
+            page_size,
+            page_token,
+            status,
+        })
+    },
+    body_schema: |generator| generator.subschema_for::<ListTasksBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::TaskListResult<'static>>(),
+};
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ListTasksBody {
+    /// 0: 50; at most 1000.
+    #[serde(default)]
+    page_size: i64,
+    /// The `next_page_token` of the previous page; empty to begin.
+    #[serde(default)]
+    page_token: String,
+    /// `not-started`, `in-progress`, `completed` or `stale`; empty for all.
+    #[serde(default)]
+    status: String,
+}
+
+/// `[with status <status>] [from <page token>]`, after `list tasks`; `None` for anything else.
+fn read_list_tasks(rest: &str) -> Result<Option<Command>, ParseError> {
+    let mut words = Words::new(without_closing_punctuation(rest));
+    let mut status = String::new();
+    let mut page_token = String::new();
+    if words.eat("with") {
+        if !words.eat("status") {
+            return Ok(None);
+        }
+        let (word, after) = first_word(words.rest);
+        if word.is_empty() {
+            return Err(ParseError::invalid(
+                "status",
+                "invalid status: `with status` needs one of not-started, in-progress, \
+                 completed, stale",
+            ));
+        }
+        status = word.to_owned();
+        words = Words::new(after);
+    }
+    if words.eat("from") {
+        let (word, after) = first_word(words.rest);
+        if word.is_empty() {
+            return Err(ParseError::invalid(
+                "page_token",
+                "invalid page_token: `from` needs the next page token of an earlier listing",
+            ));
+        }
+        page_token = word.to_owned();
+        words = Words::new(after);
+    }
+    if !is_blank(words.rest) {
+        return Ok(None);
+    }
+    Ok(Some(Command::ListTasks {
+        page_size: 0,
+        page_token,
+        status,
+    }))
+}
+
+/// The first whitespace-separated word of `text`, and what follows it.
+fn first_word(text: &str) -> (&str, &str) {
+    let text = text.trim_start();
+    let end = text.find(char::is_whitespace).unwrap_or(text.len());
+    text.split_at(end)
+}
 
 /// The body of operations on one task.
 #[derive(Deserialize, JsonSchema)]
@@ -311,7 +449,8 @@ fn read_watch_task(rest: &str) -> Result<Option<Command>, ParseError> {
         Some((task_id, after)) => (task_id, resume_token(after)?),
         None => (rest, String::new()),
     };
-    let task_id = task_id.trim();
+    let task_id = task_id_at_end(task_id, WATCH.forms[0].example)?;
+    let task_id = task_id.as_str();
     // An empty id means "every task" to the domain; here it is a slip, not a request for all.
     if task_id.is_empty() {
         return Err(ParseError::invalid(
@@ -338,7 +477,7 @@ fn resume_clause(rest: &str) -> Result<Option<String>, ParseError> {
 }
 
 fn resume_token(text: &str) -> Result<String, ParseError> {
-    let token = text.trim();
+    let token = without_closing_punctuation(text);
     if token.is_empty() {
         return Err(ParseError::invalid(
             "after",
@@ -400,7 +539,7 @@ pub(crate) const DELETE_TASK: Operation = Operation {
         keywords: "delete task",
         read: |rest| {
             Ok(Some(Command::DeleteTask {
-                task_id: rest.trim().to_owned(),
+                task_id: task_id_at_end(rest, DELETE_TASK.forms[0].example)?,
             }))
         },
     }],

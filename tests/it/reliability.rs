@@ -117,6 +117,19 @@ async fn over_grpc(
             ))
             .await
             .err(),
+        Operation::GetTask => client
+            .get_task(with_token(
+                pb::GetTaskRequest {
+                    task_id: "m".into(),
+                },
+                token,
+            ))
+            .await
+            .err(),
+        Operation::ListTasks => client
+            .list_tasks(with_token(pb::ListTasksRequest::default(), token))
+            .await
+            .err(),
         // gRPC's "help" is reflection, which is open; compared below on its own.
         Operation::Help => None,
     };
@@ -135,6 +148,8 @@ async fn over_ws(rift: &TestRift, operation: Operation, token: Option<&str>) -> 
         Operation::Subscribe => "Watch task m",
         Operation::DeleteTask => "Delete task never-written",
         Operation::Help => "help",
+        Operation::GetTask => "Show task m",
+        Operation::ListTasks => "List tasks",
     };
     let reply = client.command(command).await;
     serde_json::from_str::<Value>(&reply)

@@ -34,8 +34,9 @@ use redis::{
 use serde_json::Map;
 
 use super::{
-    AnalysisStored, AnalysisWrite, Durability, History, Located, Memory, NarrativeStored,
-    NarrativeWrite, ProgressObserved, RedisMode, Tail, TaskState, WriteGuard,
+    AnalysisStored, AnalysisWrite, Durability, History, ListPosition, ListQuery, ListedTask,
+    Located, Memory, NarrativeStored, NarrativeWrite, ProgressObserved, RedisMode, Tail, TaskPage,
+    TaskState, TaskView, WriteGuard,
     replication::ReplicatedWrites, sentinel::Master, unix_ms,
 };
 use crate::domain::{
@@ -94,14 +95,33 @@ struct Scripts {
     delete: Script,
     history: Script,
     task_history: Script,
+    get_task: Script,
+    list_tasks: Script,
 }
 
 const PRELUDE: &str = include_str!("scripts/prelude.lua");
+const TASK_STATE: &str = include_str!("scripts/task_state.lua");
 const ANALYZE: &str = include_str!("scripts/analyze.lua");
 
-/// A write script as Redis runs it: the prelude, then the body.
+/// A write script as Redis runs it: the prelude, the task state, then the body.
 fn write_script(body: &str) -> String {
-    format!("{PRELUDE}\n{body}")
+    format!("{PRELUDE}\n{}\n{body}", task_state())
+}
+
+/// A read script that derives task states: the task state, then the body.
+fn read_script(body: &str) -> String {
+    format!("{}\n{body}", task_state())
+}
+
+/// `task_state.lua`, after the narrative's fixed parts it compares stored narratives with
+/// (from `records`, where ConceptAgent's narrative is spelled).
+fn task_state() -> String {
+    format!(
+        "local NARRATIVE_OPENING = {:?}\nlocal NARRATIVE_MIDDLE = {:?}\nlocal NARRATIVE_CLOSING = {:?}\n{TASK_STATE}",
+        records::NARRATIVE_OPENING,
+        records::NARRATIVE_MIDDLE,
+        records::NARRATIVE_CLOSING,
+    )
 }
 
 /// A script call as Rift makes it: the script's text (loaded once, then called by its SHA1 with
@@ -173,6 +193,7 @@ fn analyze_args(
         .key(keys::NOTIFICATIONS)
         .key(&keys::updates_channel(task))
         .key(&keys::last_event(task))
+        .key(keys::TASK_INDEX)
         .arg(task.as_str())
         .arg(write.record_json)
         .arg(write.summary)
@@ -221,6 +242,8 @@ impl Scripts {
             delete: write(include_str!("scripts/delete.lua")),
             history: Script::new(include_str!("scripts/history.lua")),
             task_history: Script::new(include_str!("scripts/task_history.lua")),
+            get_task: Script::new(&read_script(include_str!("scripts/get_task.lua"))),
+            list_tasks: Script::new(&read_script(include_str!("scripts/list_tasks.lua"))),
         }
     }
 }
@@ -564,6 +587,9 @@ pub(super) fn classify(error: RedisError) -> MemoryError {
             let current = error.detail().unwrap_or_default().trim().to_owned();
             return MemoryError::EpochChanged { current };
         }
+        Some("RIFTLISTING") => {
+            return MemoryError::ListingExpired(error.detail().unwrap_or_default().trim().to_owned());
+        }
         Some("RIFTVERSION") => {
             let current = error.detail().and_then(|d| d.trim().parse().ok());
             if let Some(current) = current {
@@ -640,6 +666,7 @@ impl Memory for RedisMemory {
             .key(keys::NOTIFICATIONS)
             .key(keys::updates_channel(task))
             .key(keys::last_event(task))
+            .key(keys::TASK_INDEX)
             .arg(task.as_str())
             .arg(write.prefix)
             .arg(write.suffix)
@@ -685,6 +712,7 @@ impl Memory for RedisMemory {
             .key(keys::last_event(task))
             .arg(task.as_str())
             .arg(completed_record)
+            .key(keys::TASK_INDEX)
             .key(keys::META)
             .arg(self.max_events())
             .arg(give_up.deadline_arg(deadline))
@@ -703,6 +731,8 @@ impl Memory for RedisMemory {
                 analysis_version,
                 has_narrative: has_narrative == 1,
                 narrative_analysis_version: narrative_version,
+                // Progress does not read the report.
+                report_analysis_version: 0,
             },
             recorded,
             epoch,
@@ -723,7 +753,10 @@ impl Memory for RedisMemory {
             .key(keys::NOTIFICATIONS)
             .key(keys::updates_channel(task))
             .key(keys::last_event(task))
+            .key(keys::TASK_INDEX)
             .key(keys::META)
+            .key(keys::report(task))
+            .key(keys::data(task))
             .arg(task.as_str())
             .arg(self.max_events())
             .arg(give_up.deadline_arg(deadline))
@@ -734,6 +767,104 @@ impl Memory for RedisMemory {
             .run_write::<String>(&call, give_up, |id| !id.is_empty())
             .await?;
         parse_optional_id(&id)
+    }
+
+    async fn get_task(&self, task: &TaskId) -> Result<TaskView, MemoryError> {
+        let mut call = self.scripts.get_task.prepare_invoke();
+        call.key(keys::context(task))
+            .key(keys::META)
+            .arg(task.as_str());
+        let reply = self
+            .read(|mut connection| async move { call.invoke_async::<Vec<Value>>(&mut connection).await })
+            .await?;
+        let mut fields = Fields::of(reply);
+        let analysis = fields.text()?;
+        let has_analysis = fields.number()? == 1;
+        let analysis_version = fields.number()?;
+        let narrative = fields.text()?;
+        let has_narrative = fields.number()? == 1;
+        let narrative_analysis_version = fields.number()?;
+        let report_analysis_version = fields.number()?;
+        let last_event = parse_optional_id(&fields.text()?)?;
+        let epoch = fields.text()?;
+        Ok(TaskView {
+            state: TaskState {
+                has_analysis,
+                analysis_version,
+                has_narrative,
+                narrative_analysis_version,
+                report_analysis_version,
+            },
+            analysis: has_analysis.then_some(analysis),
+            narrative: has_narrative.then_some(narrative),
+            last_event,
+            epoch: Some(epoch).filter(|epoch| !epoch.is_empty()),
+        })
+    }
+
+    async fn list_tasks(&self, query: &ListQuery) -> Result<TaskPage, MemoryError> {
+        let mut call = self.scripts.list_tasks.prepare_invoke();
+        let (after_ms, after_id) = query
+            .after
+            .as_ref()
+            .map(|after| (after.ms.to_string(), after.task_id.as_str()))
+            .unwrap_or_default();
+        call.key(keys::TASK_INDEX)
+            .key(keys::NOTIFICATIONS)
+            .arg(query.snapshot.map(|id| id.to_string()).unwrap_or_default())
+            .arg(after_ms)
+            .arg(after_id)
+            .arg(query.page_size.max(1))
+            .arg(query.status.unwrap_or_default())
+            .arg(super::LIST_SCAN_LIMIT)
+            .arg(super::LIST_MAX_CHANGED)
+            .arg(keys::CONTEXT_PREFIX)
+            .arg(keys::LAST_EVENT_PREFIX);
+        let reply = self
+            .read(|mut connection| async move { call.invoke_async::<Vec<Value>>(&mut connection).await })
+            .await?;
+        let mut fields = Fields::of(reply);
+        let snapshot = parse_id(&fields.text()?)?;
+        let next_ms = fields.text()?;
+        let next_id = fields.text()?;
+        let next = if next_ms.is_empty() {
+            None
+        } else {
+            Some(ListPosition {
+                ms: next_ms
+                    .parse()
+                    .map_err(|_| MemoryError::Corrupt(format!("not a position: {next_ms:?}")))?,
+                task_id: next_id,
+            })
+        };
+        let mut tasks = Vec::new();
+        while fields.remaining() {
+            let task_id = fields.text()?;
+            let position_ms = fields.number()?;
+            let has_analysis = fields.number()? == 1;
+            let analysis_version = fields.number()?;
+            let has_narrative = fields.number()? == 1;
+            let narrative_analysis_version = fields.number()?;
+            let report_analysis_version = fields.number()?;
+            let last_event = parse_optional_id(&fields.text()?)?;
+            tasks.push(ListedTask {
+                task_id,
+                position_ms,
+                state: TaskState {
+                    has_analysis,
+                    analysis_version,
+                    has_narrative,
+                    narrative_analysis_version,
+                    report_analysis_version,
+                },
+                last_event,
+            });
+        }
+        Ok(TaskPage {
+            snapshot,
+            tasks,
+            next,
+        })
     }
 
     async fn events_after(
@@ -955,6 +1086,35 @@ impl RedisTail {
             }
         };
         Ok(&mut self.connection.insert((connection, generation)).0)
+    }
+}
+
+/// A read script's flat reply, taken field by field in the order the script returns them.
+struct Fields(std::vec::IntoIter<Value>);
+
+impl Fields {
+    fn of(reply: Vec<Value>) -> Self {
+        Self(reply.into_iter())
+    }
+
+    fn remaining(&self) -> bool {
+        self.0.len() > 0
+    }
+
+    fn next(&mut self) -> Result<Value, MemoryError> {
+        self.0
+            .next()
+            .ok_or_else(|| MemoryError::Corrupt("a script's reply ended early".into()))
+    }
+
+    fn text(&mut self) -> Result<String, MemoryError> {
+        redis::from_redis_value::<String>(self.next()?)
+            .map_err(|e| MemoryError::Corrupt(format!("a script's reply: {e}")))
+    }
+
+    fn number(&mut self) -> Result<u64, MemoryError> {
+        redis::from_redis_value::<u64>(self.next()?)
+            .map_err(|e| MemoryError::Corrupt(format!("a script's reply: {e}")))
     }
 }
 
