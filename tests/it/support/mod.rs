@@ -4,6 +4,7 @@
 //! - [`redis`]: a throwaway `redis-server` per test ([`redis::RedisServer`]), on a unix
 //!   socket in a temporary directory, killed when dropped; plain clients to read back what
 //!   Rift wrote.
+//! - [`prototype`]: the Python prototype, run for real on a test's Redis.
 //! - [`rift`]: Rift itself under test, in this process or as a `rift` process.
 //! - [`sentinel`]: a Sentinel group (a master, a replica, three Sentinels) on free ports.
 //! - [`tools`]: external clients the tests drive (grpcurl, websocat).
@@ -12,6 +13,7 @@
 
 pub(crate) mod browser;
 pub(crate) mod grpc;
+pub(crate) mod prototype;
 pub(crate) mod redis;
 pub(crate) mod rift;
 pub(crate) mod sentinel;
