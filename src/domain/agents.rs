@@ -26,9 +26,7 @@ use super::{
     AnalysisStats, CoreError, MemoryError, Readiness, Resume, TaskFilter, TaskId, analysis,
     auth::{Access, Operation},
     error::reason,
-    memory::{
-        AnalysisWrite, ListQuery, Memory, NarrativeWrite, RequestKey, TaskState, WriteGuard,
-    },
+    memory::{AnalysisWrite, ListQuery, Memory, NarrativeWrite, RequestKey, TaskState, WriteGuard},
     notifier::{Notifier, NotifierConfig, Subscription},
     records,
     tasks::{self, PageToken, TaskDetails, TaskList},

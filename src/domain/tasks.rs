@@ -214,7 +214,9 @@ pub(crate) fn page_size(asked: i64) -> Result<usize, CoreError> {
     match asked {
         ..0 => Err(CoreError::invalid("page_size", "must not be negative")),
         0 => Ok(DEFAULT_PAGE_SIZE),
-        n => Ok(usize::try_from(n).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE)),
+        n => Ok(usize::try_from(n)
+            .unwrap_or(MAX_PAGE_SIZE)
+            .min(MAX_PAGE_SIZE)),
     }
 }
 

@@ -646,10 +646,13 @@ impl<'a> TaskResult<'a> {
                 version: analysis.version,
                 stats: analysis.stats.as_ref(),
             }),
-            narrative: task.narrative.as_ref().map(|narrative| StoredNarrativeBody {
-                text: &narrative.text,
-                analysis_version: narrative.analysis_version,
-            }),
+            narrative: task
+                .narrative
+                .as_ref()
+                .map(|narrative| StoredNarrativeBody {
+                    text: &narrative.text,
+                    analysis_version: narrative.analysis_version,
+                }),
             report: task.report.as_ref().map(ReportStateBody::of),
             last_notification_id: task.last_event.map(|id| id.to_string()).unwrap_or_default(),
         }

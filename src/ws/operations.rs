@@ -1057,10 +1057,20 @@ mod tests {
         );
         // Invalid ids are passed on whole, so the domain refuses them as it does over gRPC.
         assert_eq!(
-            command("Check progress for task a:b c"),
+            command("Check progress for task a:b"),
             Command::Progress {
-                task_id: "a:b c".into()
+                task_id: "a:b".into()
             }
+        );
+        // Text after the id is refused here, with the form's example, never another task.
+        let ParseError::Invalid { field, message } = refused("Check progress for task a:b c")
+        else {
+            panic!("not a field error");
+        };
+        assert_eq!(field, "task_id");
+        assert!(
+            message.contains("\"c\"") && message.contains(PROGRESS.forms[0].example),
+            "{message}"
         );
         assert_eq!(
             command("Check progress for task"),
@@ -1076,6 +1086,74 @@ mod tests {
             command("Analyze data for task with-x with data: [1]"),
             analyze("with-x", json!([1]))
         );
+    }
+
+    #[test]
+    fn a_sentences_closing_punctuation_is_not_part_of_the_id() {
+        for text in [
+            "Check progress for task 101.",
+            "Check progress for task 101?",
+            "Check progress for task 101!",
+            "Check progress for task 101 ?!",
+        ] {
+            assert_eq!(
+                command(text),
+                Command::Progress {
+                    task_id: "101".into()
+                },
+                "{text}"
+            );
+        }
+        assert_eq!(
+            command("Show task v1.2."),
+            Command::GetTask {
+                task_id: "v1.2".into()
+            }
+        );
+        let watch = |task_id: &str, after: &str| Command::Watch {
+            task_id: task_id.into(),
+            after: after.into(),
+        };
+        assert_eq!(command("Watch task 101 from 0."), watch("101", "0"));
+        assert_eq!(command("Watch task 101."), watch("101", ""));
+        assert_eq!(
+            command("Generate a narrative for task 7!"),
+            Command::Narrate {
+                task_id: "7".into(),
+                request_id: String::new()
+            }
+        );
+    }
+
+    #[test]
+    fn list_tasks_takes_a_status_and_a_page_token() {
+        let list = |status: &str, page_token: &str| Command::ListTasks {
+            page_size: 0,
+            page_token: page_token.into(),
+            status: status.into(),
+        };
+        assert_eq!(command("List tasks"), list("", ""));
+        assert_eq!(command("list TASKS"), list("", ""));
+        assert_eq!(command("List tasks with status stale"), list("stale", ""));
+        assert_eq!(
+            command("List tasks with status completed from 1~5-0~4~a~completed"),
+            list("completed", "1~5-0~4~a~completed")
+        );
+        assert_eq!(
+            command("List tasks from 1~5-0~4~a~"),
+            list("", "1~5-0~4~a~")
+        );
+        assert!(matches!(
+            refused("List tasks please"),
+            ParseError::Unrecognized { .. }
+        ));
+        assert!(matches!(
+            refused("List tasks with status"),
+            ParseError::Invalid {
+                field: "status",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -7,11 +7,7 @@ use rift::pb::{self, rift_client::RiftClient};
 use tonic::transport::Channel;
 
 use crate::support::{
-    json,
-    prototype::Prototype,
-    redis::RedisServer,
-    rift::TestRift,
-    ws::WsClient,
+    json, prototype::Prototype, redis::RedisServer, rift::TestRift, ws::WsClient,
 };
 
 /// A Redis on TCP (the prototype speaks only TCP), the prototype and Rift on it.
@@ -91,7 +87,9 @@ async fn a_sentences_closing_punctuation_is_not_part_of_the_task_id() {
     assert_eq!(shown["status"], "completed", "{shown}");
 
     // Other text after the id is an error naming the command's form, never another task.
-    let error = rift.command_error("Check progress for task 101 please").await;
+    let error = rift
+        .command_error("Check progress for task 101 please")
+        .await;
     assert_eq!(error["code"], "INVALID_ARGUMENT", "{error}");
     let message = error["message"].as_str().unwrap_or_default();
     assert!(
@@ -125,7 +123,10 @@ async fn a_narrative_the_prototype_wrote_on_rifts_analysis_is_current() {
     let progress = fleet.progress("7").await;
     assert_eq!(progress.status(), pb::TaskStatus::Completed, "{progress:?}");
     assert_eq!(
-        (progress.analysis_version, progress.narrative_analysis_version),
+        (
+            progress.analysis_version,
+            progress.narrative_analysis_version
+        ),
         (1, 1)
     );
     let task = fleet.get_task("7").await;
@@ -154,7 +155,10 @@ async fn a_prototype_reanalysis_makes_rifts_narrative_stale() {
     })
     .await
     .expect("Narrate");
-    assert_eq!(fleet.progress("8").await.status(), pb::TaskStatus::Completed);
+    assert_eq!(
+        fleet.progress("8").await.status(),
+        pb::TaskStatus::Completed
+    );
 
     // The same item count: the summary, and so the narrative's text, would not change.
     let mut prototype = fleet.prototype.connect().await;
@@ -164,12 +168,18 @@ async fn a_prototype_reanalysis_makes_rifts_narrative_stale() {
     let progress = fleet.progress("8").await;
     assert_eq!(progress.status(), pb::TaskStatus::Stale, "{progress:?}");
     assert_eq!(
-        (progress.analysis_version, progress.narrative_analysis_version),
+        (
+            progress.analysis_version,
+            progress.narrative_analysis_version
+        ),
         (2, 1)
     );
     let task = fleet.get_task("8").await;
     let analysis = task.analysis.expect("an analysis");
-    assert_eq!((analysis.version, analysis.summary.as_str()), (2, "Analyzed 1 items"));
+    assert_eq!(
+        (analysis.version, analysis.summary.as_str()),
+        (2, "Analyzed 1 items")
+    );
     assert_eq!(analysis.stats, None, "the prototype keeps no statistics");
 
     // Rift narrates the prototype's analysis, and its next analysis comes after it.
@@ -182,7 +192,10 @@ async fn a_prototype_reanalysis_makes_rifts_narrative_stale() {
         .expect("Narrate")
         .into_inner();
     assert_eq!(narrated.analysis_version, 2);
-    assert_eq!(fleet.progress("8").await.status(), pb::TaskStatus::Completed);
+    assert_eq!(
+        fleet.progress("8").await.status(),
+        pb::TaskStatus::Completed
+    );
     let analysed = rift
         .analyze(pb::AnalyzeRequest {
             task_id: "8".into(),
@@ -211,7 +224,10 @@ async fn an_analysis_only_the_prototype_wrote_is_version_one() {
     let progress = fleet.progress("9").await;
     assert_eq!(progress.status(), pb::TaskStatus::Completed, "{progress:?}");
     assert_eq!(
-        (progress.analysis_version, progress.narrative_analysis_version),
+        (
+            progress.analysis_version,
+            progress.narrative_analysis_version
+        ),
         (1, 1)
     );
 
@@ -221,5 +237,8 @@ async fn an_analysis_only_the_prototype_wrote_is_version_one() {
         .await;
     let progress = fleet.progress("9").await;
     assert_eq!(progress.status(), pb::TaskStatus::Stale, "{progress:?}");
-    assert_eq!(progress.narrative_analysis_version, 0, "built on an unknown analysis");
+    assert_eq!(
+        progress.narrative_analysis_version, 0,
+        "built on an unknown analysis"
+    );
 }

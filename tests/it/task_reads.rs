@@ -6,12 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rift::pb::{self, rift_client::RiftClient};
 use tonic::transport::Channel;
 
-use crate::support::{
-    grpc::strings,
-    redis::RedisServer,
-    rift::TestRift,
-    ws::WsClient,
-};
+use crate::support::{grpc::strings, redis::RedisServer, rift::TestRift, ws::WsClient};
 
 async fn analyze(client: &mut RiftClient<Channel>, task_id: &str, items: &[&str]) -> u64 {
     client
@@ -74,7 +69,12 @@ async fn list_all(
     let mut token = String::new();
     for pages in 1.. {
         let page = page(client, page_size, &token, status).await;
-        assert!(page.tasks.len() <= page_size as usize);
+        let most = if page_size == 0 {
+            50
+        } else {
+            page_size as usize
+        };
+        assert!(page.tasks.len() <= most, "{} tasks", page.tasks.len());
         tasks.extend(page.tasks);
         if page.next_page_token.is_empty() {
             break;
@@ -233,11 +233,21 @@ async fn check_listing_under_concurrent_writes(rift: &TestRift) {
     let ids = populate(&mut client, 40).await;
     let mut writer = rift.client().await;
     let deleted = "t05";
+    // Any task but the deleted one (written again, it would not have existed throughout).
+    let pick = |n: usize| {
+        let id = &ids[n % ids.len()];
+        if id == deleted { &ids[0] } else { id }
+    };
     let listed = list_all(&mut client, 3, pb::TaskStatus::Unspecified, async |pages| {
-        // The oldest (listed last) and the newest (listed first) move to the top...
-        analyze(&mut writer, &ids[pages % ids.len()], &["again"]).await;
-        analyze(&mut writer, &ids[ids.len() - 1 - pages % ids.len()], &["again"]).await;
-        narrate(&mut writer, &ids[(pages * 7) % ids.len()]).await;
+        // Tasks listed already and tasks not listed yet move to the top...
+        analyze(&mut writer, pick(pages), &["again"]).await;
+        analyze(
+            &mut writer,
+            pick(ids.len() - 1 - pages % ids.len()),
+            &["again"],
+        )
+        .await;
+        narrate(&mut writer, pick(pages * 7)).await;
         // ...tasks come and go.
         analyze(&mut writer, &format!("new{pages}"), &["n"]).await;
         if pages == 2 {
@@ -265,7 +275,10 @@ async fn check_listing_under_concurrent_writes(rift: &TestRift) {
         .copied()
         .filter(|id| id.starts_with("new"))
         .collect();
-    assert!(created.is_empty(), "created after the listing began: {created:?}");
+    assert!(
+        created.is_empty(),
+        "created after the listing began: {created:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,11 +347,23 @@ async fn get_task_and_list_tasks_write_nothing() {
     }
     list_all(&mut client, 2, pb::TaskStatus::Unspecified, async |_| {}).await;
     list_all(&mut client, 1, pb::TaskStatus::Completed, async |_| {}).await;
-    assert!(ws.command("Show task t01.").await.contains("\"task_id\": \"t01\""));
-    assert!(ws.command("List tasks with status in-progress").await.contains("t04"));
+    assert!(
+        ws.command("Show task t01.")
+            .await
+            .contains("\"task_id\": \"t01\"")
+    );
+    assert!(
+        ws.command("List tasks with status in-progress")
+            .await
+            .contains("t04")
+    );
     let after = redis.commandstats().await;
 
-    assert_eq!(changes(&redis).await, changes_before, "a read changed Redis");
+    assert_eq!(
+        changes(&redis).await,
+        changes_before,
+        "a read changed Redis"
+    );
     let ran: BTreeMap<&str, u64> = after
         .iter()
         .map(|(name, (calls, _))| (name.as_str(), calls - before.get(name).map_or(0, |b| b.0)))
@@ -349,5 +374,8 @@ async fn get_task_and_list_tasks_write_nothing() {
     }
     // The reads did run (on scripts), so the check above is not vacuous.
     assert!(ran.get("evalsha").copied().unwrap_or(0) >= 8, "{ran:?}");
-    assert!(ran.contains_key("hmget") && ran.contains_key("zrevrangebyscore"), "{ran:?}");
+    assert!(
+        ran.contains_key("hmget") && ran.contains_key("zrevrangebyscore"),
+        "{ran:?}"
+    );
 }

@@ -19,8 +19,8 @@ use tokio::sync::watch;
 
 use super::{
     AnalysisStored, AnalysisWrite, Epoch, History, ListPosition, ListQuery, ListedTask, Located,
-    Memory, NarrativeStored, NarrativeWrite, ProgressObserved, Tail, TaskPage, TaskState,
-    TaskView, WriteGuard,
+    Memory, NarrativeStored, NarrativeWrite, ProgressObserved, Tail, TaskPage, TaskState, TaskView,
+    WriteGuard,
 };
 use crate::domain::{
     EventId, MemoryError, Notification, TaskId, TaskStatus,

@@ -36,8 +36,7 @@ use serde_json::Map;
 use super::{
     AnalysisStored, AnalysisWrite, Durability, History, ListPosition, ListQuery, ListedTask,
     Located, Memory, NarrativeStored, NarrativeWrite, ProgressObserved, RedisMode, Tail, TaskPage,
-    TaskState, TaskView, WriteGuard,
-    replication::ReplicatedWrites, sentinel::Master, unix_ms,
+    TaskState, TaskView, WriteGuard, replication::ReplicatedWrites, sentinel::Master, unix_ms,
 };
 use crate::domain::{
     AnalysisStats, CoreError, EventId, MemoryError, Notification, TaskId, analysis,
@@ -588,7 +587,9 @@ pub(super) fn classify(error: RedisError) -> MemoryError {
             return MemoryError::EpochChanged { current };
         }
         Some("RIFTLISTING") => {
-            return MemoryError::ListingExpired(error.detail().unwrap_or_default().trim().to_owned());
+            return MemoryError::ListingExpired(
+                error.detail().unwrap_or_default().trim().to_owned(),
+            );
         }
         Some("RIFTVERSION") => {
             let current = error.detail().and_then(|d| d.trim().parse().ok());
@@ -774,8 +775,10 @@ impl Memory for RedisMemory {
         call.key(keys::context(task))
             .key(keys::META)
             .arg(task.as_str());
-        let reply = self
-            .read(|mut connection| async move { call.invoke_async::<Vec<Value>>(&mut connection).await })
+        let reply =
+            self.read(|mut connection| async move {
+                call.invoke_async::<Vec<Value>>(&mut connection).await
+            })
             .await?;
         let mut fields = Fields::of(reply);
         let analysis = fields.text()?;
@@ -820,8 +823,10 @@ impl Memory for RedisMemory {
             .arg(super::LIST_MAX_CHANGED)
             .arg(keys::CONTEXT_PREFIX)
             .arg(keys::LAST_EVENT_PREFIX);
-        let reply = self
-            .read(|mut connection| async move { call.invoke_async::<Vec<Value>>(&mut connection).await })
+        let reply =
+            self.read(|mut connection| async move {
+                call.invoke_async::<Vec<Value>>(&mut connection).await
+            })
             .await?;
         let mut fields = Fields::of(reply);
         let snapshot = parse_id(&fields.text()?)?;

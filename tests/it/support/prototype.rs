@@ -43,14 +43,24 @@ pub(crate) struct Prototype {
 impl Prototype {
     /// Starts it and waits for uvicorn's "running on" line.
     pub(crate) fn start(redis: &RedisServer) -> Self {
-        let uvicorn = tools::find("uvicorn", "RIFT_UVICORN", "fastapi uvicorn redis websockets");
+        let uvicorn = tools::find(
+            "uvicorn",
+            "RIFT_UVICORN",
+            "fastapi uvicorn redis websockets",
+        );
         let port = free_port();
         // uvicorn logs to stderr; `2>&1` lets one pipe carry everything to the log reader.
         let mut child = Command::new("sh")
             .arg("-c")
             .arg("exec \"$0\" \"$@\" 2>&1")
             .arg(&uvicorn)
-            .args(["main:app", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
             .current_dir(app_dir())
             .env("PROTOTYPE_REDIS_HOST", "127.0.0.1")
             .env("PROTOTYPE_REDIS_PORT", redis.port().to_string())
@@ -72,9 +82,10 @@ impl Prototype {
 
     /// A WebSocket connection to its `/ws`.
     pub(crate) async fn connect(&self) -> PrototypeClient {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws", self.port))
-            .await
-            .expect("connect to the prototype's /ws");
+        let (socket, _) =
+            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws", self.port))
+                .await
+                .expect("connect to the prototype's /ws");
         PrototypeClient { socket }
     }
 }
