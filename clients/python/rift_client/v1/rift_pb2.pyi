@@ -195,3 +195,91 @@ class Notification(_message.Message):
     time: _timestamp_pb2.Timestamp
     traceparent: str
     def __init__(self, id: _Optional[str] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., action: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., traceparent: _Optional[str] = ...) -> None: ...
+
+class GetTaskRequest(_message.Message):
+    __slots__ = ("task_id",)
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+
+class GetTaskResponse(_message.Message):
+    __slots__ = ("task_id", "status", "analysis", "narrative", "report", "last_notification_id", "epoch")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    NARRATIVE_FIELD_NUMBER: _ClassVar[int]
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    LAST_NOTIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    status: TaskStatus
+    analysis: StoredAnalysis
+    narrative: StoredNarrative
+    report: StoredReport
+    last_notification_id: str
+    epoch: str
+    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., analysis: _Optional[_Union[StoredAnalysis, _Mapping]] = ..., narrative: _Optional[_Union[StoredNarrative, _Mapping]] = ..., report: _Optional[_Union[StoredReport, _Mapping]] = ..., last_notification_id: _Optional[str] = ..., epoch: _Optional[str] = ...) -> None: ...
+
+class StoredAnalysis(_message.Message):
+    __slots__ = ("summary", "version", "stats")
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    summary: str
+    version: int
+    stats: AnalysisStats
+    def __init__(self, summary: _Optional[str] = ..., version: _Optional[int] = ..., stats: _Optional[_Union[AnalysisStats, _Mapping]] = ...) -> None: ...
+
+class StoredNarrative(_message.Message):
+    __slots__ = ("text", "analysis_version")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    analysis_version: int
+    def __init__(self, text: _Optional[str] = ..., analysis_version: _Optional[int] = ...) -> None: ...
+
+class StoredReport(_message.Message):
+    __slots__ = ("analysis_version", "stale")
+    ANALYSIS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    analysis_version: int
+    stale: bool
+    def __init__(self, analysis_version: _Optional[int] = ..., stale: _Optional[bool] = ...) -> None: ...
+
+class ListTasksRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "status")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    status: TaskStatus
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ...) -> None: ...
+
+class ListTasksResponse(_message.Message):
+    __slots__ = ("tasks", "next_page_token", "as_of")
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[TaskSummary]
+    next_page_token: str
+    as_of: str
+    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., as_of: _Optional[str] = ...) -> None: ...
+
+class TaskSummary(_message.Message):
+    __slots__ = ("task_id", "status", "analysis_version", "narrative_analysis_version", "report", "last_change", "last_notification_id")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NARRATIVE_ANALYSIS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    LAST_NOTIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    status: TaskStatus
+    analysis_version: int
+    narrative_analysis_version: int
+    report: StoredReport
+    last_change: _timestamp_pb2.Timestamp
+    last_notification_id: str
+    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., analysis_version: _Optional[int] = ..., narrative_analysis_version: _Optional[int] = ..., report: _Optional[_Union[StoredReport, _Mapping]] = ..., last_change: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_notification_id: _Optional[str] = ...) -> None: ...
