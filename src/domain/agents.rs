@@ -4,6 +4,8 @@
 //! - ConceptAgent (`narrate`) turns the latest analysis into a narrative.
 //! - TaskAgent (`progress`) reports where a task stands and records completion.
 //!
+//! - Reads without side effects (`get_task`, `list_tasks`, see [`super::tasks`]) show tasks as
+//!   stored, recording nothing.
 //! - An admin (`delete_task`) removes a task.
 //!
 //! Validation, access control, deadlines, idempotency and load shedding live here, not in the
