@@ -320,25 +320,52 @@ impl EpochCandidates {
 /// script's own guard (compared with Redis's `TIME`), the monotonic one for the wait.
 #[derive(Debug, Clone, Copy)]
 struct GiveUp {
-    wall: SystemTime,
     at: tokio::time::Instant,
+    /// The deadline a write script is given: the earlier of the caller's and `wall`.
+    script_deadline: SystemTime,
+    /// Whether `script_deadline` is the caller's: then a script refused for lateness means
+    /// the caller's time ran out; otherwise only Rift's own wait did, and the caller may
+    /// retry.
+    caller_binds: bool,
 }
 
 impl GiveUp {
     /// `timeout` from now. The wall clock is read first, so the script's deadline is never
     /// later than the moment the wait ends.
     fn after(timeout: Duration) -> Self {
+        Self::within(timeout, None)
+    }
+
+    /// [`GiveUp::after`], for a write whose caller must be answered by `deadline`.
+    fn within(timeout: Duration, deadline: Option<SystemTime>) -> Self {
         let wall = SystemTime::now() + timeout;
+        let at = tokio::time::Instant::now() + timeout;
+        let caller_binds = deadline.is_some_and(|deadline| deadline <= wall);
         Self {
-            wall,
-            at: tokio::time::Instant::now() + timeout,
+            at,
+            script_deadline: deadline.map_or(wall, |deadline| deadline.min(wall)),
+            caller_binds,
         }
     }
 
-    /// The script's deadline argument: the earlier of `deadline` and this moment, in unix ms.
-    fn deadline_arg(&self, deadline: Option<SystemTime>) -> String {
-        let wall = deadline.map_or(self.wall, |deadline| deadline.min(self.wall));
-        unix_ms(wall).to_string()
+    /// The script's deadline argument, in unix ms.
+    fn deadline_arg(&self) -> String {
+        unix_ms(self.script_deadline).to_string()
+    }
+
+    /// A script's refusal for lateness, as the caller should see it: past the caller's own
+    /// deadline it is `DeadlineExceeded`; past only Rift's wait (Redis ran the script too
+    /// late, e.g. while a failover starved it) it is a refusal before execution, so
+    /// `Unavailable`, and a retry with the same request id is safe.
+    fn explain(&self, error: MemoryError, op_timeout: Duration) -> MemoryError {
+        match error {
+            MemoryError::DeadlineExceeded if !self.caller_binds => {
+                MemoryError::Unavailable(format!(
+                    "Redis reached the write only after Rift's {op_timeout:?} wait; not applied"
+                ))
+            }
+            other => other,
+        }
     }
 }
 
@@ -431,6 +458,11 @@ impl RedisMemory {
         GiveUp::after(self.config.op_timeout)
     }
 
+    /// When a write starting now is abandoned, for a caller to be answered by `deadline`.
+    fn give_up_within(&self, deadline: Option<SystemTime>) -> GiveUp {
+        GiveUp::within(self.config.op_timeout, deadline)
+    }
+
     /// Runs one request-path call until `give_up`; a write's script was given the same moment.
     async fn bounded_until<T>(
         &self,
@@ -473,7 +505,8 @@ impl RedisMemory {
             let mut connection = self.connection_until(give_up).await?;
             return self
                 .bounded_until(give_up, call.invoke_async::<T>(&mut connection))
-                .await;
+                .await
+                .map_err(|error| give_up.explain(error, self.config.op_timeout));
         };
         let write = async {
             let mut link = replicated.link().await?;
@@ -490,7 +523,7 @@ impl RedisMemory {
             Ok(reply)
         };
         match tokio::time::timeout_at(give_up.at, write).await {
-            Ok(result) => result,
+            Ok(result) => result.map_err(|error| give_up.explain(error, self.config.op_timeout)),
             Err(_) => {
                 self.master.suspect();
                 Err(MemoryError::Unavailable(format!(
@@ -637,11 +670,11 @@ impl Memory for RedisMemory {
         &self,
         write: AnalysisWrite<'_>,
     ) -> Result<AnalysisStored, MemoryError> {
-        let give_up = self.give_up();
+        let give_up = self.give_up_within(write.guard.deadline);
         let candidate = self.epochs.next();
         let mut call = self.scripts.analyze.prepare_invoke();
         let guard = Guard {
-            deadline_ms: give_up.deadline_arg(write.guard.deadline),
+            deadline_ms: give_up.deadline_arg(),
             candidate_epoch: &candidate,
         };
         analyze_args(&mut call, &write, self.max_events(), &guard, &self.ttl);
@@ -672,10 +705,10 @@ impl Memory for RedisMemory {
             .arg(write.prefix)
             .arg(write.suffix)
             .arg(self.max_events());
-        let give_up = self.give_up();
+        let give_up = self.give_up_within(write.guard.deadline);
         let candidate = self.epochs.next();
         let guard = Guard {
-            deadline_ms: give_up.deadline_arg(write.guard.deadline),
+            deadline_ms: give_up.deadline_arg(),
             candidate_epoch: &candidate,
         };
         guarded(&mut call, &write.guard, &guard);
@@ -704,7 +737,7 @@ impl Memory for RedisMemory {
         completed_record: &str,
         deadline: Option<SystemTime>,
     ) -> Result<ProgressObserved, MemoryError> {
-        let give_up = self.give_up();
+        let give_up = self.give_up_within(deadline);
         let mut call = self.scripts.progress.prepare_invoke();
         call.key(keys::progress(task))
             .key(keys::context(task))
@@ -716,7 +749,7 @@ impl Memory for RedisMemory {
             .key(keys::TASK_INDEX)
             .key(keys::META)
             .arg(self.max_events())
-            .arg(give_up.deadline_arg(deadline))
+            .arg(give_up.deadline_arg())
             .arg(self.epochs.next());
         retained(&mut call, &self.ttl);
         traced(&mut call);
@@ -745,7 +778,7 @@ impl Memory for RedisMemory {
         task: &TaskId,
         deadline: Option<SystemTime>,
     ) -> Result<Option<EventId>, MemoryError> {
-        let give_up = self.give_up();
+        let give_up = self.give_up_within(deadline);
         let mut call = self.scripts.delete.prepare_invoke();
         call.key(keys::analysis(task))
             .key(keys::narrative(task))
@@ -760,7 +793,7 @@ impl Memory for RedisMemory {
             .key(keys::data(task))
             .arg(task.as_str())
             .arg(self.max_events())
-            .arg(give_up.deadline_arg(deadline))
+            .arg(give_up.deadline_arg())
             .arg(self.epochs.next());
         retained(&mut call, &self.ttl);
         traced(&mut call);
@@ -1188,6 +1221,28 @@ mod tests {
             .expect("a reply")
             .extract_error()
             .expect_err("an error reply")
+    }
+
+    #[test]
+    fn a_script_late_for_rifts_own_wait_is_unavailable_not_the_callers_deadline() {
+        let op_timeout = Duration::from_secs(2);
+        let late = || classify(reply("RIFTDEADLINE the deadline passed before the write"));
+        // The caller would have waited longer: only Rift's wait ran out, a retry may succeed.
+        let patient = GiveUp::within(op_timeout, Some(SystemTime::now() + op_timeout * 5));
+        assert!(matches!(
+            patient.explain(late(), op_timeout),
+            MemoryError::Unavailable(_)
+        ));
+        assert!(matches!(
+            GiveUp::within(op_timeout, None).explain(late(), op_timeout),
+            MemoryError::Unavailable(_)
+        ));
+        // The caller's own deadline came first: that is what ran out.
+        let hurried = GiveUp::within(op_timeout, Some(SystemTime::now() + op_timeout / 4));
+        assert!(matches!(
+            hurried.explain(late(), op_timeout),
+            MemoryError::DeadlineExceeded
+        ));
     }
 
     #[test]
