@@ -625,7 +625,10 @@ async fn the_reads_answer_as_the_readme_shows() {
         span(&text, "Show task "),
         span(&text, "List tasks with status "),
     ] {
-        assert!(ws.command(command).await.contains("\"task_id\": \"202\""), "{command}");
+        assert!(
+            ws.command(command).await.contains("\"task_id\": \"202\""),
+            "{command}"
+        );
     }
 
     let addr = rift.grpc_addr.to_string();
@@ -648,5 +651,8 @@ async fn the_reads_answer_as_the_readme_shows() {
 
     let punctuated = span(&text, "Check progress for task\n101.");
     let reply = ws.command(punctuated).await;
-    assert!(reply.contains("\"task_id\": \"101\""), "{punctuated}: {reply}");
+    assert!(
+        reply.contains("\"task_id\": \"101\""),
+        "{punctuated}: {reply}"
+    );
 }
