@@ -1,5 +1,5 @@
-//! The command-line client: `rift analyze | narrate | progress | task | tasks | watch |
-//! delete-task` against
+//! The command-line client: `rift analyze | narrate | report | progress | task | tasks |
+//! watch | delete-task` against
 //! a running Rift, over the same typed gRPC API as every other client, and `rift health`, the
 //! standard `grpc.health.v1` probe a container's HEALTHCHECK runs (no shell or curl needed).
 //!
@@ -8,7 +8,9 @@
 //! `google.rpc` details, with a non-zero exit status ([`exit_code`]).
 //!
 //! - `render`: responses and errors as text or JSON.
+//! - `page`: a report as one self-contained HTML page (`rift report --html`).
 
+mod page;
 mod render;
 
 use std::{io::Write, process::ExitCode, time::Duration};
@@ -37,6 +39,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Admin: remove everything stored for a task.
     DeleteTask(TaskArgs),
+    /// ReportAgent: profile and chart a task's latest analysis, and store the report.
+    Report(ReportArgs),
     /// Show a task as stored: analysis, narrative, report, status (reads only).
     Task(TaskArgs),
     /// List tasks, most recently changed first (reads only).
@@ -54,6 +58,7 @@ impl Command {
                 &args.options
             }
             Command::Tasks(args) => &args.options,
+            Command::Report(args) => &args.options,
             Command::Watch(args) => &args.options,
             Command::Health(args) => &args.options,
         }
@@ -111,6 +116,19 @@ pub struct NarrateArgs {
 pub struct TaskArgs {
     /// Task id.
     pub task: String,
+    /// Where Rift is, who is asking, and how to print.
+    #[command(flatten)]
+    pub options: ClientOptions,
+}
+
+/// `rift report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Task id.
+    pub task: String,
+    /// Also write the report as one self-contained HTML page (tables and inline charts) here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
     /// Where Rift is, who is asking, and how to print.
     #[command(flatten)]
     pub options: ClientOptions,
@@ -251,10 +269,30 @@ pub async fn run(command: Command, output: &mut impl Write) -> anyhow::Result<()
                 .map_err(CallError)?;
             render::deletion(output, format, &response.into_inner())?;
         }
+        Command::Report(ReportArgs {
+            task,
+            html,
+            options,
+        }) => {
+            let mut client = connect(&options)?;
+            let response = client
+                .report(pb::ReportRequest { task_id: task })
+                .await
+                .map_err(CallError)?
+                .into_inner();
+            if let Some(path) = &html {
+                std::fs::write(path, page::report_page(&response))
+                    .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
+            }
+            render::report(output, format, &response, html.as_deref())?;
+        }
         Command::Task(TaskArgs { task, options }) => {
             let mut client = connect(&options)?;
             let response = client
-                .get_task(pb::GetTaskRequest { task_id: task })
+                .get_task(pb::GetTaskRequest {
+                    task_id: task,
+                    with_report: false,
+                })
                 .await
                 .map_err(CallError)?;
             render::task(output, format, &response.into_inner())?;

@@ -158,6 +158,57 @@ pub(super) fn progress(
     writeln!(out, "task {}: {status}{versions}", response.task_id)
 }
 
+pub(super) fn report(
+    out: &mut impl Write,
+    format: Format,
+    response: &pb::ReportResponse,
+    html: Option<&std::path::Path>,
+) -> io::Result<()> {
+    let profile = response.profile.clone().unwrap_or_default();
+    let titles: Vec<&str> = response.charts.iter().map(|c| c.title.as_str()).collect();
+    if format == Format::Json {
+        return line(
+            out,
+            &json!({
+                "task_id": response.task_id,
+                "analysis_version": response.analysis_version,
+                "item_count": profile.item_count,
+                "fields": profile.records.as_ref().map(|r| r.fields.iter().map(|f| f.name.clone()).collect::<Vec<_>>()),
+                "charts": titles,
+                "html": html.map(|path| path.display().to_string()),
+            }),
+        );
+    }
+    writeln!(
+        out,
+        "task {}: report of analysis version {} ({} items, {} charts)",
+        response.task_id,
+        response.analysis_version,
+        profile.item_count,
+        response.charts.len()
+    )?;
+    if let Some(n) = profile.values.as_ref().and_then(|v| v.numbers.as_ref()) {
+        writeln!(
+            out,
+            "  numbers: count {}, mean {}, std {}, min {}, 25% {}, 50% {}, 75% {}, max {}",
+            n.count, n.mean, n.std, n.min, n.q1, n.median, n.q3, n.max
+        )?;
+    }
+    if let Some(records) = &profile.records {
+        let names: Vec<&str> = records.fields.iter().map(|f| f.name.as_str()).collect();
+        writeln!(
+            out,
+            "  records: {}, fields {}",
+            records.count,
+            names.join(", ")
+        )?;
+    }
+    if let Some(path) = html {
+        writeln!(out, "  written to {}", path.display())?;
+    }
+    Ok(())
+}
+
 pub(super) fn task(
     out: &mut impl Write,
     format: Format,

@@ -66,11 +66,13 @@ pub enum Operation {
     GetTask,
     /// Listing tasks, without writing.
     ListTasks,
+    /// ReportAgent's write.
+    Report,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 9] = [
         Operation::Analyze,
         Operation::Narrate,
         Operation::Progress,
@@ -79,6 +81,7 @@ impl Operation {
         Operation::DeleteTask,
         Operation::GetTask,
         Operation::ListTasks,
+        Operation::Report,
     ];
 
     /// The least role allowed to perform it.
@@ -89,7 +92,7 @@ impl Operation {
             | Operation::Help
             | Operation::GetTask
             | Operation::ListTasks => Role::Reader,
-            Operation::Analyze | Operation::Narrate => Role::Writer,
+            Operation::Analyze | Operation::Narrate | Operation::Report => Role::Writer,
             Operation::DeleteTask => Role::Admin,
         }
     }
@@ -105,6 +108,7 @@ impl Operation {
             Operation::DeleteTask => "DeleteTask",
             Operation::GetTask => "GetTask",
             Operation::ListTasks => "ListTasks",
+            Operation::Report => "Report",
         }
     }
 }

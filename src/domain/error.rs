@@ -210,8 +210,10 @@ pub enum CoreError {
 
 /// Reason codes carried in error details; clients match on these, so they never change.
 pub mod reason {
-    /// Narrate before any Analyze of the task.
+    /// Narrate or Report before any Analyze of the task.
     pub const ANALYSIS_MISSING: &str = "ANALYSIS_MISSING";
+    /// Report on an analysis another writer (the prototype) stored, without items to profile.
+    pub const DATA_MISSING: &str = "DATA_MISSING";
     /// A gRPC message or WebSocket frame over its size limit.
     pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
     /// `expected_version` is not the current version.

@@ -6,10 +6,12 @@
 mod agents;
 pub mod analysis;
 pub mod auth;
+pub mod charts;
 mod error;
 pub mod event;
 pub mod memory;
 mod notifier;
+pub mod profile;
 mod readiness;
 pub mod records;
 mod task;
@@ -18,7 +20,7 @@ mod telemetry;
 
 pub use self::{
     agents::{
-        Agents, Analysis, AnalyzeOptions, Caller, CoreConfig, Limits, Narrative, Progress,
+        Agents, Analysis, AnalyzeOptions, Caller, CoreConfig, Limits, Narrative, Progress, Report,
         TaskStatus,
     },
     analysis::AnalysisStats,

@@ -771,6 +771,7 @@ mod tests {
                     task: &task,
                     record_json: &record,
                     summary: "Analyzed 0 items",
+                    data_json: "[]",
                     expected_version: None,
                     guard: WriteGuard::default(),
                 })
@@ -959,8 +960,21 @@ mod tests {
         async fn get_task(
             &self,
             task: &TaskId,
+            with_report: bool,
         ) -> Result<crate::domain::memory::TaskView, MemoryError> {
-            self.memory().get_task(task).await
+            self.memory().get_task(task, with_report).await
+        }
+        async fn report_source(
+            &self,
+            task: &TaskId,
+        ) -> Result<crate::domain::memory::ReportSource, MemoryError> {
+            self.memory().report_source(task).await
+        }
+        async fn store_report(
+            &self,
+            write: crate::domain::memory::ReportWrite<'_>,
+        ) -> Result<crate::domain::memory::ReportStored, MemoryError> {
+            self.memory().store_report(write).await
         }
         async fn list_tasks(
             &self,

@@ -8,7 +8,7 @@ use std::io;
 
 use serde::Serialize;
 
-use super::{analysis::AnalysisStats, task::TaskId};
+use super::{analysis::AnalysisStats, charts::Chart, profile::Profile, task::TaskId};
 
 /// Key names and hash fields, exactly as the prototype spelled them.
 pub mod keys {
@@ -109,6 +109,35 @@ pub fn analysis_json(task: &TaskId, summary: &str, stats: &AnalysisStats) -> Str
         summary,
         stats,
     })
+}
+
+/// ReportAgent's report as stored under `rift:report:<id>`: the profile and its charts, with
+/// the analysis version they describe.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ReportRecord {
+    /// The task.
+    pub task_id: String,
+    /// The analysis version profiled.
+    pub analysis_version: u64,
+    /// The profile.
+    pub profile: Profile,
+    /// Its charts.
+    pub charts: Vec<Chart>,
+}
+
+/// The stored form of a report.
+pub fn report_json(record: &ReportRecord) -> String {
+    serde_json::to_string(record).unwrap_or_default()
+}
+
+/// A stored report; `None` when it is not one Rift can read.
+pub fn stored_report(json: &str) -> Option<ReportRecord> {
+    serde_json::from_str(json).ok()
+}
+
+/// The items of a task as kept for ReportAgent.
+pub fn data_json(items: &[serde_json::Value]) -> String {
+    serde_json::to_string(items).unwrap_or_default()
 }
 
 /// `{"task_id": "101", "status": "completed"}`, as the prototype's TaskAgent wrote it.

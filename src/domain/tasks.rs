@@ -6,7 +6,9 @@
 
 use super::{
     AnalysisStats, CoreError, EventId, TaskStatus,
+    charts::Chart,
     memory::{ListPosition, ListedTask, TaskPage, TaskView},
+    profile::Profile,
     records,
 };
 
@@ -57,13 +59,17 @@ pub struct StoredNarrative {
     pub analysis_version: u64,
 }
 
-/// Whether there is a report, and what it was built on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether there is a report, and what it was built on; its content when asked for.
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredReport {
     /// The analysis version it profiles.
     pub analysis_version: u64,
     /// Whether the task was analysed again since: the report describes older data.
     pub stale: bool,
+    /// The profile, when the report was asked for (GetTask `with_report`).
+    pub profile: Option<Profile>,
+    /// Its charts, likewise (empty otherwise).
+    pub charts: Vec<Chart>,
 }
 
 impl TaskDetails {
@@ -91,7 +97,15 @@ impl TaskDetails {
                 text,
                 analysis_version: state.narrative_analysis_version,
             }),
-            report: report_of(state.report_analysis_version, state.analysis_version),
+            report: report_of(state.report_analysis_version, state.analysis_version).map(
+                |mut report| {
+                    if let Some(record) = view.report.as_deref().and_then(records::stored_report) {
+                        report.profile = Some(record.profile);
+                        report.charts = record.charts;
+                    }
+                    report
+                },
+            ),
             last_event: view.last_event,
             epoch: view.epoch.unwrap_or_default(),
             task_id,
@@ -100,14 +114,16 @@ impl TaskDetails {
 }
 
 fn report_of(report_version: u64, analysis_version: u64) -> Option<StoredReport> {
-    (report_version > 0).then_some(StoredReport {
+    (report_version > 0).then(|| StoredReport {
         analysis_version: report_version,
         stale: report_version < analysis_version,
+        profile: None,
+        charts: Vec::new(),
     })
 }
 
 /// One task of a listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskSummary {
     /// The task.
     pub task_id: String,
@@ -141,7 +157,7 @@ impl From<ListedTask> for TaskSummary {
 }
 
 /// A page of tasks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskList {
     /// Most recently changed first (as of the listing's start), ties by id, descending.
     pub tasks: Vec<TaskSummary>,

@@ -4,7 +4,11 @@ use prost_types::{ListValue, Struct, Timestamp, Value as ProtoValue, value::Kind
 use serde_json::{Number, Value as JsonValue};
 
 use crate::{
-    domain::{self, AnalysisStats, CoreError, Notification, TaskStatus, analysis},
+    domain::{
+        self, AnalysisStats, CoreError, Notification, TaskStatus, analysis,
+        charts::Chart,
+        profile::{Profile, ValueProfile},
+    },
     pb,
 };
 
@@ -88,17 +92,9 @@ fn proto_from_json_ref(value: &JsonValue) -> ProtoValue {
 
 impl From<AnalysisStats> for pb::AnalysisStats {
     fn from(stats: AnalysisStats) -> Self {
-        let types = stats.types;
         pb::AnalysisStats {
             item_count: stats.item_count,
-            types: Some(pb::TypeCounts {
-                nulls: types.nulls,
-                booleans: types.booleans,
-                numbers: types.numbers,
-                strings: types.strings,
-                lists: types.lists,
-                objects: types.objects,
-            }),
+            types: Some(type_counts(&stats.types)),
             numbers: stats.numbers.map(|n| pb::NumberStats {
                 count: n.count,
                 min: n.min,
@@ -109,15 +105,7 @@ impl From<AnalysisStats> for pb::AnalysisStats {
             strings: stats.strings.map(|s| pb::StringStats {
                 count: s.count,
                 distinct: s.distinct,
-                top: s
-                    .top
-                    .into_iter()
-                    .map(|v| pb::ValueCount {
-                        value: v.value,
-                        count: v.count,
-                        truncated: v.truncated,
-                    })
-                    .collect(),
+                top: s.top.into_iter().map(value_count).collect(),
             }),
         }
     }
@@ -201,7 +189,111 @@ impl From<domain::StoredReport> for pb::StoredReport {
         pb::StoredReport {
             analysis_version: report.analysis_version,
             stale: report.stale,
+            profile: report.profile.map(Into::into),
+            charts: report.charts.into_iter().map(Into::into).collect(),
         }
+    }
+}
+
+impl From<domain::Report> for pb::ReportResponse {
+    fn from(report: domain::Report) -> Self {
+        pb::ReportResponse {
+            task_id: report.task_id,
+            analysis_version: report.analysis_version,
+            profile: Some(report.profile.into()),
+            charts: report.charts.into_iter().map(Into::into).collect(),
+            epoch: report.epoch,
+        }
+    }
+}
+
+impl From<Chart> for pb::Chart {
+    fn from(chart: Chart) -> Self {
+        pb::Chart {
+            kind: chart.kind.as_str().to_owned(),
+            field: chart.field,
+            title: chart.title,
+            svg: chart.svg,
+        }
+    }
+}
+
+impl From<Profile> for pb::Profile {
+    fn from(profile: Profile) -> Self {
+        pb::Profile {
+            item_count: profile.item_count,
+            values: Some(profile.values.into()),
+            records: profile.records.map(|records| pb::RecordsProfile {
+                count: records.count,
+                fields: records
+                    .fields
+                    .into_iter()
+                    .map(|field| pb::FieldProfile {
+                        name: field.name,
+                        present: field.present,
+                        values: Some(field.values.into()),
+                    })
+                    .collect(),
+                fields_truncated: records.fields_truncated,
+            }),
+        }
+    }
+}
+
+impl From<ValueProfile> for pb::ValueProfile {
+    fn from(values: ValueProfile) -> Self {
+        pb::ValueProfile {
+            count: values.count,
+            types: Some(type_counts(&values.types)),
+            booleans: values.booleans.map(|booleans| pb::BooleanCounts {
+                true_count: booleans.true_count,
+                false_count: booleans.false_count,
+            }),
+            numbers: values.numbers.map(|n| pb::NumberProfile {
+                count: n.count,
+                mean: n.mean,
+                std: n.std,
+                min: n.min,
+                q1: n.q1,
+                median: n.median,
+                q3: n.q3,
+                max: n.max,
+                exact: n.exact,
+                histogram: Some(pb::Histogram {
+                    start: n.histogram.start,
+                    width: n.histogram.width,
+                    counts: n.histogram.counts,
+                }),
+            }),
+            strings: values.strings.map(|s| pb::StringProfile {
+                count: s.count,
+                distinct: s.distinct,
+                distinct_exact: s.distinct_exact,
+                top: s.top.into_iter().map(value_count).collect(),
+                min_length: s.min_length,
+                mean_length: s.mean_length,
+                max_length: s.max_length,
+            }),
+        }
+    }
+}
+
+fn type_counts(types: &analysis::TypeCounts) -> pb::TypeCounts {
+    pb::TypeCounts {
+        nulls: types.nulls,
+        booleans: types.booleans,
+        numbers: types.numbers,
+        strings: types.strings,
+        lists: types.lists,
+        objects: types.objects,
+    }
+}
+
+fn value_count(value: analysis::ValueCount) -> pb::ValueCount {
+    pb::ValueCount {
+        value: value.value,
+        count: value.count,
+        truncated: value.truncated,
     }
 }
 

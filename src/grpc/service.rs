@@ -131,10 +131,26 @@ impl Rift for RiftService {
     ) -> Result<Response<pb::GetTaskResponse>, Status> {
         let task = self
             .agents
-            .get_task(&caller(request.metadata()), &request.get_ref().task_id)
+            .get_task(
+                &caller(request.metadata()),
+                &request.get_ref().task_id,
+                request.get_ref().with_report,
+            )
             .await
             .map_err(into_status)?;
         Ok(Response::new(task.into()))
+    }
+
+    async fn report(
+        &self,
+        request: Request<pb::ReportRequest>,
+    ) -> Result<Response<pb::ReportResponse>, Status> {
+        let report = self
+            .agents
+            .report(&caller(request.metadata()), &request.get_ref().task_id)
+            .await
+            .map_err(into_status)?;
+        Ok(Response::new(report.into()))
     }
 
     async fn list_tasks(

@@ -43,8 +43,13 @@ pub(crate) enum Command {
     Progress {
         task_id: String,
     },
-    /// A task as stored, read without writing.
+    /// A task as stored, read without writing; `with_report` adds the report's content.
     GetTask {
+        task_id: String,
+        with_report: bool,
+    },
+    /// ReportAgent: profile and chart the latest analysis's items.
+    Report {
         task_id: String,
     },
     /// A page of tasks; `status` empty for all, `page_token` empty from the start.

@@ -281,8 +281,16 @@ impl Connection {
                 let deleted = self.agents.delete_task(&self.caller, &task_id).await?;
                 Outcome::Deleted { task_id, deleted }
             }
-            Command::GetTask { task_id } => {
-                Outcome::Task(self.agents.get_task(&self.caller, &task_id).await?)
+            Command::GetTask {
+                task_id,
+                with_report,
+            } => Outcome::Task(
+                self.agents
+                    .get_task(&self.caller, &task_id, with_report)
+                    .await?,
+            ),
+            Command::Report { task_id } => {
+                Outcome::Report(self.agents.report(&self.caller, &task_id).await?)
             }
             Command::ListTasks {
                 page_size,

@@ -33,8 +33,9 @@ use super::{
     operations::{self, ANALYZE, OPERATIONS, PROGRESS, TEXT_KEY, UNWATCH},
 };
 use crate::domain::{
-    Analysis, AnalysisStats, Code, CoreError, EventId, Narrative, Notification, Progress,
-    StoredReport, TaskDetails, TaskList, reason, records::python_json,
+    Analysis, AnalysisStats, Code, CoreError, EventId, Narrative, Notification, Progress, Report,
+    StoredReport, TaskDetails, TaskList, charts::Chart, profile::Profile, reason,
+    records::python_json,
 };
 
 /// The body of every error frame.
@@ -295,6 +296,8 @@ pub(crate) enum Outcome {
     },
     /// A task as stored.
     Task(TaskDetails),
+    /// A report stored.
+    Report(Report),
     /// A page of tasks.
     Tasks(TaskList),
 }
@@ -334,6 +337,7 @@ pub(crate) fn text_reply(outcome: &Outcome) -> String {
             deleted: *deleted,
         }),
         Outcome::Task(task) => python_json(&TaskResult::of(task)),
+        Outcome::Report(report) => python_json(&ReportResult::of(report)),
         Outcome::Tasks(list) => python_json(&TaskListResult::of(list)),
     }
 }
@@ -578,6 +582,30 @@ enum ResultBody<'a> {
     Deleted(DeletedBody<'a>),
     Task(TaskResult<'a>),
     Tasks(TaskListResult<'a>),
+    Report(ReportResult<'a>),
+}
+
+/// ReportAgent's report (`report`): the prototype's `task_id` first.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(super) struct ReportResult<'a> {
+    task_id: &'a str,
+    /// The analysis version whose items were profiled.
+    analysis_version: u64,
+    profile: &'a Profile,
+    /// Self-contained SVG charts.
+    charts: &'a [Chart],
+}
+
+impl<'a> ReportResult<'a> {
+    fn of(report: &'a Report) -> Self {
+        Self {
+            task_id: &report.task_id,
+            analysis_version: report.analysis_version,
+            profile: &report.profile,
+            charts: &report.charts,
+        }
+    }
 }
 
 /// A task as stored (`get_task`): the prototype's `task_id` first.
@@ -595,7 +623,7 @@ pub(super) struct TaskResult<'a> {
     narrative: Option<StoredNarrativeBody<'a>>,
     /// Absent when the task has no report.
     #[serde(skip_serializing_if = "Option::is_none")]
-    report: Option<ReportStateBody>,
+    report: Option<ReportStateBody<'a>>,
     /// The task's newest notification id (empty: none): `Watch task <id> from <it>` follows
     /// the task from this read on.
     last_notification_id: String,
@@ -620,18 +648,26 @@ struct StoredNarrativeBody<'a> {
 
 #[derive(Serialize, JsonSchema)]
 #[schemars(rename = "StoredReport", deny_unknown_fields)]
-struct ReportStateBody {
+struct ReportStateBody<'a> {
     /// The analysis version the report profiles.
     analysis_version: u64,
     /// The task was analysed again since.
     stale: bool,
+    /// With `with_report`: the profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a Profile>,
+    /// With `with_report`: the charts.
+    #[serde(skip_serializing_if = "<[Chart]>::is_empty")]
+    charts: &'a [Chart],
 }
 
-impl ReportStateBody {
-    fn of(report: &StoredReport) -> Self {
+impl<'a> ReportStateBody<'a> {
+    fn of(report: &'a StoredReport) -> Self {
         Self {
             analysis_version: report.analysis_version,
             stale: report.stale,
+            profile: report.profile.as_ref(),
+            charts: &report.charts,
         }
     }
 }
@@ -681,7 +717,7 @@ struct TaskSummaryBody<'a> {
     narrative_analysis_version: u64,
     /// Absent when the task has no report.
     #[serde(skip_serializing_if = "Option::is_none")]
-    report: Option<ReportStateBody>,
+    report: Option<ReportStateBody<'a>>,
     /// RFC 3339: the last change as of the listing's beginning, which orders it.
     last_change: String,
     last_notification_id: String,
@@ -770,6 +806,7 @@ impl<'a> ResultBody<'a> {
                 deleted: *deleted,
             }),
             Outcome::Task(task) => ResultBody::Task(TaskResult::of(task)),
+            Outcome::Report(report) => ResultBody::Report(ReportResult::of(report)),
             Outcome::Tasks(list) => ResultBody::Tasks(TaskListResult::of(list)),
         }
     }

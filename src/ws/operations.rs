@@ -96,6 +96,7 @@ pub(crate) struct Form {
 pub(crate) const OPERATIONS: &[Operation] = &[
     ANALYZE,
     NARRATE,
+    REPORT,
     PROGRESS,
     WATCH,
     UNWATCH,
@@ -277,16 +278,56 @@ pub(crate) const GET_TASK: Operation = Operation {
         read: |rest| {
             Ok(Some(Command::GetTask {
                 task_id: task_id_at_end(rest, GET_TASK.forms[0].example)?,
+                with_report: false,
             }))
         },
     }],
-    typed_example: r#"{"get_task": {"task_id": "101"}}"#,
+    typed_example: r#"{"get_task": {"task_id": "101", "with_report": true}}"#,
+    read_body: |body| {
+        let GetTaskBody {
+            task_id,
+            with_report,
+        } = fields(body)?;
+        Ok(Command::GetTask {
+            task_id,
+            with_report,
+        })
+    },
+    body_schema: |generator| generator.subschema_for::<GetTaskBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::TaskResult<'static>>(),
+};
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct GetTaskBody {
+    #[serde(default)]
+    task_id: String,
+    /// Also the stored report's profile and charts.
+    #[serde(default)]
+    with_report: bool,
+}
+
+pub(crate) const REPORT: Operation = Operation {
+    name: "Report",
+    typed: "report",
+    access: Some(auth::Operation::Report),
+    forms: &[Form {
+        grammar: "Generate a report for task <task_id>",
+        example: "Generate a report for task 101",
+        keywords: "generate [a] report for task",
+        read: |rest| {
+            Ok(Some(Command::Report {
+                task_id: task_id_at_end(rest, REPORT.forms[0].example)?,
+            }))
+        },
+    }],
+    typed_example: r#"{"report": {"task_id": "101"}}"#,
     read_body: |body| {
         let TaskBody { task_id } = fields(body)?;
-        Ok(Command::GetTask { task_id })
+        Ok(Command::Report { task_id })
     },
     body_schema: |generator| generator.subschema_for::<TaskBody>(),
-    result_schema: |generator| generator.subschema_for::<frame::TaskResult<'static>>(),
+    result_schema: |generator| generator.subschema_for::<frame::ReportResult<'static>>(),
 };
 
 pub(crate) const LIST_TASKS: Operation = Operation {
@@ -1107,7 +1148,8 @@ mod tests {
         assert_eq!(
             command("Show task v1.2."),
             Command::GetTask {
-                task_id: "v1.2".into()
+                task_id: "v1.2".into(),
+                with_report: false
             }
         );
         let watch = |task_id: &str, after: &str| Command::Watch {

@@ -33,6 +33,7 @@ mod readme;
 mod redis_layout;
 mod redis_outage;
 mod reliability;
+mod report;
 mod sentinel;
 mod support;
 mod task_reads;

@@ -45,6 +45,7 @@ impl Fleet {
             .await
             .get_task(pb::GetTaskRequest {
                 task_id: task_id.into(),
+                with_report: false,
             })
             .await
             .expect("GetTask")

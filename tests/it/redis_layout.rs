@@ -334,6 +334,7 @@ async fn write_once_each(memory: &dyn Memory) {
             task: &task,
             record_json: &record,
             summary: "Analyzed 0 items",
+            data_json: "[]",
             expected_version: None,
             guard: WriteGuard::default(),
         })

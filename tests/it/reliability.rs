@@ -121,6 +121,7 @@ async fn over_grpc(
             .get_task(with_token(
                 pb::GetTaskRequest {
                     task_id: "m".into(),
+                    with_report: false,
                 },
                 token,
             ))
@@ -128,6 +129,15 @@ async fn over_grpc(
             .err(),
         Operation::ListTasks => client
             .list_tasks(with_token(pb::ListTasksRequest::default(), token))
+            .await
+            .err(),
+        Operation::Report => client
+            .report(with_token(
+                pb::ReportRequest {
+                    task_id: "m".into(),
+                },
+                token,
+            ))
             .await
             .err(),
         // gRPC's "help" is reflection, which is open; compared below on its own.
@@ -150,6 +160,7 @@ async fn over_ws(rift: &TestRift, operation: Operation, token: Option<&str>) -> 
         Operation::Help => "help",
         Operation::GetTask => "Show task m",
         Operation::ListTasks => "List tasks",
+        Operation::Report => "Generate a report for task m",
     };
     let reply = client.command(command).await;
     serde_json::from_str::<Value>(&reply)

@@ -35,6 +35,7 @@ async fn get_task(client: &mut RiftClient<Channel>, task_id: &str) -> pb::GetTas
     client
         .get_task(pb::GetTaskRequest {
             task_id: task_id.into(),
+            with_report: false,
         })
         .await
         .expect("GetTask")
@@ -132,6 +133,7 @@ async fn check_get_task_shows_what_is_stored(rift: &TestRift) {
     let invalid = client
         .get_task(pb::GetTaskRequest {
             task_id: "a b".into(),
+            with_report: false,
         })
         .await
         .expect_err("an invalid id");

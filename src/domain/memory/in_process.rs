@@ -19,8 +19,8 @@ use tokio::sync::watch;
 
 use super::{
     AnalysisStored, AnalysisWrite, Epoch, History, ListPosition, ListQuery, ListedTask, Located,
-    Memory, NarrativeStored, NarrativeWrite, ProgressObserved, Tail, TaskPage, TaskState, TaskView,
-    WriteGuard,
+    Memory, NarrativeStored, NarrativeWrite, ProgressObserved, ReportSource, ReportStored,
+    ReportWrite, Tail, TaskPage, TaskState, TaskView, WriteGuard,
 };
 use crate::domain::{
     EventId, MemoryError, Notification, TaskId, TaskStatus,
@@ -82,6 +82,9 @@ struct TaskRecord {
     narrative: Option<String>,
     narrative_analysis_version: u64,
     progress: Option<String>,
+    /// The items of the latest analysis, for ReportAgent.
+    data: Option<String>,
+    report: Option<String>,
     report_analysis_version: u64,
     /// The task's first notification: a listing that began before it leaves the task out.
     first_event: Option<EventId>,
@@ -277,6 +280,7 @@ impl Memory for InProcessMemory {
         }
         let record = state.tasks.entry(write.task.clone()).or_default();
         record.analysis = Some(write.record_json.to_owned());
+        record.data = Some(write.data_json.to_owned());
         record.analysis_version += 1;
         record.progress = None;
         let version = record.analysis_version;
@@ -390,7 +394,7 @@ impl Memory for InProcessMemory {
         })
     }
 
-    async fn get_task(&self, task: &TaskId) -> Result<TaskView, MemoryError> {
+    async fn get_task(&self, task: &TaskId, with_report: bool) -> Result<TaskView, MemoryError> {
         let state = self.state();
         let Some(record) = state.tasks.get(task) else {
             return Ok(TaskView {
@@ -404,6 +408,48 @@ impl Memory for InProcessMemory {
             narrative: record.narrative.clone(),
             last_event: record.last_event(),
             epoch: Some(self.epoch()),
+            report: record.report.clone().filter(|_| with_report),
+        })
+    }
+
+    async fn report_source(&self, task: &TaskId) -> Result<ReportSource, MemoryError> {
+        let state = self.state();
+        Ok(state
+            .tasks
+            .get(task)
+            .map(|record| ReportSource {
+                has_analysis: record.analysis.is_some(),
+                analysis_version: record.analysis_version,
+                data: record.data.clone(),
+            })
+            .unwrap_or_default())
+    }
+
+    async fn store_report(&self, write: ReportWrite<'_>) -> Result<ReportStored, MemoryError> {
+        let mut state = self.state();
+        state.admit(&write.guard)?;
+        self.check_epoch(&write.guard)?;
+        let current = state
+            .tasks
+            .get(write.task)
+            .map_or(0, |record| record.analysis_version);
+        if current != write.analysis_version {
+            return Err(MemoryError::VersionMismatch { current });
+        }
+        let record = state.tasks.entry(write.task.clone()).or_default();
+        record.report = Some(write.report_json.to_owned());
+        record.report_analysis_version = write.analysis_version;
+        let event = state.append(
+            write.task,
+            agent::REPORT,
+            action::REPORT_STORED,
+            json!({"task_id": write.task.as_str(), "analysis_version": write.analysis_version}),
+        );
+        drop(state);
+        self.announce(event);
+        Ok(ReportStored {
+            event,
+            epoch: self.epoch(),
         })
     }
 

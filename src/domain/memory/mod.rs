@@ -187,6 +187,8 @@ pub struct AnalysisWrite<'a> {
     pub record_json: &'a str,
     /// The notification's `summary`.
     pub summary: &'a str,
+    /// The items (a JSON list), kept for ReportAgent under `rift:data:<id>`.
+    pub data_json: &'a str,
     /// Write only if the current version is this (0: no analysis yet).
     pub expected_version: Option<u64>,
     /// Deadline and idempotency key.
@@ -237,6 +239,42 @@ pub struct NarrativeStored {
     pub epoch: Epoch,
 }
 
+/// What a report is made from: the latest analysis's version and the items Rift kept with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportSource {
+    /// Whether there is an analysis.
+    pub has_analysis: bool,
+    /// Its version.
+    pub analysis_version: u64,
+    /// Its items (a JSON list); `None` when Rift kept none for it (another writer stored it).
+    pub data: Option<String>,
+}
+
+/// ReportAgent's write: the report of the analysis version it was built on.
+///
+/// Notification payload: `{"task_id", "analysis_version"}`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportWrite<'a> {
+    /// The task.
+    pub task: &'a TaskId,
+    /// What is stored under `rift:report:<id>`.
+    pub report_json: &'a str,
+    /// The analysis version profiled: refused ([`MemoryError::VersionMismatch`]) when it is
+    /// no longer the latest.
+    pub analysis_version: u64,
+    /// Deadline (no idempotency key: writing the same report again is harmless).
+    pub guard: WriteGuard<'a>,
+}
+
+/// What a [`ReportWrite`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportStored {
+    /// Its notification.
+    pub event: EventId,
+    /// The history the version belongs to.
+    pub epoch: Epoch,
+}
+
 /// What memory holds about a task's progress.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TaskState {
@@ -277,6 +315,8 @@ pub struct TaskView {
     pub last_event: Option<EventId>,
     /// `None` while no write has set one.
     pub epoch: Option<Epoch>,
+    /// The stored report (JSON), when asked for and there is one.
+    pub report: Option<String>,
 }
 
 /// Where a listing stands: the position of the last task a page looked at.
@@ -459,8 +499,16 @@ pub trait Memory: Send + Sync + Debug + 'static {
         deadline: Option<SystemTime>,
     ) -> Result<ProgressObserved, MemoryError>;
 
-    /// The task as stored, without writing anything.
-    async fn get_task(&self, task: &TaskId) -> Result<TaskView, MemoryError>;
+    /// The task as stored, without writing anything; with the report's JSON when
+    /// `with_report`.
+    async fn get_task(&self, task: &TaskId, with_report: bool) -> Result<TaskView, MemoryError>;
+
+    /// The latest analysis's version and items, read together.
+    async fn report_source(&self, task: &TaskId) -> Result<ReportSource, MemoryError>;
+
+    /// Stores a report and announces it (`report_stored`), atomically, if the analysis it was
+    /// built on is still the latest.
+    async fn store_report(&self, write: ReportWrite<'_>) -> Result<ReportStored, MemoryError>;
 
     /// A page of the tasks, most recently changed first, without writing anything; stable
     /// across pages under concurrent writes (see [`ListQuery`]).

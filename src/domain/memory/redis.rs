@@ -35,8 +35,9 @@ use serde_json::Map;
 
 use super::{
     AnalysisStored, AnalysisWrite, Durability, History, ListPosition, ListQuery, ListedTask,
-    Located, Memory, NarrativeStored, NarrativeWrite, ProgressObserved, RedisMode, Tail, TaskPage,
-    TaskState, TaskView, WriteGuard, replication::ReplicatedWrites, sentinel::Master, unix_ms,
+    Located, Memory, NarrativeStored, NarrativeWrite, ProgressObserved, RedisMode, ReportSource,
+    ReportStored, ReportWrite, Tail, TaskPage, TaskState, TaskView, WriteGuard,
+    replication::ReplicatedWrites, sentinel::Master, unix_ms,
 };
 use crate::domain::{
     AnalysisStats, CoreError, EventId, MemoryError, Notification, TaskId, analysis,
@@ -96,6 +97,8 @@ struct Scripts {
     task_history: Script,
     get_task: Script,
     list_tasks: Script,
+    report_source: Script,
+    report: Script,
 }
 
 const PRELUDE: &str = include_str!("scripts/prelude.lua");
@@ -147,10 +150,12 @@ pub fn analyze_script_call(
     let task = TaskId::parse(task_id)?;
     let summary = analysis::summary(data.len());
     let record_json = records::analysis_json(&task, &summary, &AnalysisStats::of(data));
+    let data_json = records::data_json(data);
     let write = AnalysisWrite {
         task: &task,
         record_json: &record_json,
         summary: &summary,
+        data_json: &data_json,
         expected_version: None,
         guard: WriteGuard {
             deadline: Some(deadline),
@@ -193,11 +198,13 @@ fn analyze_args(
         .key(&keys::updates_channel(task))
         .key(&keys::last_event(task))
         .key(keys::TASK_INDEX)
+        .key(&keys::data(task))
         .arg(task.as_str())
         .arg(write.record_json)
         .arg(write.summary)
         .arg(max_events)
-        .arg(expected_version.as_deref().unwrap_or_default());
+        .arg(expected_version.as_deref().unwrap_or_default())
+        .arg(write.data_json);
     guarded(call, &write.guard, guard);
     retained(call, ttl);
     traced(call);
@@ -243,6 +250,8 @@ impl Scripts {
             task_history: Script::new(include_str!("scripts/task_history.lua")),
             get_task: Script::new(&read_script(include_str!("scripts/get_task.lua"))),
             list_tasks: Script::new(&read_script(include_str!("scripts/list_tasks.lua"))),
+            report_source: Script::new(&read_script(include_str!("scripts/report_source.lua"))),
+            report: write(include_str!("scripts/report.lua")),
         }
     }
 }
@@ -803,11 +812,13 @@ impl Memory for RedisMemory {
         parse_optional_id(&id)
     }
 
-    async fn get_task(&self, task: &TaskId) -> Result<TaskView, MemoryError> {
+    async fn get_task(&self, task: &TaskId, with_report: bool) -> Result<TaskView, MemoryError> {
         let mut call = self.scripts.get_task.prepare_invoke();
         call.key(keys::context(task))
             .key(keys::META)
-            .arg(task.as_str());
+            .key(keys::report(task))
+            .arg(task.as_str())
+            .arg(if with_report { "1" } else { "" });
         let reply =
             self.read(|mut connection| async move {
                 call.invoke_async::<Vec<Value>>(&mut connection).await
@@ -823,7 +834,9 @@ impl Memory for RedisMemory {
         let report_analysis_version = fields.number()?;
         let last_event = parse_optional_id(&fields.text()?)?;
         let epoch = fields.text()?;
+        let report = Some(fields.text()?).filter(|report| !report.is_empty());
         Ok(TaskView {
+            report,
             state: TaskState {
                 has_analysis,
                 analysis_version,
@@ -835,6 +848,55 @@ impl Memory for RedisMemory {
             narrative: has_narrative.then_some(narrative),
             last_event,
             epoch: Some(epoch).filter(|epoch| !epoch.is_empty()),
+        })
+    }
+
+    async fn report_source(&self, task: &TaskId) -> Result<ReportSource, MemoryError> {
+        let mut call = self.scripts.report_source.prepare_invoke();
+        call.key(keys::context(task))
+            .key(keys::data(task))
+            .arg(task.as_str());
+        let (has_analysis, analysis_version, data) = self
+            .read(|mut connection| async move {
+                call.invoke_async::<(u8, u64, String)>(&mut connection)
+                    .await
+            })
+            .await?;
+        Ok(ReportSource {
+            has_analysis: has_analysis == 1,
+            analysis_version,
+            data: Some(data).filter(|data| !data.is_empty()),
+        })
+    }
+
+    async fn store_report(&self, write: ReportWrite<'_>) -> Result<ReportStored, MemoryError> {
+        let task = write.task;
+        let mut call = self.scripts.report.prepare_invoke();
+        call.key(keys::report(task))
+            .key(keys::context(task))
+            .key(keys::NOTIFICATIONS)
+            .key(keys::updates_channel(task))
+            .key(keys::last_event(task))
+            .key(keys::TASK_INDEX)
+            .arg(task.as_str())
+            .arg(write.report_json)
+            .arg(write.analysis_version)
+            .arg(self.max_events());
+        let give_up = self.give_up_within(write.guard.deadline);
+        let candidate = self.epochs.next();
+        let guard = Guard {
+            deadline_ms: give_up.deadline_arg(),
+            candidate_epoch: &candidate,
+        };
+        guarded(&mut call, &write.guard, &guard);
+        retained(&mut call, &self.ttl);
+        traced(&mut call);
+        let (epoch, id) = self
+            .run_write::<(String, String)>(&call, give_up, |_| true)
+            .await?;
+        Ok(ReportStored {
+            event: parse_id(&id)?,
+            epoch,
         })
     }
 

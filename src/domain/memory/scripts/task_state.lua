@@ -23,15 +23,17 @@ local function written_by_rift(value, recorded_version, digest)
 end
 
 -- `f`: the context hash's TASK_FIELDS (HMGET). Returns a table: analysis and narrative (the
--- stored texts, or false), analysis_version, narrative_version (the analysis version the
--- narrative is built on), report_version (the analysis version of the stored report, 0 for
--- none) and last_event (the task's newest notification id, or false).
+-- stored texts, or false), analysis_version, analysis_by_rift (whether Rift wrote the stored
+-- analysis, so the items it keeps beside it are that analysis's), narrative_version (the
+-- analysis version the narrative is built on), report_version (the analysis version of the
+-- stored report, 0 for none) and last_event (the task's newest notification id, or false).
 local function task_state(task_id, f)
   local state = {analysis = f[1], narrative = f[4], analysis_version = 0, narrative_version = 0,
-    report_version = tonumber(f[7] or '0'), last_event = f[8]}
+    analysis_by_rift = false, report_version = tonumber(f[7] or '0'), last_event = f[8]}
   if f[1] then
     state.analysis_version = tonumber(f[2] or '0')
-    if not written_by_rift(f[1], f[2], f[3]) then
+    state.analysis_by_rift = written_by_rift(f[1], f[2], f[3])
+    if not state.analysis_by_rift then
       state.analysis_version = state.analysis_version + 1
     end
   end
