@@ -72,6 +72,11 @@ class RiftStub:
                 request_serializer=rift__client_dot_v1_dot_rift__pb2.ListTasksRequest.SerializeToString,
                 response_deserializer=rift__client_dot_v1_dot_rift__pb2.ListTasksResponse.FromString,
                 _registered_method=True)
+        self.Report = channel.unary_unary(
+                '/rift.v1.Rift/Report',
+                request_serializer=rift__client_dot_v1_dot_rift__pb2.ReportRequest.SerializeToString,
+                response_deserializer=rift__client_dot_v1_dot_rift__pb2.ReportResponse.FromString,
+                _registered_method=True)
 
 
 class RiftServicer:
@@ -134,6 +139,18 @@ class RiftServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Report(self, request, context):
+        """ReportAgent: profile the items of a task's latest analysis (numbers, strings, booleans,
+        nulls, and per field of records), chart them as self-contained SVG, and store the report,
+        built on that analysis version (stale once the task is analysed again) and announced
+        (action report_stored). FAILED_PRECONDITION: reason ANALYSIS_MISSING before any Analyze,
+        DATA_MISSING when the latest analysis was stored by a writer that keeps no items (the
+        prototype). Writer role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RiftServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -171,6 +188,11 @@ def add_RiftServicer_to_server(servicer, server):
                     servicer.ListTasks,
                     request_deserializer=rift__client_dot_v1_dot_rift__pb2.ListTasksRequest.FromString,
                     response_serializer=rift__client_dot_v1_dot_rift__pb2.ListTasksResponse.SerializeToString,
+            ),
+            'Report': grpc.unary_unary_rpc_method_handler(
+                    servicer.Report,
+                    request_deserializer=rift__client_dot_v1_dot_rift__pb2.ReportRequest.FromString,
+                    response_serializer=rift__client_dot_v1_dot_rift__pb2.ReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -365,6 +387,33 @@ class Rift:
             '/rift.v1.Rift/ListTasks',
             rift__client_dot_v1_dot_rift__pb2.ListTasksRequest.SerializeToString,
             rift__client_dot_v1_dot_rift__pb2.ListTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Report(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rift.v1.Rift/Report',
+            rift__client_dot_v1_dot_rift__pb2.ReportRequest.SerializeToString,
+            rift__client_dot_v1_dot_rift__pb2.ReportResponse.FromString,
             options,
             channel_credentials,
             insecure,
