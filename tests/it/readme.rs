@@ -656,3 +656,36 @@ async fn the_reads_answer_as_the_readme_shows() {
         "{punctuated}: {reply}"
     );
 }
+
+#[tokio::test]
+async fn the_report_answers_as_the_readme_shows() {
+    let (_, blocks) = section("Reports");
+    let langs: Vec<&str> = blocks.iter().map(|block| block.lang.as_str()).collect();
+    assert_eq!(
+        langs,
+        ["sh", "json", "sh", "text"],
+        "reports section blocks"
+    );
+    let rift = TestRift::in_process().await;
+    let at = Addresses::of(&rift);
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut printed = Vec::new();
+    for command in commands(&blocks[0]) {
+        printed.push(succeed(&at.at(&command), here, &[]).await);
+    }
+    for line in plain_lines(&blocks[1]) {
+        assert!(printed[1].contains(&line), "lacks {line}:\n{}", printed[1]);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = rift.grpc_addr.to_string();
+    let cli = commands(&blocks[2]);
+    let output = succeed(
+        &cli[0].replace("cargo run --release --", env!("CARGO_BIN_EXE_rift")),
+        dir.path(),
+        &[("RIFT_ADDR", &addr)],
+    )
+    .await;
+    assert!(output.starts_with(&blocks[3].lines.join("\n")), "{output}");
+    let page = std::fs::read_to_string(dir.path().join("report.html")).expect("the page");
+    assert!(page.contains("<svg"), "{page}");
+}
