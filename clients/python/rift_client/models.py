@@ -183,7 +183,7 @@ def _plain(message: Any) -> dict[str, Any]:
     for descriptor in message.DESCRIPTOR.fields:
         value = getattr(message, descriptor.name)
         is_message = descriptor.message_type is not None
-        if descriptor.label == descriptor.LABEL_REPEATED:
+        if descriptor.is_repeated:
             plain[descriptor.name] = [_plain(v) if is_message else v for v in value]
         elif is_message:
             if message.HasField(descriptor.name):
