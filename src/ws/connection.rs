@@ -284,13 +284,13 @@ impl Connection {
             Command::GetTask {
                 task_id,
                 with_report,
-            } => Outcome::Task(
+            } => Outcome::Task(Box::new(
                 self.agents
                     .get_task(&self.caller, &task_id, with_report)
                     .await?,
-            ),
+            )),
             Command::Report { task_id } => {
-                Outcome::Report(self.agents.report(&self.caller, &task_id).await?)
+                Outcome::Report(Box::new(self.agents.report(&self.caller, &task_id).await?))
             }
             Command::ListTasks {
                 page_size,

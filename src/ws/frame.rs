@@ -294,10 +294,10 @@ pub(crate) enum Outcome {
         task_id: String,
         deleted: bool,
     },
-    /// A task as stored.
-    Task(TaskDetails),
+    /// A task as stored (boxed: far larger than the other outcomes).
+    Task(Box<TaskDetails>),
     /// A report stored.
-    Report(Report),
+    Report(Box<Report>),
     /// A page of tasks.
     Tasks(TaskList),
 }
