@@ -30,6 +30,7 @@ use crate::{
     },
     grpc::{self, GrpcConfig},
     telemetry::{self, METRICS_CONTENT_TYPE},
+    transport::{GuardLayer, Names, TransportConfig},
     ws::{self, WsConfig},
 };
 
@@ -56,6 +57,8 @@ pub struct Config {
     pub grpc: GrpcConfig,
     /// The WebSocket adapter's limits.
     pub ws: WsConfig,
+    /// The names and origins both listeners answer.
+    pub transport: TransportConfig,
     /// How long in-flight calls get to finish once shutdown begins.
     pub drain_timeout: Duration,
     /// Serve non-loopback addresses even though no tokens are configured.
@@ -71,6 +74,7 @@ impl Default for Config {
             core: CoreConfig::default(),
             grpc: GrpcConfig::default(),
             ws: WsConfig::default(),
+            transport: TransportConfig::default(),
             drain_timeout: Duration::from_secs(10),
             allow_unauthenticated: false,
         }
@@ -147,6 +151,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     refuse_open_exposure(&config, &listeners)?;
     let memory = open_memory(&config.memory)?;
+    match memory.check_layout().await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => anyhow::bail!("{why}"),
+        Err(error) => {
+            tracing::warn!(%error, "cannot check how the data in memory is laid out yet; checking before the first write");
+        }
+    }
     let metrics_addr = match &listeners.metrics {
         Some(listener) => Some(listener.local_addr()?),
         None => None,
@@ -165,6 +176,19 @@ pub async fn serve(
             MemoryConfig::Redis(_) => "Redis memory",
         }
     );
+    let own_ports = [&listeners.grpc, &listeners.http]
+        .into_iter()
+        .map(|listener| listener.local_addr().map(|addr| addr.port()))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let names = Arc::new(
+        Names::new(
+            &config.transport.public_hosts,
+            &config.transport.allowed_origins,
+            own_ports,
+        )
+        .map_err(anyhow::Error::msg)?,
+    );
+    let guard = GuardLayer::new(names.clone());
     let agents = Agents::start(memory, config.core, shutdown.clone());
     let registry = Registry::new();
     agents.register_metrics(&registry)?;
@@ -174,6 +198,7 @@ pub async fn serve(
         listeners.grpc,
         agents.clone(),
         config.grpc,
+        names,
         registry.clone(),
         shutdown.clone(),
     ));
@@ -182,7 +207,7 @@ pub async fn serve(
         Some(listener) => {
             servers.spawn(serve_http(
                 listener,
-                metrics_app(registry),
+                metrics_app(registry).layer(guard.clone()),
                 shutdown.clone(),
                 "metrics server",
             ));
@@ -192,7 +217,8 @@ pub async fn serve(
     };
     servers.spawn(serve_http(
         listeners.http,
-        app,
+        // Outermost: a foreign Host or Origin reaches no route.
+        app.layer(guard),
         shutdown.clone(),
         "HTTP server",
     ));

@@ -10,6 +10,7 @@ pub mod charts;
 mod error;
 pub mod event;
 pub mod memory;
+mod merged;
 mod notifier;
 pub mod profile;
 mod readiness;
@@ -26,7 +27,8 @@ pub use self::{
     analysis::AnalysisStats,
     error::{Code, CoreError, MemoryError, reason},
     event::{EventId, Notification, Published, Resume, TaskFilter, WireFormat},
-    notifier::{NotifierConfig, Subscription},
+    merged::{Subscription, TOKEN_PREFIX},
+    notifier::NotifierConfig,
     readiness::Readiness,
     task::{MAX_TASK_ID_LEN, TaskId},
     tasks::{StoredAnalysis, StoredNarrative, StoredReport, TaskDetails, TaskList, TaskSummary},

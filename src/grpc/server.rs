@@ -1,13 +1,20 @@
 //! Server assembly: the services, the layers around them in order, and the listener they are
 //! served on.
 
+use std::sync::Arc;
+
 use prometheus::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Server, server::TcpIncoming};
 
 use super::{RiftService, authorize, connections, cors, health, observe, status_rewrite};
-use crate::{domain::Agents, pb, telemetry::CallMetrics};
+use crate::{
+    domain::Agents,
+    pb,
+    telemetry::CallMetrics,
+    transport::{GuardLayer, Names},
+};
 
 /// Limits of the gRPC adapter.
 #[derive(Debug, Clone, Copy)]
@@ -34,11 +41,12 @@ impl Default for GrpcConfig {
 
 /// Serves gRPC on `listener` until `shutdown`, then lets in-flight calls finish. The adapter's
 /// metrics (`rift_calls_total` and `rift_call_duration_seconds` with `transport="grpc"`) are
-/// registered on `registry`.
+/// registered on `registry`. Requests `names` does not allow are refused before anything else.
 pub async fn serve(
     listener: TcpListener,
     agents: Agents,
     config: GrpcConfig,
+    names: Arc<Names>,
     registry: Registry,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -65,8 +73,10 @@ pub async fn serve(
         .max_concurrent_streams(config.max_streams_per_connection)
         // grpc-web: browsers speak HTTP/1.1 without TLS; native gRPC (HTTP/2) is still detected.
         .accept_http1(true)
-        // Outermost, so a preflight is answered before anything else sees it.
-        .layer(cors::browser_cors())
+        // Outermost: a foreign Host or Origin gets nothing else, not even a preflight answer.
+        .layer(GuardLayer::new(names.clone()))
+        // Next, so a preflight is answered before anything else sees it.
+        .layer(cors::browser_cors(names))
         .layer(tonic_web::GrpcWebLayer::new())
         // Inside grpc-web, so it sees native gRPC: the status in headers or trailers.
         .layer(observe)

@@ -13,10 +13,12 @@
 
 mod asyncapi;
 mod cli;
+mod cluster;
 mod completions;
 mod core_hardening;
 mod dashboard;
 mod durability;
+mod exhaustion;
 mod faults;
 mod fuzz;
 mod grpc_flow;
@@ -29,6 +31,7 @@ mod http_routes;
 mod memory_contract;
 mod mixed_fleet;
 mod observability;
+mod origins;
 mod readme;
 mod redis_layout;
 mod redis_outage;

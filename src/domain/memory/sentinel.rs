@@ -76,6 +76,14 @@ impl Master {
     pub(super) fn fixed(url: &str, manager: ConnectionManagerConfig) -> Result<Self, MemoryError> {
         let client = Client::open(url)
             .map_err(|e| MemoryError::Unavailable(format!("invalid Redis URL: {e}")))?;
+        Self::fixed_client(client, manager)
+    }
+
+    /// One fixed server reached with `client` (a cluster master, `--redis-mode cluster`).
+    pub(super) fn fixed_client(
+        client: Client,
+        manager: ConnectionManagerConfig,
+    ) -> Result<Self, MemoryError> {
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager)
             .map_err(|e| MemoryError::Unavailable(e.to_string()))?;
         Ok(Self::Fixed(Box::new(Current {

@@ -6,12 +6,14 @@
 //!   Rift wrote.
 //! - [`prototype`]: the Python prototype, run for real on a test's Redis.
 //! - [`rift`]: Rift itself under test, in this process or as a `rift` process.
+//! - [`cluster`]: a Redis Cluster (three masters, three replicas) on free ports.
 //! - [`sentinel`]: a Sentinel group (a master, a replica, three Sentinels) on free ports.
 //! - [`tools`]: external clients the tests drive (grpcurl, websocat).
 //! - [`ws`]: a WebSocket client that tells replies from pushes.
 //! - [`browser`]: a headless Chromium driven over its DevTools protocol.
 
 pub(crate) mod browser;
+pub(crate) mod cluster;
 pub(crate) mod grpc;
 pub(crate) mod prototype;
 pub(crate) mod redis;
