@@ -914,7 +914,9 @@ pub(super) fn classify(error: RedisError) -> MemoryError {
             return MemoryError::EpochChanged { current };
         }
         Some("RIFTLISTING") => {
-            return MemoryError::ListingExpired(error.detail().unwrap_or_default().trim().to_owned());
+            return MemoryError::ListingExpired(
+                error.detail().unwrap_or_default().trim().to_owned(),
+            );
         }
         Some("RIFTVERSION") => {
             let current = error.detail().and_then(|d| d.trim().parse().ok());
