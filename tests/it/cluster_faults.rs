@@ -504,6 +504,18 @@ async fn migration_from_single(cluster: &Cluster) {
         String::from_utf8_lossy(&again.stderr)
     );
 
+    // The task index moved with the tasks: the partition's index lists mig-a.
+    let indexed = cluster.keys_per_master("rift:tasks:*").await;
+    let mut listed = false;
+    for (port, keys) in &indexed {
+        let mut master = cluster.connection(*port).await;
+        for key in keys {
+            let score: Option<f64> = master.zscore(key, "mig-a").await.expect("ZSCORE");
+            listed |= score.is_some();
+        }
+    }
+    assert!(listed, "mig-a in its partition's task index: {indexed:?}");
+
     let after = TestRift::start(Config {
         memory: MemoryConfig::Redis(RedisConfig {
             mode: RedisMode::Cluster,
