@@ -4,8 +4,8 @@
 //! Offline: stop every writer (Rift and the prototype) first; the copy is not atomic. What is
 //! copied, byte for byte, with each key's remaining time to live:
 //! - every task's keys (analysis, narrative, progress, context hash, the newest id a deletion
-//!   left, the items and report ReportAgent keeps) under the task's partition's tag, and its
-//!   place in the task index (`rift:tasks`, score kept) in its partition's index;
+//!   left, ReportAgent's report and the items it profiles) under the task's partition's tag,
+//!   and its place (last-change score) in its partition's task index;
 //! - every retained notification into its task's partition stream **with its id**: per-task
 //!   order, the `rift_prev` chain and per-task resume tokens stay valid (ids are increasing
 //!   within each partition, since they were in the one stream);
@@ -253,6 +253,7 @@ async fn copy_tasks(
             }
             migrated.keys += 1;
         }
+        // Its place in the task index (ListTasks), with the same last-change score.
         let score: Option<f64> = redis::cmd("ZSCORE")
             .arg(&from.index)
             .arg(task.as_str())
