@@ -48,7 +48,7 @@ use tonic::{Code, transport::Channel};
 
 use crate::support::{
     cluster::{Cluster, SETTLE, redis_cli},
-    grpc::{patient, patient_analyze, subscribe, version},
+    grpc::{patient, patient_analyze, subscribe, until_acknowledged, version},
     redis::RedisServer,
     rift::TestRift,
 };
@@ -65,29 +65,6 @@ fn tasks_in_first_partitions(prefix: &str, count: u32, how_many: usize) -> Vec<S
         .filter(|task| partition_of(task, DEFAULT_PARTITIONS) < count)
         .take(how_many)
         .collect()
-}
-
-async fn until_acknowledged(
-    client: &mut RiftClient<Channel>,
-    task: &str,
-    request_id: &str,
-) -> usize {
-    let deadline = Instant::now() + SETTLE;
-    let mut refused = 0;
-    loop {
-        match client.analyze(patient_analyze(task, request_id)).await {
-            Ok(_) => return refused,
-            Err(status) if status.code() == Code::Unavailable => {
-                refused += 1;
-                assert!(
-                    Instant::now() < deadline,
-                    "{request_id} not acknowledged within {SETTLE:?}: {status:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(status) => panic!("{request_id}: {status:?}"),
-        }
-    }
 }
 
 /// What the subscriber has: deliveries per (task, version) since the last notice about the
@@ -174,7 +151,8 @@ impl Load {
                     while !stop.load(Ordering::Relaxed) {
                         n += 1;
                         let tries =
-                            until_acknowledged(&mut client, &task, &format!("{task}-{n}")).await;
+                            until_acknowledged(&mut client, &task, &format!("{task}-{n}"), SETTLE)
+                                .await;
                         *refused.lock().await += tries;
                         acknowledged.lock().await[w] = n;
                     }
@@ -371,21 +349,10 @@ async fn master_killed_under_load(
     let load = Load::start(&client, tasks.clone());
     load.until_each_has(BEFORE).await;
     let owner = cluster
-        .keys_per_master(&format!("shared:task_context:*:{}", tasks[0]))
-        .await
-        .into_iter()
-        .find(|(_, keys)| !keys.is_empty())
-        .map(|(port, _)| port)
-        .expect("a master holds the task");
-    let killed_at = Instant::now();
-    cluster.node_mut(owner).kill();
-    cluster
-        .until("the killed master's slots served by another", || async {
-            let map = cluster.slot_map().await;
-            map.is_some_and(|map| map.values().all(|(_, port)| *port != owner))
-                && cluster.serving().await
-        })
+        .master_holding(&format!("shared:task_context:*:{}", tasks[0]))
         .await;
+    let killed_at = Instant::now();
+    cluster.kill_master_and_fail_over(owner).await;
     let failed_over = killed_at.elapsed();
     // Back empty: it rejoins as a replica of whoever took its slots.
     cluster.node_mut(owner).restart();
@@ -592,14 +559,10 @@ async fn lost_writes_are_announced(
     let task = "load-lost-0";
     let partition = partition_of(task, DEFAULT_PARTITIONS);
     let mut client = rift.client().await;
-    until_acknowledged(&mut client, task, "load-lost-0-1").await;
+    until_acknowledged(&mut client, task, "load-lost-0-1", SETTLE).await;
     let owner = cluster
-        .keys_per_master(&format!("shared:task_context:*:{task}"))
-        .await
-        .into_iter()
-        .find(|(_, keys)| !keys.is_empty())
-        .map(|(port, _)| port)
-        .expect("a master holds the task");
+        .master_holding(&format!("shared:task_context:*:{task}"))
+        .await;
     // Cut replication without stopping anything: the replica may not resync.
     let mut master = cluster.connection(owner).await;
     let _: () = redis::cmd("ACL")
@@ -635,18 +598,11 @@ async fn lost_writes_are_announced(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let notices_before = received.lock().await.notices.len();
-    cluster.node_mut(owner).kill();
-    cluster
-        .until("the killed master's slots served by another", || async {
-            let map = cluster.slot_map().await;
-            map.is_some_and(|map| map.values().all(|(_, port)| *port != owner))
-                && cluster.serving().await
-        })
-        .await;
+    cluster.kill_master_and_fail_over(owner).await;
     cluster.node_mut(owner).restart();
     // Retried with the same request ids: the new master never had them, so they are written.
     for n in 2..=UNCONFIRMED + 1 {
-        until_acknowledged(&mut client, task, &format!("load-lost-0-{n}")).await;
+        until_acknowledged(&mut client, task, &format!("load-lost-0-{n}"), SETTLE).await;
     }
     check_every_write(cluster, &[(task.to_owned(), UNCONFIRMED + 1)], received).await;
     let notices = received.lock().await.notices[notices_before..].to_vec();
