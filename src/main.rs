@@ -279,7 +279,7 @@ impl ServeArgs {
                 ping_interval: Duration::from_millis(ws_ping_interval_ms),
                 pong_timeout: Duration::from_millis(ws_pong_timeout_ms),
             },
-            transport: transport.into_config(),
+            transport: transport.into_config(max_connections),
             drain_timeout: Duration::from_secs(drain_timeout_secs),
             allow_unauthenticated,
         })

@@ -41,6 +41,7 @@ mod sentinel;
 mod support;
 mod task_reads;
 mod task_replay;
+mod tls;
 mod traces;
 mod try_again;
 mod unknown_outcome;

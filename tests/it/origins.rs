@@ -26,6 +26,7 @@ fn listed() -> Config {
         transport: TransportConfig {
             public_hosts: vec!["rift.example".into()],
             allowed_origins: vec!["https://app.example".into()],
+            ..TransportConfig::default()
         },
         ..Config::default()
     }
