@@ -392,9 +392,10 @@ async fn typed_commands_are_answered_by_the_servers_parser() {
         ]
     );
     assert!(
-        sent.iter().all(|frame| ["text", "watch", "help", "list_tasks"]
-            .iter()
-            .any(|key| frame.get(key).is_some())),
+        sent.iter()
+            .all(|frame| ["text", "watch", "help", "list_tasks"]
+                .iter()
+                .any(|key| frame.get(key).is_some())),
         "{sent:?}"
     );
     assert_eq!(page.errors(), &[] as &[String]);
