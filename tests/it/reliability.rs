@@ -117,6 +117,29 @@ async fn over_grpc(
             ))
             .await
             .err(),
+        Operation::GetTask => client
+            .get_task(with_token(
+                pb::GetTaskRequest {
+                    task_id: "m".into(),
+                    with_report: false,
+                },
+                token,
+            ))
+            .await
+            .err(),
+        Operation::ListTasks => client
+            .list_tasks(with_token(pb::ListTasksRequest::default(), token))
+            .await
+            .err(),
+        Operation::Report => client
+            .report(with_token(
+                pb::ReportRequest {
+                    task_id: "m".into(),
+                },
+                token,
+            ))
+            .await
+            .err(),
         // gRPC's "help" is reflection, which is open; compared below on its own.
         Operation::Help => None,
     };
@@ -146,6 +169,9 @@ async fn over_ws(rift: &TestRift, operation: Operation, token: Option<&str>) -> 
         Operation::Subscribe => "Watch task m",
         Operation::DeleteTask => "Delete task never-written",
         Operation::Help => "help",
+        Operation::GetTask => "Show task m",
+        Operation::ListTasks => "List tasks",
+        Operation::Report => "Generate a report for task m",
     };
     let reply = client.command(command).await;
     serde_json::from_str::<Value>(&reply)
