@@ -444,6 +444,13 @@ async fn migration_from_single(cluster: &Cluster) {
         }))
         .await
         .expect("progress");
+    let report = client
+        .report(patient(pb::ReportRequest {
+            task_id: "mig-a".into(),
+        }))
+        .await
+        .expect("report")
+        .into_inner();
     let first = client
         .analyze(patient_analyze("mig-b", "mig-request-1"))
         .await
@@ -481,7 +488,7 @@ async fn migration_from_single(cluster: &Cluster) {
     );
     eprintln!("rift migrate: {}", stdout.trim());
     assert!(stdout.contains("migrated 3 tasks"), "{stdout}");
-    assert!(stdout.contains("7 notifications"), "{stdout}");
+    assert!(stdout.contains("8 notifications"), "{stdout}");
     assert!(stdout.contains("1 request ids (0 dropped"), "{stdout}");
 
     // Once is all: into a cluster holding notifications, it refuses.
@@ -512,6 +519,19 @@ async fn migration_from_single(cluster: &Cluster) {
     for id in &ids {
         assert_eq!(&next(&mut history).await.id, id, "ids kept");
     }
+    // The report moved with the task, still current.
+    let task = client
+        .get_task(patient(pb::GetTaskRequest {
+            task_id: "mig-a".into(),
+            with_report: true,
+        }))
+        .await
+        .expect("get task")
+        .into_inner();
+    let moved = task.report.expect("the report moved with its task");
+    assert_eq!(moved.analysis_version, report.analysis_version);
+    assert!(!moved.stale, "the report is still current");
+    assert_eq!(moved.profile, report.profile, "the same profile");
     // A per-task token from before the move resumes after it.
     let mut resumed = subscribe(&mut client, "mig-a", &ids[1]).await;
     assert_eq!(next(&mut resumed).await.id, ids[2]);

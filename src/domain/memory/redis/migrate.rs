@@ -4,7 +4,8 @@
 //! Offline: stop every writer (Rift and the prototype) first; the copy is not atomic. What is
 //! copied, byte for byte, with each key's remaining time to live:
 //! - every task's keys (analysis, narrative, progress, context hash, the newest id a deletion
-//!   left) under the task's partition's tag;
+//!   left, ReportAgent's report and the items it profiles) under the task's partition's tag,
+//!   and its place (last-change score) in its partition's task index;
 //! - every retained notification into its task's partition stream **with its id**: per-task
 //!   order, the `rift_prev` chain and per-task resume tokens stay valid (ids are increasing
 //!   within each partition, since they were in the one stream);
@@ -210,6 +211,8 @@ async fn copy_tasks(
                 keys.narrative.clone(),
                 keys.progress.clone(),
                 keys.last_event.clone(),
+                keys.data.clone(),
+                keys.report.clone(),
             ]
         };
         for (from_key, to_key) in strings(&from).into_iter().zip(strings(&to)) {
@@ -249,6 +252,20 @@ async fn copy_tasks(
                 pipe.cmd("PEXPIRE").arg(&to.context).arg(ttl).ignore();
             }
             migrated.keys += 1;
+        }
+        // Its place in the task index (ListTasks), with the same last-change score.
+        let score: Option<f64> = redis::cmd("ZSCORE")
+            .arg(&from.index)
+            .arg(task.as_str())
+            .query_async(source)
+            .await
+            .map_err(super::classify)?;
+        if let Some(score) = score {
+            pipe.cmd("ZADD")
+                .arg(&to.index)
+                .arg(score)
+                .arg(task.as_str())
+                .ignore();
         }
         run_on(target, to.partition, pipe).await?;
         migrated.tasks += 1;
