@@ -3,7 +3,7 @@
 //! numbers and strings). Wall-clock time per item, the fastest of [`BATCHES`] batches of
 //! [`ROUNDS`] rounds, so other work on a shared machine inflates it as little as possible.
 //!
-//! `cargo run --release --example profile_cost` (BENCHMARKS.md has the figures).
+//! `cargo run --release --example profile_cost` (README, section Reports, has the figures).
 
 use std::time::Instant;
 
