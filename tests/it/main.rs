@@ -14,6 +14,7 @@
 mod asyncapi;
 mod cli;
 mod cluster;
+mod cluster_faults;
 mod completions;
 mod core_hardening;
 mod dashboard;

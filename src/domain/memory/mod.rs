@@ -42,6 +42,7 @@ pub use self::{
         DEFAULT_SENTINEL_MASTER, RedisConfig, RedisMemory, ScriptCall, analyze_script_call,
         layout::{DEFAULT_PARTITIONS, LAYOUT_KEY, Layout, MAX_PARTITIONS, partition_of},
         masked_url,
+        migrate::{Migrated, migrate},
     },
 };
 use super::{EventId, MemoryError, Notification, TaskId};

@@ -28,6 +28,7 @@
 
 mod cluster;
 pub(super) mod layout;
+pub(super) mod migrate;
 
 use std::{
     collections::HashMap,
