@@ -7,6 +7,10 @@
 
 use std::time::Instant;
 
+// The allocator `rift serve` runs with (src/main.rs), so parsing costs what it costs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use rift::domain::{charts, profile::Profile};
 use serde_json::{Value, json};
 
