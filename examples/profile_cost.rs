@@ -3,9 +3,13 @@
 //! numbers and strings). Wall-clock time per item, the fastest of [`BATCHES`] batches of
 //! [`ROUNDS`] rounds, so other work on a shared machine inflates it as little as possible.
 //!
-//! `cargo run --release --example profile_cost` (BENCHMARKS.md has the figures).
+//! `cargo run --release --example profile_cost` (README, section Reports, has the figures).
 
 use std::time::Instant;
+
+// The allocator `rift serve` runs with (src/main.rs), so parsing costs what it costs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use rift::domain::{charts, profile::Profile};
 use serde_json::{Value, json};

@@ -126,6 +126,34 @@ async fn task_flow(rift: &TestRift, cluster: &Cluster) {
         analysis.starts_with(r#"{"task_id": "flow", "summary": "Analyzed 0 items""#),
         "the prototype's value bytes: {analysis}"
     );
+
+    // The reads and the report run in the task's slot too; ListTasks is not offered yet.
+    let task = client
+        .get_task(patient(pb::GetTaskRequest {
+            task_id: "flow".into(),
+            with_report: false,
+        }))
+        .await
+        .expect("GetTask")
+        .into_inner();
+    assert_eq!(task.status(), TaskStatus::Completed);
+    let report = client
+        .report(patient(pb::ReportRequest {
+            task_id: "flow".into(),
+        }))
+        .await
+        .expect("Report")
+        .into_inner();
+    assert_eq!(report.analysis_version, 1);
+    let refused = client
+        .list_tasks(patient(pb::ListTasksRequest::default()))
+        .await
+        .expect_err("ListTasks in cluster mode");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(
+        crate::support::grpc::error_info(&refused).reason,
+        "NOT_SUPPORTED"
+    );
 }
 
 /// 600 tasks with uniform ids: each master holds its share within ±15%.

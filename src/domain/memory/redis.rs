@@ -1215,8 +1215,10 @@ impl Memory for RedisMemory {
         // One history's index; a cluster's partitions each have their own, which one listing
         // does not merge yet.
         if self.keys.partition_count() > 1 {
-            return Err(MemoryError::ListingExpired(
-                "ListTasks is not available in cluster mode yet".into(),
+            return Err(MemoryError::Unsupported(
+                "ListTasks is not available in cluster mode yet: each partition keeps its own \
+                 index; use GetTask per task"
+                    .into(),
             ));
         }
         let history = self.history_keys();

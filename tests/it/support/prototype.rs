@@ -14,7 +14,7 @@ use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 
 use super::{
-    redis::{RedisServer, free_port, wait_for_log_line},
+    redis::{RedisServer, free_port, wait_for_log_line_within},
     tools,
 };
 
@@ -32,6 +32,9 @@ fn app_dir() -> PathBuf {
     );
     dir
 }
+
+/// How long the prototype may take to start.
+const STARTUP_LIMIT: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// The prototype serving on 127.0.0.1 against `redis` (which must listen on TCP); killed on
 /// drop.
@@ -69,7 +72,11 @@ impl Prototype {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("start the prototype with {}: {e}", uvicorn.display()));
-        if let Err((why, log)) = wait_for_log_line(&mut child, "uvicorn running on") {
+        // Python importing FastAPI takes seconds, far more on a loaded machine: a safety net,
+        // not a measure.
+        if let Err((why, log)) =
+            wait_for_log_line_within(&mut child, "uvicorn running on", STARTUP_LIMIT)
+        {
             let _ = child.kill();
             panic!(
                 "the prototype did not start ({why}); if a module is missing, run `bash \

@@ -307,6 +307,15 @@ impl RedisServer {
 /// [`READY_TIMEOUT`]; else why not, with the lines seen. A thread keeps draining the pipe
 /// afterwards so the server never blocks on a full pipe; it ends when the server exits.
 pub(crate) fn wait_for_log_line(child: &mut Child, ready: &str) -> Result<(), (String, String)> {
+    wait_for_log_line_within(child, ready, READY_TIMEOUT)
+}
+
+/// [`wait_for_log_line`] with another limit: for a slower starter than redis-server.
+pub(crate) fn wait_for_log_line_within(
+    child: &mut Child,
+    ready: &str,
+    limit: Duration,
+) -> Result<(), (String, String)> {
     let stdout = child.stdout.take().expect("the server's stdout is piped");
     let (lines, log) = mpsc::channel::<String>();
     thread::spawn(move || {
@@ -320,7 +329,7 @@ pub(crate) fn wait_for_log_line(child: &mut Child, ready: &str) -> Result<(), (S
             line.clear();
         }
     });
-    let deadline = Instant::now() + READY_TIMEOUT;
+    let deadline = Instant::now() + limit;
     let mut seen = String::new();
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -333,7 +342,7 @@ pub(crate) fn wait_for_log_line(child: &mut Child, ready: &str) -> Result<(), (S
                 }
             }
             Err(RecvTimeoutError::Timeout) => {
-                return Err((format!("not ready within {READY_TIMEOUT:?}"), seen));
+                return Err((format!("not ready within {limit:?}"), seen));
             }
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(("exited before it was ready".into(), seen));

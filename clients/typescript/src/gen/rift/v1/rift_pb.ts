@@ -1393,7 +1393,7 @@ export const Rift: GenService<{
    * The tasks, most recently changed first, a page at a time (AIP-158). Reads only. Every
    * task that exists throughout a listing appears in it exactly once, whatever is written
    * meanwhile: the order is that of the last change as of the listing's first page. Reader
-   * role.
+   * role. Not offered in cluster mode yet (FAILED_PRECONDITION, reason NOT_SUPPORTED).
    *
    * @generated from rpc rift.v1.Rift.ListTasks
    */
