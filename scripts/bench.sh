@@ -32,7 +32,8 @@ ulimit -n "$(ulimit -Hn)"
 
 # The server and the load tool, each its own crate of the workspace.
 cargo build --release --locked --workspace
-rift=${CARGO_TARGET_DIR:-target}/release/rift
+# RIFT_BIN runs another server binary (an older build, for before and after).
+rift=${RIFT_BIN:-${CARGO_TARGET_DIR:-target}/release/rift}
 rift_bench=${CARGO_TARGET_DIR:-target}/release/rift-bench
 
 redis_port=6391
@@ -96,6 +97,13 @@ bench() {
 }
 
 bench grpc-analyze grpc --op analyze -c 64 --duration "$duration" --vs-redis-benchmark
+# Rift's CPU per item at 10,000 items an Analyze (no warm-up, so the CPU seconds cover only the
+# measured calls and one preparing call per caller).
+bench grpc-analyze-10k grpc --op analyze -c 4 --items 10000 --warmup 0s --duration "$duration"
+if [ -f "$out/grpc-analyze-10k.json" ]; then
+  echo "Rift CPU per Analyze item at 10,000 items: $(python3 scripts/bench_report.py per-item "$out/grpc-analyze-10k.json") ns"
+  echo
+fi
 bench grpc-narrate grpc --op narrate -c 64 --duration "$duration"
 bench grpc-progress grpc --op progress -c 64 --duration "$duration"
 bench grpc-mix grpc --op mix -c 64 --duration "$duration"

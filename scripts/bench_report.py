@@ -13,6 +13,8 @@ output (a callgrind dump, rift-bench reports of Rift and of the prototype).
                                                 throughput over the prototype's
   bench_report.py line REPORT.json             one line of a rift-bench report: throughput,
                                                 latency, CPU seconds of each process, load
+  bench_report.py per-item REPORT.json         Rift's CPU nanoseconds per Analyze item of a
+                                                `grpc --op analyze --warmup 0s` report
 
 Only the standard library: it runs under any python3.
 """
@@ -94,6 +96,18 @@ def compare(rift, prototype):
     return r["throughput_per_s"] / p["throughput_per_s"]
 
 
+def per_item_ns(report):
+    """Rift's CPU time per Analyze item: its CPU seconds over the run (setup included, so
+    `--warmup 0s` keeps the unmeasured calls to each caller's one preparing Analyze) over every
+    call it served (measured, failed, and one preparing call per caller) times the items."""
+    params = report["params"]
+    if params.get("op") != "analyze" or params.get("timing", {}).get("warmup") != 0:
+        raise ValueError("per-item needs a report of `grpc --op analyze --warmup 0s`")
+    op = operation(report, "analyze")
+    calls = op["ok"] + op["errors"] + params["concurrency"]
+    return report["figures"]["cpu_seconds"]["rift"] / calls / params["items"] * 1e9
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -116,6 +130,8 @@ def main(argv):
         print(f"rift      {line(rift)}")
         print(f"prototype {line(prototype)}")
         print(f"ratio rift/prototype: {ratio:.1f}")
+    elif command == "per-item" and len(args) == 1:
+        print(f"{per_item_ns(load(args[0])):.1f}")
     elif command == "line" and len(args) == 1:
         print(line(load(args[0])))
     else:

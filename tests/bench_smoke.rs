@@ -441,13 +441,35 @@ async fn a_counted_run_makes_exactly_that_many_calls() {
     // again, which Redis counts too.
     bench(&rift, &redis, &["grpc", "-c", "1", "--count", "1"]).await;
     let before = redis.commandstats().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let json_file = dir.path().join("report.json");
+    let json_file = json_file.to_str().expect("UTF-8 path");
     let report = bench(
         &rift,
         &redis,
-        &["grpc", "-c", "4", "--count", "25", "--warmup", "0s"],
+        &[
+            "--json-file",
+            json_file,
+            "grpc",
+            "-c",
+            "4",
+            "--count",
+            "25",
+            "--warmup",
+            "0s",
+        ],
     )
     .await;
     assert_eq!(operation(&report, "analyze")["ok"], 25, "{report:#}");
+    // Rift's CPU per item, as bench.sh prints it: over every call it served, the 4 callers'
+    // preparing ones included.
+    let (ok, stdout, stderr) = bench_report(&["per-item", json_file]);
+    assert!(ok, "{stderr}");
+    let rift_cpu = report["figures"]["cpu_seconds"]["rift"]
+        .as_f64()
+        .expect("Rift's CPU seconds");
+    let expected = rift_cpu / 29.0 / 3.0 * 1e9;
+    assert_eq!(stdout.trim(), format!("{expected:.1}"), "{report:#}");
     let after = redis.commandstats().await;
     let evalsha = |stats: &std::collections::BTreeMap<String, (u64, u64)>| {
         stats.get("evalsha").map_or(0, |(calls, _)| *calls)
