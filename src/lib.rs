@@ -9,6 +9,7 @@
 //!   with details, reflection and health.
 //! - [`ws`]: the axum WebSocket adapter: natural-language commands and typed JSON frames
 //!   onto the same [`domain::Agents`].
+//! - [`transport`]: below the adapters, on both listeners: the `Host` and `Origin` policy.
 //! - [`server`]: wiring: builds the domain from a [`server::Config`] and serves every adapter
 //!   on already-bound listeners until a shutdown token fires.
 //! - [`dashboard`]: the browser dashboard at `/`, files compiled in; it talks to [`ws`].
@@ -28,6 +29,7 @@ pub mod grpc;
 pub mod server;
 pub mod telemetry;
 pub mod traces;
+pub mod transport;
 pub mod ws;
 
 /// Code generated from `proto/`, and the descriptor set served by reflection.

@@ -9,10 +9,14 @@ use rift::{
     domain::{
         CoreConfig, Limits, NotifierConfig,
         auth::{Access, Tokens},
-        memory::{DEFAULT_MAX_EVENTS, DEFAULT_SENTINEL_MASTER, Durability, RedisConfig, RedisMode},
+        memory::{
+            DEFAULT_MAX_EVENTS, DEFAULT_PARTITIONS, DEFAULT_SENTINEL_MASTER, Durability,
+            MAX_PARTITIONS, RedisConfig, RedisMode,
+        },
     },
     grpc::GrpcConfig,
     server::{self, Config, Listeners, MemoryConfig},
+    transport::TransportArgs,
     ws::WsConfig,
 };
 use tokio_util::sync::CancellationToken;
@@ -45,7 +49,7 @@ enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve gRPC and WebSocket. Memory is in-process unless a Redis URL is given.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     #[command(flatten)]
     Client(rift::cli::Command),
     /// Print the shell completion script of rift for SHELL (README: "Shell completions and man
@@ -94,6 +98,11 @@ struct ServeArgs {
     /// In sentinel mode, the name of the master the Sentinels monitor.
     #[arg(long, env = "RIFT_REDIS_SENTINEL_MASTER", default_value = DEFAULT_SENTINEL_MASTER)]
     redis_sentinel_master: String,
+    /// In cluster mode, the partitions tasks are spread over. Fixed when a deployment is
+    /// created (stored in Redis under `rift:layout`): Rift refuses to start with another.
+    #[arg(long, env = "RIFT_REDIS_PARTITIONS", default_value_t = DEFAULT_PARTITIONS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PARTITIONS)))]
+    redis_partitions: u32,
     /// Notifications retained for replay (approximate on Redis: XADD MAXLEN ~).
     #[arg(long, env = "RIFT_MAX_EVENTS", default_value_t = DEFAULT_MAX_EVENTS)]
     max_events: usize,
@@ -106,6 +115,13 @@ struct ServeArgs {
     /// Largest WebSocket frame, in bytes.
     #[arg(long, env = "RIFT_MAX_FRAME_BYTES", default_value_t = WsConfig::default().max_frame_bytes)]
     max_frame_bytes: usize,
+    /// How often each WebSocket connection is pinged, in milliseconds.
+    #[arg(long, env = "RIFT_WS_PING_INTERVAL_MS", default_value_t = millis(WsConfig::default().ping_interval), value_parser = clap::value_parser!(u64).range(1..))]
+    ws_ping_interval_ms: u64,
+    /// How long a WebSocket peer has to answer a ping (any frame counts) before it is
+    /// dropped, in milliseconds.
+    #[arg(long, env = "RIFT_WS_PONG_TIMEOUT_MS", default_value_t = millis(WsConfig::default().pong_timeout), value_parser = clap::value_parser!(u64).range(1..))]
+    ws_pong_timeout_ms: u64,
     /// Connections open at once, on each of the gRPC and HTTP listeners.
     #[arg(long, env = "RIFT_MAX_CONNECTIONS", default_value_t = GrpcConfig::default().max_connections)]
     max_connections: usize,
@@ -147,6 +163,8 @@ struct ServeArgs {
     /// How long a request_id is remembered for idempotent retries, in seconds.
     #[arg(long, env = "RIFT_IDEMPOTENCY_WINDOW_SECS", default_value_t = Limits::default().idempotency_window.as_secs())]
     idempotency_window_secs: u64,
+    #[command(flatten)]
+    transport: TransportArgs,
 }
 
 /// A listen address: `IP:port`, or `host:port` with a name resolved once, at startup, to its
@@ -183,6 +201,7 @@ impl ServeArgs {
             redis_url,
             redis_mode,
             redis_sentinel_master,
+            redis_partitions,
             max_events,
             max_items,
             max_message_bytes,
@@ -199,6 +218,9 @@ impl ServeArgs {
             max_subscribers,
             request_timeout_ms,
             idempotency_window_secs,
+            ws_ping_interval_ms,
+            ws_pong_timeout_ms,
+            transport,
         } = self;
         let tokens = match &tokens_file {
             Some(path) => Tokens::load(path)
@@ -213,6 +235,7 @@ impl ServeArgs {
                 task_ttl: task_ttl_secs.map(Duration::from_secs),
                 mode: redis_mode,
                 sentinel_master: redis_sentinel_master,
+                partitions: redis_partitions,
                 ..RedisConfig::new(url)
             }),
             None => {
@@ -253,7 +276,10 @@ impl ServeArgs {
             ws: WsConfig {
                 max_frame_bytes,
                 max_connections,
+                ping_interval: Duration::from_millis(ws_ping_interval_ms),
+                pong_timeout: Duration::from_millis(ws_pong_timeout_ms),
             },
+            transport: transport.into_config(max_connections),
             drain_timeout: Duration::from_secs(drain_timeout_secs),
             allow_unauthenticated,
         })
@@ -263,12 +289,10 @@ impl ServeArgs {
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Command::Serve(ServeArgs {
-        worker_threads: Some(threads),
-        ..
-    }) = &cli.command
+    if let Command::Serve(args) = &cli.command
+        && let Some(threads) = args.worker_threads
     {
-        runtime.worker_threads((*threads).max(1));
+        runtime.worker_threads(threads.max(1));
     }
     runtime.enable_all().build()?.block_on(async {
         // Traces are the server's: a client command exports nothing.

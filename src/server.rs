@@ -16,7 +16,6 @@ use axum::{
     Router,
     http::{StatusCode, header},
     routing::get,
-    serve::ListenerExt as _,
 };
 use prometheus::Registry;
 use tokio::{net::TcpListener, task::JoinSet};
@@ -30,6 +29,7 @@ use crate::{
     },
     grpc::{self, GrpcConfig},
     telemetry::{self, METRICS_CONTENT_TYPE},
+    transport::{self, Edge, GuardLayer, Names, TransportConfig, descriptors, http::HttpLimits},
     ws::{self, WsConfig},
 };
 
@@ -56,6 +56,8 @@ pub struct Config {
     pub grpc: GrpcConfig,
     /// The WebSocket adapter's limits.
     pub ws: WsConfig,
+    /// The names and origins both listeners answer.
+    pub transport: TransportConfig,
     /// How long in-flight calls get to finish once shutdown begins.
     pub drain_timeout: Duration,
     /// Serve non-loopback addresses even though no tokens are configured.
@@ -71,6 +73,7 @@ impl Default for Config {
             core: CoreConfig::default(),
             grpc: GrpcConfig::default(),
             ws: WsConfig::default(),
+            transport: TransportConfig::default(),
             drain_timeout: Duration::from_secs(10),
             allow_unauthenticated: false,
         }
@@ -97,9 +100,7 @@ impl Listeners {
         metrics: Option<SocketAddr>,
     ) -> anyhow::Result<Self> {
         let bind = |addr: SocketAddr, what: &'static str| async move {
-            TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding the {what} address {addr}"))
+            listen(addr).with_context(|| format!("binding the {what} address {addr}"))
         };
         Ok(Self {
             grpc: bind(grpc, "gRPC").await?,
@@ -110,6 +111,22 @@ impl Listeners {
             },
         })
     }
+}
+
+/// Connections the kernel queues for a listener that is not accepting (at its connection cap):
+/// the default of 128 would drop the SYNs of every caller past it, legitimate ones included.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with a [`LISTEN_BACKLOG`]-deep queue.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Builds the memory a config names. Redis is connected lazily: Rift starts while it is down.
@@ -146,7 +163,51 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     refuse_open_exposure(&config, &listeners)?;
+    // rustls' provider for both listeners and for Redis's `rediss://`.
+    transport::install_crypto_provider();
+    let mut config = config;
+    // Each listener's share of the descriptors, so a flood on one leaves the other room.
+    let descriptors = descriptors::raise_limit();
+    let share = descriptors.map_or(usize::MAX, descriptors::listener_share);
+    config.grpc.max_connections = config.grpc.max_connections.min(share);
+    let http_limits = HttpLimits {
+        max_connections: config.transport.max_http_connections.min(share),
+        handshake_timeout: config.transport.handshake_timeout,
+        header_read_timeout: config.transport.header_read_timeout,
+        keepalive: config.transport.keepalive,
+    };
+    let own_ports = [&listeners.grpc, &listeners.http]
+        .into_iter()
+        .map(|listener| listener.local_addr().map(|addr| addr.port()))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let names = Arc::new(
+        Names::new(
+            &config.transport.public_hosts,
+            &config.transport.allowed_origins,
+            own_ports,
+        )
+        .map_err(anyhow::Error::msg)?,
+    );
+    let guard = GuardLayer::new(names.clone());
+    let tls = match &config.transport.tls {
+        Some(tls) => Some(tokio_rustls::TlsAcceptor::from(transport::server_config(
+            tls,
+        )?)),
+        None => None,
+    };
+    let edge = Edge {
+        config: config.transport.clone(),
+        names,
+        tls,
+    };
     let memory = open_memory(&config.memory)?;
+    match memory.check_layout().await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => anyhow::bail!("{why}"),
+        Err(error) => {
+            tracing::warn!(%error, "cannot check how the data in memory is laid out yet; checking before the first write");
+        }
+    }
     let metrics_addr = match &listeners.metrics {
         Some(listener) => Some(listener.local_addr()?),
         None => None,
@@ -158,6 +219,10 @@ pub async fn serve(
         grpc = %listeners.grpc.local_addr()?,
         http = %listeners.http.local_addr()?,
         metrics = metrics_addr.map(tracing::field::display),
+        tls = if edge.tls.is_some() { "on" } else { "off" },
+        open_files = descriptors,
+        grpc_connections = config.grpc.max_connections,
+        http_connections = http_limits.max_connections,
         "rift serving; {}",
         match &config.memory {
             MemoryConfig::InProcess { .. } =>
@@ -174,6 +239,7 @@ pub async fn serve(
         listeners.grpc,
         agents.clone(),
         config.grpc,
+        edge.clone(),
         registry.clone(),
         shutdown.clone(),
     ));
@@ -182,7 +248,9 @@ pub async fn serve(
         Some(listener) => {
             servers.spawn(serve_http(
                 listener,
-                metrics_app(registry),
+                metrics_app(registry).layer(guard.clone()),
+                http_limits,
+                edge.tls.clone(),
                 shutdown.clone(),
                 "metrics server",
             ));
@@ -192,7 +260,10 @@ pub async fn serve(
     };
     servers.spawn(serve_http(
         listeners.http,
-        app,
+        // Outermost: a foreign Host or Origin reaches no route.
+        app.layer(guard),
+        http_limits,
+        edge.tls.clone(),
         shutdown.clone(),
         "HTTP server",
     ));
@@ -223,21 +294,17 @@ pub async fn serve(
     }
 }
 
-/// Serves `app` on `listener` until `shutdown`, then lets in-flight requests finish.
+/// Serves `app` on `listener` within `limits` until `shutdown`, then lets in-flight requests
+/// finish.
 async fn serve_http(
     listener: TcpListener,
     app: Router,
+    limits: HttpLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: CancellationToken,
     what: &'static str,
 ) -> anyhow::Result<()> {
-    // Replies are small and latency-bound: Nagle's algorithm would hold them back.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+    transport::http::serve(listener, app, limits, tls, shutdown)
         .await
         .context(what)
 }

@@ -79,7 +79,11 @@ function connect() {
     return;
   }
   state.socket = socket;
-  socket.addEventListener("open", () => watchEverything(socket));
+  let opened = false;
+  socket.addEventListener("open", () => {
+    opened = true;
+    watchEverything(socket);
+  });
   socket.addEventListener("message", (event) => onFrame(event.data));
   socket.addEventListener("close", (event) => {
     if (state.socket !== socket) return;
@@ -91,8 +95,35 @@ function connect() {
       }
     }
     state.pending.clear();
+    if (!opened) {
+      explainRefusal(url);
+      return;
+    }
     retry(`connection lost${event.code ? ` (${event.code})` : ""}`);
   });
+}
+
+/**
+ * A socket that never opened: the server may have refused its token at the upgrade, which a
+ * browser does not show the page. The same URL over a plain GET, with the same token, gets the
+ * refusal's error frame (401/403); anything else is worth retrying.
+ */
+async function explainRefusal(url) {
+  const http = new URL(url);
+  http.protocol = http.protocol === "wss:" ? "https:" : "http:";
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  try {
+    const response = await fetch(http, { headers, cache: "no-store" });
+    if (response.status === 401 || response.status === 403) {
+      const { code, message } = (await response.json()).error;
+      // Retrying will not help: say so and stay put.
+      setConnection("refused", `${code}: ${message}`);
+      return;
+    }
+  } catch (_) {
+    // Unreachable as well: retry below.
+  }
+  retry("cannot connect");
 }
 
 /** Reconnects after the current backoff, doubling it (with jitter) for next time. */

@@ -10,14 +10,14 @@
 
 mod render;
 
-use std::{io::Write, process::ExitCode, time::Duration};
+use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, Subcommand};
 use tonic::{
     Request, Status,
     metadata::{AsciiMetadataValue, errors::InvalidMetadataValue},
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
 };
 
 pub use self::render::CallError;
@@ -55,9 +55,20 @@ impl Command {
 /// Where Rift is, who is asking, and how to print.
 #[derive(Debug, Clone, Args)]
 pub struct ClientOptions {
-    /// Rift's gRPC address; `http://` is assumed when no scheme is given.
+    /// Rift's gRPC address; `http://` is assumed when no scheme is given, `https://` is TLS
+    /// (system roots unless --tls-ca).
     #[arg(long, env = "RIFT_ADDR", default_value = "http://127.0.0.1:50051")]
     pub addr: String,
+    /// TLS: trust these CAs (PEM) instead of the system's; implies TLS for an address without
+    /// a scheme.
+    #[arg(long, env = "RIFT_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// Mutual TLS: the client certificate chain (PEM); needs --client-key.
+    #[arg(long, env = "RIFT_CLIENT_CERT", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// Mutual TLS: the client certificate's private key (PEM).
+    #[arg(long, env = "RIFT_CLIENT_KEY", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
     /// Bearer token, sent as `authorization: Bearer <token>` on every call.
     #[arg(long, env = "RIFT_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -338,17 +349,47 @@ fn connect(options: &ClientOptions) -> anyhow::Result<Client> {
     ))
 }
 
-/// A lazily connecting channel to `options.addr`.
+/// A lazily connecting channel to `options.addr`, over TLS for `https://` or with TLS flags.
 fn channel(options: &ClientOptions) -> anyhow::Result<Channel> {
+    let tls_flags = options.tls_ca.is_some() || options.client_cert.is_some();
     let addr = if options.addr.contains("://") {
         options.addr.clone()
+    } else if tls_flags {
+        format!("https://{}", options.addr)
     } else {
         format!("http://{}", options.addr)
     };
-    let endpoint = Endpoint::from_shared(addr.clone())
+    let mut endpoint = Endpoint::from_shared(addr.clone())
         .map_err(|error| UsageError(format!("--addr {addr}: {error}")))?
         .connect_timeout(Duration::from_secs(10));
+    if addr.starts_with("https://") {
+        endpoint = endpoint.tls_config(client_tls(options)?)?;
+    } else if tls_flags {
+        return Err(
+            UsageError(format!("--addr {addr}: TLS flags need an https:// address")).into(),
+        );
+    }
     Ok(endpoint.connect_lazy())
+}
+
+/// The client's TLS: `--tls-ca` or the system's roots, and a client certificate if given.
+fn client_tls(options: &ClientOptions) -> anyhow::Result<ClientTlsConfig> {
+    let read = |flag: &str, path: &PathBuf| {
+        std::fs::read(path)
+            .map_err(|error| UsageError(format!("{flag} {}: {error}", path.display())))
+    };
+    let mut tls = ClientTlsConfig::new();
+    tls = match &options.tls_ca {
+        Some(path) => tls.ca_certificate(Certificate::from_pem(read("--tls-ca", path)?)),
+        None => tls.with_native_roots(),
+    };
+    if let (Some(cert), Some(key)) = (&options.client_cert, &options.client_key) {
+        tls = tls.identity(Identity::from_pem(
+            read("--client-cert", cert)?,
+            read("--client-key", key)?,
+        ));
+    }
+    Ok(tls)
 }
 
 /// Adds `authorization: Bearer <token>` to every call when a token was given.

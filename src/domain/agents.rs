@@ -23,11 +23,12 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    AnalysisStats, CoreError, MemoryError, Readiness, Resume, TaskFilter, TaskId, analysis,
+    AnalysisStats, CoreError, MemoryError, Readiness, TaskFilter, TaskId, analysis,
     auth::{Access, Operation},
     error::reason,
     memory::{AnalysisWrite, Memory, NarrativeWrite, RequestKey, TaskState, WriteGuard},
-    notifier::{Notifier, NotifierConfig, Subscription},
+    merged::{Notifiers, Subscription},
+    notifier::NotifierConfig,
     records,
     telemetry::Telemetry,
 };
@@ -218,7 +219,7 @@ pub struct Progress {
 #[derive(Debug, Clone)]
 pub struct Agents {
     memory: Arc<dyn Memory>,
-    notifier: Notifier,
+    notifier: Notifiers,
     limits: Limits,
     access: Arc<Access>,
     in_flight: Arc<Semaphore>,
@@ -233,7 +234,7 @@ impl Agents {
     /// Starts the notifier and the memory health probe; both stop when `shutdown` is cancelled.
     pub fn start(memory: Arc<dyn Memory>, config: CoreConfig, shutdown: CancellationToken) -> Self {
         let telemetry = Telemetry::new();
-        let notifier = Notifier::start(
+        let notifier = Notifiers::start(
             memory.clone(),
             config.notifier,
             telemetry.clone(),
@@ -398,7 +399,6 @@ impl Agents {
     ) -> Result<Subscription, CoreError> {
         self.authorize(caller, Operation::Subscribe)?;
         let filter = TaskFilter::parse(task_id)?;
-        let resume = Resume::parse(after)?;
         if self.notifier.subscriber_count() >= self.limits.max_subscribers {
             return Err(CoreError::ResourceExhausted {
                 reason: reason::TOO_MANY_SUBSCRIBERS,
@@ -408,7 +408,7 @@ impl Agents {
                 ),
             });
         }
-        let subscribed = self.notifier.subscribe(filter, resume).await;
+        let subscribed = self.notifier.subscribe(filter, after).await;
         if matches!(subscribed, Err(CoreError::Unavailable { .. })) {
             self.telemetry.memory_unavailable();
             self.mark(Readiness::Unavailable, None);

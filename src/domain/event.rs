@@ -1,6 +1,7 @@
 //! Notifications: what agents announce, and the ids that order and resume them.
 
 use std::{
+    borrow::Cow,
     fmt,
     ops::Deref,
     str::FromStr,
@@ -130,6 +131,9 @@ pub struct Published {
     encodings: [OnceLock<Bytes>; WireFormat::COUNT],
     /// Whether a live subscriber has been handed it yet.
     handed_over: AtomicBool,
+    /// The resume token handed out with it when that is not its id: on a subscription that
+    /// merges several histories, where the subscriber stands in each (`v1:…`).
+    token: Option<Box<str>>,
 }
 
 /// The encodings transports keep of a [`Published`] notification. The domain never looks
@@ -154,7 +158,31 @@ impl Published {
             taken_at: Instant::now(),
             encodings: Default::default(),
             handed_over: AtomicBool::new(false),
+            token: None,
         }
+    }
+
+    /// A notification for one subscriber of several histories, with the token to resume
+    /// that subscriber after it.
+    pub fn with_token(notification: Notification, token: String) -> Self {
+        Self {
+            token: Some(token.into_boxed_str()),
+            ..Self::new(notification)
+        }
+    }
+
+    /// The resume token to hand out with the notification: its id, unless
+    /// [`Published::with_token`] gave another.
+    pub fn resume_token(&self) -> Cow<'_, str> {
+        match &self.token {
+            Some(token) => Cow::Borrowed(token),
+            None => Cow::Owned(self.notification.id.to_string()),
+        }
+    }
+
+    /// The token [`Published::with_token`] gave, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     /// What was announced.

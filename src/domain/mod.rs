@@ -9,6 +9,7 @@ pub mod auth;
 mod error;
 pub mod event;
 pub mod memory;
+mod merged;
 mod notifier;
 mod readiness;
 pub mod records;
@@ -23,7 +24,8 @@ pub use self::{
     analysis::AnalysisStats,
     error::{Code, CoreError, MemoryError, reason},
     event::{EventId, Notification, Published, Resume, TaskFilter, WireFormat},
-    notifier::{NotifierConfig, Subscription},
+    merged::{Subscription, TOKEN_PREFIX},
+    notifier::NotifierConfig,
     readiness::Readiness,
     task::{MAX_TASK_ID_LEN, TaskId},
 };

@@ -232,7 +232,7 @@ impl Notifier {
 ///
 /// Polled by the subscriber's transport itself; dropping a `next()` future loses nothing, as
 /// every bit of state lives here.
-pub struct Subscription {
+pub(crate) struct Subscription {
     shared: Arc<Shared>,
     filter: TaskFilter,
     live: BroadcastStream<Arc<Published>>,
@@ -377,6 +377,12 @@ impl Stream for Subscription {
 }
 
 impl Subscription {
+    /// Where the subscriber resumes: after the last notification delivered, or where it
+    /// began.
+    pub(crate) fn resume_after(&self) -> EventId {
+        self.delivered
+    }
+
     /// This subscriber's notice of a loss the tail found (`marker`): named after its own
     /// task, with the last id it was given, and id `0` since everything now retained follows.
     fn notice_of_loss(&mut self, marker: &Notification) -> Arc<Published> {

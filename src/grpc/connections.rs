@@ -1,45 +1,89 @@
-//! The connection limit: at most `max_connections` open at once, each accepted connection
-//! holding a permit until it closes, its writes coalesced ([`Coalesced`]).
+//! The gRPC listener's accept loop: at most `max_connections` open at once, each accepted
+//! connection holding a permit until it closes, its TLS handshake (if any) done in a task of
+//! its own within the handshake timeout, its first bytes due within the same deadline
+//! ([`Handshake`]), its writes coalesced ([`Coalesced`]).
 
 use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
-use futures::{Stream, StreamExt};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    net::TcpStream,
-    sync::{OwnedSemaphorePermit, Semaphore},
+    net::{TcpListener, TcpStream},
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
 };
-use tonic::transport::server::{Connected, TcpIncoming};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::Connected;
 
 use super::coalesce::Coalesced;
+use crate::transport::{Accepted, Handshake, configure_accepted};
 
-/// Accepted connections, at most `max` open at once: each carries a permit it returns on close.
+/// How connections are accepted.
+#[derive(Clone)]
+pub(super) struct Limits {
+    /// Connections open at once.
+    pub(super) max_connections: usize,
+    /// For the TLS handshake, then for the first bytes of HTTP/2.
+    pub(super) handshake_timeout: Duration,
+    /// TCP keepalive idle time.
+    pub(super) keepalive: Option<Duration>,
+    /// TLS, or plaintext.
+    pub(super) tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// Connections accepted on `listener` within `limits`, ready for tonic. The accept loop runs
+/// until tonic drops the stream (at shutdown), then closes the listener.
 pub(super) fn limited(
-    incoming: TcpIncoming,
-    max: usize,
-) -> impl Stream<Item = std::io::Result<Counted>> + Send + 'static {
-    let permits = Arc::new(Semaphore::new(max.max(1)));
-    Box::pin(futures::stream::unfold(
-        (incoming, permits),
-        |(mut incoming, permits)| async move {
-            let permit = permits.clone().acquire_owned().await.ok()?;
-            let accepted = incoming.next().await?;
-            let counted = accepted.map(|io| Counted {
-                io: Coalesced::new(io),
-                _permit: permit,
+    listener: TcpListener,
+    limits: Limits,
+) -> ReceiverStream<std::io::Result<Counted>> {
+    let (sender, receiver) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        loop {
+            let permit = tokio::select! {
+                () = sender.closed() => return,
+                permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            };
+            let tcp = tokio::select! {
+                () = sender.closed() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, _)) => tcp,
+                    Err(error) => {
+                        // Out of descriptors, or a connection reset before it was taken:
+                        // neither ends the server; a short pause keeps it from spinning.
+                        tracing::debug!(%error, "gRPC accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            configure_accepted(&tcp, limits.keepalive);
+            let (sender, tls, timeout) =
+                (sender.clone(), limits.tls.clone(), limits.handshake_timeout);
+            tokio::spawn(async move {
+                match Accepted::secure(tcp, tls.as_ref(), timeout).await {
+                    Ok(io) => {
+                        let counted = Counted {
+                            io: Coalesced::new(Handshake::new(io, timeout)),
+                            _permit: permit,
+                        };
+                        let _ = sender.send(Ok(counted)).await;
+                    }
+                    Err(error) => tracing::debug!(%error, "gRPC TLS handshake failed"),
+                }
             });
-            Some((counted, (incoming, permits)))
-        },
-    ))
+        }
+    });
+    ReceiverStream::new(receiver)
 }
 
 /// A connection holding one of the permits of [`limited`].
 pub(super) struct Counted {
-    io: Coalesced<TcpStream>,
+    io: Coalesced<Handshake<Accepted>>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -47,10 +91,9 @@ impl Connected for Counted {
     type ConnectInfo = <TcpStream as Connected>::ConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.io.get_ref().connect_info()
+        self.io.get_ref().get_ref().tcp().connect_info()
     }
 }
-
 impl AsyncRead for Counted {
     fn poll_read(
         mut self: Pin<&mut Self>,

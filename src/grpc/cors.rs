@@ -1,16 +1,25 @@
 //! CORS for grpc-web callers in browsers.
 
+use std::sync::Arc;
+
 use tonic::codegen::http;
 
 use super::REQUEST_ID_HEADER;
+use crate::transport::{Names, host_of};
 
-/// CORS for grpc-web callers on any origin: they carry no cookies, so `*` is safe, and every
-/// header grpc-web sends or reads must be named (`authorization` for bearer tokens).
-pub(super) fn browser_cors() -> tower_http::cors::CorsLayer {
+/// CORS for grpc-web callers on the origins `names` allows, never `*`: the origin is echoed
+/// (with `Vary: Origin`) when allowed. The guard outside has already refused the others; this
+/// asks the same policy, so no answer ever names an origin it did not allow. Every header
+/// grpc-web sends or reads must be named (`authorization` for bearer tokens).
+pub(super) fn browser_cors(names: Arc<Names>) -> tower_http::cors::CorsLayer {
     use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
-    use tower_http::cors::{Any, CorsLayer};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
     CorsLayer::new()
-        .allow_origin(Any)
+        .allow_origin(AllowOrigin::predicate(move |origin, request| {
+            origin.to_str().is_ok_and(|origin| {
+                names.origin_allowed_for(origin, host_of(&request.uri, &request.headers))
+            })
+        }))
         .allow_methods([http::Method::POST])
         .allow_headers([
             CONTENT_TYPE,

@@ -54,7 +54,11 @@ impl EncodedNotification {
 
     fn encoding(published: &Published) -> &Bytes {
         published.encoded(WireFormat::Protobuf, |notification| {
-            pb::Notification::from(notification).encode_to_vec().into()
+            let mut message = pb::Notification::from(notification);
+            if let Some(token) = published.token() {
+                token.clone_into(&mut message.id);
+            }
+            message.encode_to_vec().into()
         })
     }
 

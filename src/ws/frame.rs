@@ -402,11 +402,13 @@ struct NotificationBody<'a> {
     traceparent: Option<&'a str>,
 }
 
-/// A notification of the active watch. `id` is the resume token, as on the gRPC stream.
-pub(crate) fn notification_frame(notification: &Notification) -> String {
+/// A notification of the active watch. `id` is the resume token, as on the gRPC stream: the
+/// notification's id, or `token` when the subscription gave another
+/// ([`crate::domain::Published::resume_token`]).
+pub(crate) fn notification_frame(notification: &Notification, token: Option<&str>) -> String {
     python_json(&NotificationFrame {
         notification: NotificationBody {
-            id: notification.id.to_string(),
+            id: token.map_or_else(|| notification.id.to_string(), str::to_owned),
             task_id: &notification.task_id,
             agent: &notification.agent,
             action: &notification.action,
@@ -788,17 +790,20 @@ mod tests {
     fn notifications_are_wrapped_and_timed() {
         let mut payload = Map::new();
         payload.insert("summary".into(), json!("Analyzed 3 items"));
-        let frame = parse(&notification_frame(&Notification {
-            id: EventId {
-                ms: 1_700_000_000_123,
-                seq: 4,
+        let frame = parse(&notification_frame(
+            &Notification {
+                id: EventId {
+                    ms: 1_700_000_000_123,
+                    seq: 4,
+                },
+                task_id: "101".into(),
+                agent: "TechAgent".into(),
+                action: "analysis_stored".into(),
+                payload,
+                traceparent: Some(TRACEPARENT.into()),
             },
-            task_id: "101".into(),
-            agent: "TechAgent".into(),
-            action: "analysis_stored".into(),
-            payload,
-            traceparent: Some(TRACEPARENT.into()),
-        }));
+            None,
+        ));
         assert_eq!(
             frame,
             json!({"notification": {

@@ -41,19 +41,22 @@ mod connection;
 mod frame;
 mod operations;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
 };
 
 use axum::{
     Router,
-    extract::{Query, State, WebSocketUpgrade},
+    extract::{Query, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
     http::{
-        HeaderMap,
-        header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL},
+        HeaderMap, HeaderValue, StatusCode,
+        header::{self, AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL},
     },
-    response::Response,
+    response::{IntoResponse as _, Response},
     routing::get,
 };
 use prometheus::{IntGauge, Registry};
@@ -64,7 +67,10 @@ use tracing::Instrument as _;
 
 use self::connection::Connection;
 use crate::{
-    domain::{Agents, Caller, auth},
+    domain::{
+        Agents, Caller, CoreError,
+        auth::{self, Operation},
+    },
     telemetry::CallMetrics,
 };
 
@@ -84,6 +90,11 @@ pub struct WsConfig {
     /// Connections open at once; one more gets a `RESOURCE_EXHAUSTED` error frame and close
     /// 1013 (try again later).
     pub max_connections: usize,
+    /// How often each connection is pinged.
+    pub ping_interval: Duration,
+    /// How long after a ping the peer has to be heard from (any frame, the pong included)
+    /// before the connection closes and frees its slot.
+    pub pong_timeout: Duration,
 }
 
 impl Default for WsConfig {
@@ -91,6 +102,9 @@ impl Default for WsConfig {
         Self {
             max_frame_bytes: 1024 * 1024,
             max_connections: 10_000,
+            // Under the idle timeouts of common proxies (60 s and more).
+            ping_interval: Duration::from_secs(25),
+            pong_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -175,13 +189,25 @@ struct UpgradeQuery {
     token: Option<String>,
 }
 
+/// `GET /ws`. With tokens, the credential is checked here, before the socket exists: a caller
+/// without a valid token gets 401 and holds no connection slot. What each role may do is
+/// checked per command.
 async fn upgrade(
     State(state): State<WsState>,
     Query(query): Query<UpgradeQuery>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let caller = Caller::with_token(presented_token(&headers, query.token.as_deref()));
+    // Help needs the lowest role, so this asks for a valid token of any role. Checked before
+    // the upgrade headers, so a page can learn why its socket was refused with a plain GET.
+    if let Err(error) = state.agents.authorize(&caller, Operation::Help) {
+        return refused(error);
+    }
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
     let trace_parent = crate::traces::parent_in_headers(&headers);
     let cap = state.config.hard_cap();
     let connection = state.connections.fetch_add(1, Ordering::Relaxed) + 1;
@@ -216,6 +242,25 @@ async fn upgrade(
             }
             .instrument(tracing::debug_span!("ws", connection))
         })
+}
+
+/// An upgrade refused for its credential: 401 (with `WWW-Authenticate`) or 403, the body the
+/// error frame the same failure gets on an open socket.
+fn refused(error: CoreError) -> Response {
+    let status = match &error {
+        CoreError::PermissionDenied { .. } => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    tracing::debug!(%error, "websocket upgrade refused");
+    let body = frame::error_frame(&frame::ErrorBody::from(error));
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
 }
 
 /// The bearer token of an upgrade request: the `Authorization` header, a `bearer.<token>`

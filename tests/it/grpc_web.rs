@@ -241,10 +241,19 @@ async fn bearer_tokens_work_over_grpc_web() {
 }
 
 /// A browser on another origin first sends a preflight; Rift must allow the grpc-web headers
-/// and expose the status headers, or the browser hides the answer from the page.
+/// and expose the status headers, or the browser hides the answer from the page. The origin
+/// must be allowed (`--allowed-origins`), and the answer names it, never `*`.
 #[tokio::test]
-async fn cors_lets_another_origin_call() {
-    let (_redis, rift) = TestRift::with_redis().await;
+async fn cors_lets_an_allowed_origin_call() {
+    let redis = RedisServer::start();
+    let rift = TestRift::start(rift::server::Config {
+        transport: rift::transport::TransportConfig {
+            allowed_origins: vec!["http://dashboard.example".into()],
+            ..Default::default()
+        },
+        ..crate::support::rift::redis_config(&redis.url())
+    })
+    .await;
     let url = format!("http://{}/rift.v1.Rift/Progress", rift.grpc_addr);
 
     let preflight = Request::builder()
@@ -263,7 +272,7 @@ async fn cors_lets_another_origin_call() {
     let headers = response.headers();
     assert_eq!(
         header_str(headers, header::ACCESS_CONTROL_ALLOW_ORIGIN),
-        "*"
+        "http://dashboard.example"
     );
     let allowed = header_str(headers, header::ACCESS_CONTROL_ALLOW_HEADERS).to_ascii_lowercase();
     for name in [
@@ -297,7 +306,7 @@ async fn cors_lets_another_origin_call() {
     let headers = response.headers();
     assert_eq!(
         header_str(headers, header::ACCESS_CONTROL_ALLOW_ORIGIN),
-        "*"
+        "http://dashboard.example"
     );
     let exposed = header_str(headers, header::ACCESS_CONTROL_EXPOSE_HEADERS).to_ascii_lowercase();
     for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {

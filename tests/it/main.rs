@@ -13,10 +13,12 @@
 
 mod asyncapi;
 mod cli;
+mod cluster;
 mod completions;
 mod core_hardening;
 mod dashboard;
 mod durability;
+mod exhaustion;
 mod faults;
 mod fuzz;
 mod grpc_flow;
@@ -28,6 +30,7 @@ mod history_loss;
 mod http_routes;
 mod memory_contract;
 mod observability;
+mod origins;
 mod readme;
 mod redis_layout;
 mod redis_outage;
@@ -35,6 +38,7 @@ mod reliability;
 mod sentinel;
 mod support;
 mod task_replay;
+mod tls;
 mod traces;
 mod try_again;
 mod unknown_outcome;

@@ -29,7 +29,10 @@ type Series = (String, BTreeMap<String, String>);
 async fn get_metrics(addr: SocketAddr) -> (String, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: rift\r\nConnection: close\r\n\r\n")
+        .write_all(
+            format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
         .await
         .expect("send request");
     let mut response = String::new();

@@ -446,9 +446,14 @@ async fn the_tokens_example_works_as_written_with_grpcurl_websocat_and_the_serve
         "{example}"
     );
 
-    // Without a token the server says how to connect; that command works too.
-    let mut anonymous = WsClient::connect(rift.http_addr).await;
-    let error = anonymous.command_error("help").await;
+    // Without a token the upgrade is refused, and its body says how to connect; that command
+    // works too.
+    let refused = match WsClient::try_connect_with_headers(rift.http_addr, &[]).await {
+        Err(refused) => refused,
+        Ok(_) => panic!("an upgrade without a token is refused"),
+    };
+    assert_eq!(refused.status, 401, "{refused:?}");
+    let error = crate::support::json(&refused.body)["error"].clone();
     assert_eq!(error["code"], "UNAUTHENTICATED", "{error}");
     let hint = error["hint"].as_str().expect("a hint");
     let start = hint.find("websocat ").expect("the hint names websocat");

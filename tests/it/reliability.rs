@@ -123,10 +123,21 @@ async fn over_grpc(
     status.map(|status| code_name(status.code()))
 }
 
+/// The code a command gets over WebSocket: a credential that is no valid token is refused at
+/// the upgrade (401, the body the error frame), before any command.
 async fn over_ws(rift: &TestRift, operation: Operation, token: Option<&str>) -> Option<String> {
-    let mut client = match token {
-        Some(token) => WsClient::connect_with_token(rift.http_addr, token).await,
-        None => WsClient::connect(rift.http_addr).await,
+    let authorization = token.map(|token| format!("Bearer {token}"));
+    let headers: Vec<(&'static str, &str)> = authorization
+        .iter()
+        .map(|value| ("authorization", value.as_str()))
+        .collect();
+    let mut client = match WsClient::try_connect_with_headers(rift.http_addr, &headers).await {
+        Ok(client) => client,
+        Err(refused) => {
+            assert_eq!(refused.status, 401, "{refused:?}");
+            let body: Value = serde_json::from_str(&refused.body).expect("an error frame");
+            return body["error"]["code"].as_str().map(str::to_owned);
+        }
     };
     let command = match operation {
         Operation::Analyze => "Analyze data for task m with data: []",
@@ -527,15 +538,21 @@ async fn a_missed_deadline_is_deadline_exceeded_and_the_write_never_lands() {
     let rift = TestRift::on_redis(&redis.url()).await;
     let mut client = rift.client().await;
     pause_writes(&redis, 10_000).await;
-    // Rift answers a little before the deadline, so its DEADLINE_EXCEEDED beats the client's own
-    // timer (which tonic's client would report as CANCELLED).
+    // Rift answers DEADLINE_EXCEEDED a little before the deadline (`answer_margin`), but on a
+    // starved machine the client's own timer can still fire first (tonic's client reports
+    // that as CANCELLED "Timeout expired"). Either way the caller was told its deadline
+    // passed; what holds whatever the load is that the write never lands. Rift's own code for
+    // a spent deadline is asserted without a client timer racing it: in grpc_service.rs, and
+    // for the server's timeout below.
     let mut late = Request::new(analyze_request("late"));
     late.set_timeout(Duration::from_millis(500));
     let status = client
         .analyze(late)
         .await
         .expect_err("Redis holds the write");
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    let told_deadline_passed = status.code() == Code::DeadlineExceeded
+        || (status.code() == Code::Cancelled && status.message().contains("Timeout expired"));
+    assert!(told_deadline_passed, "{status:?}");
     unpause(&redis).await;
     // The held script runs now, on the same connection as this call and before it: had it
     // written, this would be version 2.

@@ -2,12 +2,15 @@
 //! all started by the test on free ports) follows the master through a failover by itself.
 //!
 //! One group for the whole test function (a failover takes seconds), many scenarios in it:
-//! the task flow on the prototype's keys; then, under load from four writers and with a
-//! subscriber live since `after = "0"`, the master is SIGKILLed, the Sentinels promote the
-//! replica, and the old master comes back empty (as a master, until the Sentinels demote it).
-//! Writes succeed again without restarting Rift; with `--durability replicated` every
-//! acknowledged write is on the new master and none was applied twice; the subscriber gets
-//! every surviving event exactly once (after a notice, if any, the replay it announces).
+//! the task flow on the prototype's keys; then, under load from four writers spread over two
+//! Rifts (one in the test, one a process of its own) and with subscribers live since
+//! `after = "0"` (all tasks on one Rift, one task on the other), the master is SIGKILLed, the
+//! Sentinels promote the replica, and the old master comes back empty (as a master, until the
+//! Sentinels demote it). Writes succeed again on both without restarting either; with
+//! `--durability replicated` every acknowledged write is on the new master and none was
+//! applied twice; each subscriber gets every surviving event of its tasks exactly once (after
+//! a notice, if any, the replay it announces), and resuming from the middle of what one
+//! received delivers exactly the rest.
 //!
 //! Run with `--nocapture` to see the figures.
 
@@ -34,7 +37,7 @@ use tonic::{Code, transport::Channel};
 use crate::support::{
     grpc::{patient, patient_analyze, subscribe, version},
     redis::RedisServer,
-    rift::TestRift,
+    rift::{RiftProcess, TestRift},
     sentinel::SentinelGroup,
 };
 
@@ -79,6 +82,78 @@ async fn until_acknowledged(
 struct Received {
     since_notice: Vec<pb::Notification>,
     notices: Vec<String>,
+}
+
+/// Collects `stream` into a [`Received`] until it ends (or the server shuts down).
+fn collect(
+    mut stream: tonic::Streaming<pb::Notification>,
+) -> (Arc<Mutex<Received>>, tokio::task::JoinHandle<()>) {
+    let received = Arc::new(Mutex::new(Received::default()));
+    let collecting = {
+        let received = received.clone();
+        tokio::spawn(async move {
+            loop {
+                let notification = match stream.message().await {
+                    Ok(Some(notification)) => notification,
+                    Ok(None) => break,
+                    // The server shutting down ends the stream so.
+                    Err(status)
+                        if status.code() == tonic::Code::Unavailable
+                            && status.message().contains("shutting down") =>
+                    {
+                        break;
+                    }
+                    Err(status) => panic!("subscription: {status:?}"),
+                };
+                let mut received = received.lock().await;
+                if notification.agent == "Rift" {
+                    received.notices.push(notification.action.clone());
+                    received.since_notice.clear();
+                } else {
+                    received.since_notice.push(notification);
+                }
+            }
+        })
+    };
+    (received, collecting)
+}
+
+/// Waits until `received` holds every `(task, version)` of `expected` since its last notice,
+/// each once and nothing else of the writers' tasks; returns the notices.
+async fn until_received(
+    received: &Mutex<Received>,
+    expected: &BTreeSet<(String, u64)>,
+) -> Vec<String> {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        {
+            let received = received.lock().await;
+            let mut seen: BTreeMap<(String, u64), usize> = BTreeMap::new();
+            for n in received
+                .since_notice
+                .iter()
+                .filter(|n| n.task_id.starts_with("load-"))
+            {
+                *seen
+                    .entry((n.task_id.clone(), version(n) as u64))
+                    .or_default() += 1;
+            }
+            let twice: Vec<_> = seen.iter().filter(|(_, count)| **count > 1).collect();
+            assert!(twice.is_empty(), "delivered twice: {twice:?}");
+            let got: BTreeSet<_> = seen.into_keys().collect();
+            if expected.is_subset(&got) {
+                let lost: Vec<_> = got.difference(expected).collect();
+                assert!(lost.is_empty(), "events of no acknowledged write: {lost:?}");
+                return received.notices.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the subscriber is missing {:?}",
+                expected.difference(&got).collect::<Vec<_>>()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn task_flow(rift: &TestRift, group: &mut SentinelGroup) {
@@ -148,47 +223,24 @@ async fn until_each_has(acknowledged: &Mutex<Vec<usize>>, count: usize) {
     }
 }
 
-async fn failover_under_load(rift: &TestRift, group: &mut SentinelGroup) {
+async fn failover_under_load(rift: &TestRift, other: &RiftProcess, group: &mut SentinelGroup) {
     let mut client = rift.client().await;
-    let mut stream = subscribe(&mut client, "", "0").await;
-    let received = Arc::new(Mutex::new(Received::default()));
-    let collecting = {
-        let received = received.clone();
-        tokio::spawn(async move {
-            loop {
-                let notification = match stream.message().await {
-                    Ok(Some(notification)) => notification,
-                    Ok(None) => break,
-                    // The server shutting down ends the stream so.
-                    Err(status)
-                        if status.code() == tonic::Code::Unavailable
-                            && status.message().contains("shutting down") =>
-                    {
-                        break;
-                    }
-                    Err(status) => panic!("subscription: {status:?}"),
-                };
-                let mut received = received.lock().await;
-                if notification.agent == "Rift" {
-                    received.notices.push(notification.action.clone());
-                    received.since_notice.clear();
-                } else {
-                    received.since_notice.push(notification);
-                }
-            }
-        })
-    };
+    let mut other_client = other.client().await;
+    let (everything, collecting) = collect(subscribe(&mut client, "", "0").await);
+    // A per-task subscription on the other process, from the start.
+    let (one_task, collecting_one) = collect(subscribe(&mut other_client, "load-1", "0").await);
 
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(Mutex::new(vec![0; WRITERS]));
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
-            tokio::spawn(writer(
-                client.clone(),
-                w,
-                stop.clone(),
-                acknowledged.clone(),
-            ))
+            // Half the writers on each Rift: two processes follow the same failover.
+            let client = if w % 2 == 0 {
+                client.clone()
+            } else {
+                other_client.clone()
+            };
+            tokio::spawn(writer(client, w, stop.clone(), acknowledged.clone()))
         })
         .collect();
     until_each_has(&acknowledged, BEFORE).await;
@@ -240,36 +292,34 @@ async fn failover_under_load(rift: &TestRift, group: &mut SentinelGroup) {
         .enumerate()
         .flat_map(|(w, &count)| (1..=count as u64).map(move |v| (format!("load-{w}"), v)))
         .collect();
-    let deadline = Instant::now() + SETTLE;
-    let notices = loop {
-        {
-            let received = received.lock().await;
-            let mut seen: BTreeMap<(String, u64), usize> = BTreeMap::new();
-            for n in received
-                .since_notice
-                .iter()
-                .filter(|n| n.task_id.starts_with("load-"))
-            {
-                *seen
-                    .entry((n.task_id.clone(), version(n) as u64))
-                    .or_default() += 1;
-            }
-            let twice: Vec<_> = seen.iter().filter(|(_, count)| **count > 1).collect();
-            assert!(twice.is_empty(), "delivered twice: {twice:?}");
-            let got: BTreeSet<_> = seen.into_keys().collect();
-            if expected.is_subset(&got) {
-                let lost: Vec<_> = got.difference(&expected).collect();
-                assert!(lost.is_empty(), "events of no acknowledged write: {lost:?}");
-                break received.notices.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the subscriber is missing {:?}",
-                expected.difference(&got).collect::<Vec<_>>()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let notices = until_received(&everything, &expected).await;
+    let one_task_expected: BTreeSet<_> = expected
+        .iter()
+        .filter(|(task, _)| task == "load-1")
+        .cloned()
+        .collect();
+    until_received(&one_task, &one_task_expected).await;
+    collecting_one.abort();
+
+    // Resuming from the middle of what was received (since the last notice) delivers exactly
+    // the rest, in order: no gap, no duplicate.
+    let received: Vec<String> = everything
+        .lock()
+        .await
+        .since_notice
+        .iter()
+        .map(|n| n.id.clone())
+        .collect();
+    let middle = received.len() / 2;
+    let mut resumed = subscribe(&mut client, "", &received[middle]).await;
+    for want in &received[middle + 1..] {
+        let got = resumed
+            .message()
+            .await
+            .expect("resumed stream")
+            .expect("resumed notification");
+        assert_eq!(&got.id, want, "resumed after {}", received[middle]);
+    }
     collecting.abort();
     // Ids only go up within what the subscriber received since the last notice.
     eprintln!(
@@ -297,5 +347,17 @@ async fn rift_follows_the_master_through_a_failover() {
     })
     .await;
     task_flow(&rift, &mut group).await;
-    failover_under_load(&rift, &mut group).await;
+    // A second Rift, a process of its own, on the same Sentinels.
+    let other = RiftProcess::spawn(&[
+        "--redis-mode",
+        "sentinel",
+        "--redis-url",
+        &group.url(),
+        "--durability",
+        "replicated",
+        "--redis-timeout-ms",
+        "2000",
+    ])
+    .await;
+    failover_under_load(&rift, &other, &mut group).await;
 }

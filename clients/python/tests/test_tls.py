@@ -97,15 +97,22 @@ def _server_context(ca: trustme.CA, require_client_cert: bool) -> ssl.SSLContext
 
 
 @pytest.fixture
-def tls_proxy(rift, ca: trustme.CA) -> Iterator[TlsProxy]:
-    proxy = TlsProxy(rift.grpc_addr, _server_context(ca, require_client_cert=False))
+def named_rift(start_rift):
+    """A Rift that answers to the proxy's name: the clients send it as ``:authority``, and
+    Rift refuses names that are not its own (DNS rebinding)."""
+    return start_rift("--public-host", SERVER_NAME)
+
+
+@pytest.fixture
+def tls_proxy(named_rift, ca: trustme.CA) -> Iterator[TlsProxy]:
+    proxy = TlsProxy(named_rift.grpc_addr, _server_context(ca, require_client_cert=False))
     yield proxy
     proxy.close()
 
 
 @pytest.fixture
-def mtls_proxy(rift, ca: trustme.CA) -> Iterator[TlsProxy]:
-    proxy = TlsProxy(rift.grpc_addr, _server_context(ca, require_client_cert=True))
+def mtls_proxy(named_rift, ca: trustme.CA) -> Iterator[TlsProxy]:
+    proxy = TlsProxy(named_rift.grpc_addr, _server_context(ca, require_client_cert=True))
     yield proxy
     proxy.close()
 
@@ -165,7 +172,7 @@ def test_mtls_needs_the_client_certificate_and_presents_it(mtls_proxy: TlsProxy,
 def test_the_async_client_over_mtls_with_a_token(start_rift, ca: trustme.CA, tmp_path: Path) -> None:
     tokens = tmp_path / "tokens"
     tokens.write_text("writer writer-token-0123456789\n")
-    rift = start_rift("--tokens-file", str(tokens))
+    rift = start_rift("--tokens-file", str(tokens), "--public-host", SERVER_NAME)
     proxy = TlsProxy(rift.grpc_addr, _server_context(ca, require_client_cert=True))
     chain, key = _client_pair(ca)
     tls = Tls(ca.cert_pem.bytes(), chain, key, SERVER_NAME)

@@ -30,6 +30,7 @@ mod sentinel;
 
 use std::{
     fmt::Debug,
+    sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -39,6 +40,7 @@ pub use self::{
     in_process::InProcessMemory,
     redis::{
         DEFAULT_SENTINEL_MASTER, RedisConfig, RedisMemory, ScriptCall, analyze_script_call,
+        layout::{DEFAULT_PARTITIONS, LAYOUT_KEY, Layout, MAX_PARTITIONS, partition_of},
         masked_url,
     },
 };
@@ -439,8 +441,29 @@ pub trait Memory: Send + Sync + Debug + 'static {
     /// subscriber learns what became of what it had read.
     async fn locate(&self, id: EventId) -> Result<Located, MemoryError>;
 
-    /// A reader that waits for new notifications; the notifier runs one per process.
+    /// A reader that waits for new notifications; the notifier runs one per process (per
+    /// partition, see [`Memory::partitions`]).
     fn open_tail(&self) -> Box<dyn Tail>;
+
+    /// A memory whose notifications are kept in several histories (Redis Cluster: one stream
+    /// per partition) returns one memory per partition here: each reads that partition's
+    /// history (`events_after`, `history`, `locate`, `open_tail`), and writes the same data
+    /// as this one. Empty (the default): one history, this memory's own.
+    fn partitions(&self) -> Vec<Arc<dyn Memory>> {
+        Vec::new()
+    }
+
+    /// Which of [`Memory::partitions`] holds `task`'s notifications (0 with one history).
+    fn partition_of(&self, _task: &TaskId) -> usize {
+        0
+    }
+
+    /// Whether the stored data is laid out as this memory expects: `Ok(Err(why))` when it is
+    /// not (Rift must not start; every write is refused), an error when memory cannot tell
+    /// now (checked again before the first write).
+    async fn check_layout(&self) -> Result<Result<(), String>, MemoryError> {
+        Ok(Ok(()))
+    }
 
     /// Cheap liveness check for health reporting.
     async fn ping(&self) -> Result<(), MemoryError>;

@@ -1,4 +1,11 @@
-//! The Redis memory: the prototype's key layout, one Lua script per agent write.
+//! The Redis memory: one Lua script per agent write, on one server, a master followed through
+//! Sentinel, or the masters of a Redis Cluster.
+//!
+//! Where keys live is [`layout`]'s business: the prototype's keys in `single` and `sentinel`
+//! mode; in `cluster` mode, tasks in fixed partitions whose keys and stream share one hash
+//! slot, so a write is still one script in one round trip, routed by [`cluster`] to the
+//! slot's master. Each partition has a history of its own (stream, epoch); a cluster memory
+//! hands out one view per partition ([`Memory::partitions`]) for the notifier to tail.
 //!
 //! Two kinds of connection, on purpose:
 //! - a [`ConnectionManager`] for request traffic: multiplexed, reconnecting by itself, every
@@ -19,9 +26,13 @@
 //! can still land up to `d` after Rift answered; keep both hosts on NTP, well within
 //! `op_timeout`.
 
+mod cluster;
+pub(super) mod layout;
+
 use std::{
     collections::HashMap,
     future::Future,
+    sync::Arc,
     time::{Duration, SystemTime},
 };
 
@@ -33,6 +44,10 @@ use redis::{
 };
 use serde_json::Map;
 
+use self::{
+    cluster::{Node, Router},
+    layout::{DEFAULT_PARTITIONS, HistoryKeys, Keys, LAYOUT_KEY, Layout, TaskKeys, key_slot},
+};
 use super::{
     AnalysisStored, AnalysisWrite, Durability, History, Located, Memory, NarrativeStored,
     NarrativeWrite, ProgressObserved, RedisMode, Tail, TaskState, WriteGuard,
@@ -66,6 +81,9 @@ pub struct RedisConfig {
     /// How long a task's keys are kept after the write that last wrote them
     /// (`--task-ttl-secs`); `None` keeps them until deleted.
     pub task_ttl: Option<Duration>,
+    /// In `RedisMode::Cluster`, the partitions tasks are spread over (`--redis-partitions`),
+    /// fixed when a deployment is created.
+    pub partitions: u32,
 }
 
 impl RedisConfig {
@@ -80,6 +98,7 @@ impl RedisConfig {
             mode: RedisMode::Single,
             sentinel_master: DEFAULT_SENTINEL_MASTER.to_owned(),
             task_ttl: None,
+            partitions: DEFAULT_PARTITIONS,
         }
     }
 }
@@ -150,6 +169,7 @@ pub fn analyze_script_call(
     analyze_args(
         &mut call,
         &write,
+        &Keys::prototype().task(&task),
         &max_events.max(1).to_string(),
         &guard,
         "",
@@ -161,24 +181,24 @@ pub fn analyze_script_call(
 fn analyze_args(
     call: &mut impl ScriptArgs,
     write: &AnalysisWrite<'_>,
+    keys: &TaskKeys,
     max_events: &str,
     guard: &Guard<'_>,
     ttl: &str,
 ) {
-    let task = write.task;
     let expected_version = write.expected_version.map(|v| v.to_string());
-    call.key(&keys::analysis(task))
-        .key(&keys::context(task))
-        .key(&keys::progress(task))
-        .key(keys::NOTIFICATIONS)
-        .key(&keys::updates_channel(task))
-        .key(&keys::last_event(task))
-        .arg(task.as_str())
+    call.key(&keys.analysis)
+        .key(&keys.context)
+        .key(&keys.progress)
+        .key(&keys.stream)
+        .key(&keys.channel)
+        .key(&keys.last_event)
+        .arg(write.task.as_str())
         .arg(write.record_json)
         .arg(write.summary)
         .arg(max_events)
         .arg(expected_version.as_deref().unwrap_or_default());
-    guarded(call, &write.guard, guard);
+    guarded(call, &write.guard, guard, keys);
     retained(call, ttl);
     traced(call);
 }
@@ -212,17 +232,33 @@ impl ScriptArgs for ScriptCall {
 }
 
 impl Scripts {
-    fn new() -> Self {
-        let write = |body: &str| Script::new(&write_script(body));
+    /// The scripts as the layout runs them. Partitioned (cluster), each starts with a shebang,
+    /// so Redis refuses any access outside the slot of its declared keys (a layout bug
+    /// caught, not a key written on the wrong node), and publishes with `SPUBLISH`, which
+    /// stays on the shard, where a classic `PUBLISH` is broadcast to every node.
+    fn new(layout: Layout) -> Self {
+        type Source = fn(&str) -> String;
+        let (write, read): (Source, Source) = match layout {
+            Layout::Prototype => (write_script, str::to_owned),
+            Layout::Partitioned { .. } => (
+                |body| format!("#!lua\n{}", sharded_publish(&write_script(body))),
+                |body| format!("#!lua flags=no-writes\n{body}"),
+            ),
+        };
         Self {
-            analyze: write(ANALYZE),
-            narrate: write(include_str!("scripts/narrate.lua")),
-            progress: write(include_str!("scripts/progress.lua")),
-            delete: write(include_str!("scripts/delete.lua")),
-            history: Script::new(include_str!("scripts/history.lua")),
-            task_history: Script::new(include_str!("scripts/task_history.lua")),
+            analyze: Script::new(&write(ANALYZE)),
+            narrate: Script::new(&write(include_str!("scripts/narrate.lua"))),
+            progress: Script::new(&write(include_str!("scripts/progress.lua"))),
+            delete: Script::new(&write(include_str!("scripts/delete.lua"))),
+            history: Script::new(&read(include_str!("scripts/history.lua"))),
+            task_history: Script::new(&read(include_str!("scripts/task_history.lua"))),
         }
     }
+}
+
+/// A write script publishing with `SPUBLISH` (cluster) instead of `PUBLISH`.
+fn sharded_publish(script: &str) -> String {
+    script.replace("redis.call('PUBLISH',", "redis.call('SPUBLISH',")
 }
 
 /// What Rift adds to a write's own guard for the script: the deadline it gives the script
@@ -237,14 +273,14 @@ struct Guard<'a> {
 /// the last keys; and five last arguments: the deadline, the candidate epoch, the expected
 /// epoch (empty for any), request fingerprint and window (ms; both empty without a request
 /// key). `prelude.lua` reads them in that order.
-fn guarded(call: &mut impl ScriptArgs, write: &WriteGuard<'_>, guard: &Guard<'_>) {
-    call.key(keys::META)
+fn guarded(call: &mut impl ScriptArgs, write: &WriteGuard<'_>, guard: &Guard<'_>, keys: &TaskKeys) {
+    call.key(&keys.meta)
         .arg(&guard.deadline_ms)
         .arg(guard.candidate_epoch)
         .arg(write.epoch.unwrap_or_default());
     match write.request {
         Some(request) => {
-            call.key(&keys::request(request.id))
+            call.key(&keys.request(request.id))
                 .arg(request.fingerprint)
                 .arg(&request.window.as_millis().max(1).to_string());
         }
@@ -298,25 +334,52 @@ impl EpochCandidates {
 /// script's own guard (compared with Redis's `TIME`), the monotonic one for the wait.
 #[derive(Debug, Clone, Copy)]
 struct GiveUp {
-    wall: SystemTime,
     at: tokio::time::Instant,
+    /// The deadline a write script is given: the earlier of the caller's and `wall`.
+    script_deadline: SystemTime,
+    /// Whether `script_deadline` is the caller's: then a script refused for lateness means
+    /// the caller's time ran out; otherwise only Rift's own wait did, and the caller may
+    /// retry.
+    caller_binds: bool,
 }
 
 impl GiveUp {
     /// `timeout` from now. The wall clock is read first, so the script's deadline is never
     /// later than the moment the wait ends.
     fn after(timeout: Duration) -> Self {
+        Self::within(timeout, None)
+    }
+
+    /// [`GiveUp::after`], for a write whose caller must be answered by `deadline`.
+    fn within(timeout: Duration, deadline: Option<SystemTime>) -> Self {
         let wall = SystemTime::now() + timeout;
+        let at = tokio::time::Instant::now() + timeout;
+        let caller_binds = deadline.is_some_and(|deadline| deadline <= wall);
         Self {
-            wall,
-            at: tokio::time::Instant::now() + timeout,
+            at,
+            script_deadline: deadline.map_or(wall, |deadline| deadline.min(wall)),
+            caller_binds,
         }
     }
 
-    /// The script's deadline argument: the earlier of `deadline` and this moment, in unix ms.
-    fn deadline_arg(&self, deadline: Option<SystemTime>) -> String {
-        let wall = deadline.map_or(self.wall, |deadline| deadline.min(self.wall));
-        unix_ms(wall).to_string()
+    /// The script's deadline argument, in unix ms.
+    fn deadline_arg(&self) -> String {
+        unix_ms(self.script_deadline).to_string()
+    }
+
+    /// A script's refusal for lateness, as the caller should see it: past the caller's own
+    /// deadline it is `DeadlineExceeded`; past only Rift's wait (Redis ran the script too
+    /// late, e.g. while a failover starved it) it is a refusal before execution, so
+    /// `Unavailable`, and a retry with the same request id is safe.
+    fn explain(&self, error: MemoryError, op_timeout: Duration) -> MemoryError {
+        match error {
+            MemoryError::DeadlineExceeded if !self.caller_binds => {
+                MemoryError::Unavailable(format!(
+                    "Redis reached the write only after Rift's {op_timeout:?} wait; not applied"
+                ))
+            }
+            other => other,
+        }
     }
 }
 
@@ -324,17 +387,65 @@ impl GiveUp {
 /// Rift starts while Redis is down.
 #[derive(Debug, Clone)]
 pub struct RedisMemory {
-    /// The server writes and reads go to: fixed, or followed through Sentinel.
-    master: Master,
+    /// The servers writes and reads go to.
+    servers: Servers,
+    /// Where every key is.
+    keys: Keys,
+    /// The partition whose history `events_after`, `history`, `locate` and `open_tail` read:
+    /// 0, the only one, unless this is one of [`Memory::partitions`].
+    partition: usize,
     config: RedisConfig,
-    scripts: std::sync::Arc<Scripts>,
+    scripts: Arc<Scripts>,
     /// `config.max_events` as the scripts' `MAXLEN` argument, formatted once.
-    maxlen: std::sync::Arc<str>,
+    maxlen: Arc<str>,
     /// `config.task_ttl` in ms as the scripts' retention argument ('' for none), formatted once.
-    ttl: std::sync::Arc<str>,
-    epochs: std::sync::Arc<EpochCandidates>,
-    /// With `Durability::Replicated`: the write link and its group commits.
-    replicated: Option<std::sync::Arc<ReplicatedWrites>>,
+    ttl: Arc<str>,
+    epochs: Arc<EpochCandidates>,
+    /// Set once the data's layout was found to be this memory's ([`Memory::check_layout`]);
+    /// the refusal, for good, if it was not.
+    layout_checked: Arc<tokio::sync::OnceCell<Result<(), String>>>,
+}
+
+/// The servers of a deployment.
+#[derive(Debug, Clone)]
+enum Servers {
+    /// `single` and `sentinel`: one master, fixed or followed.
+    Master {
+        master: Master,
+        /// With `Durability::Replicated`: the write link and its group commits.
+        replicated: Option<Arc<ReplicatedWrites>>,
+    },
+    /// `cluster`: the master owning each slot.
+    Cluster(Arc<Router>),
+}
+
+/// Where one call goes: a master, and its write link with `--durability replicated`.
+#[derive(Debug, Clone)]
+struct Target {
+    master: Master,
+    replicated: Option<Arc<ReplicatedWrites>>,
+}
+
+impl Target {
+    fn of(node: &Node) -> Self {
+        Self {
+            master: node.master.clone(),
+            replicated: node.replicated.clone(),
+        }
+    }
+}
+
+/// A write that did not go through: the slot has another owner (`MOVED`, so the script did
+/// not run and may be sent there once), or any other failure.
+enum Failed {
+    Moved(String),
+    Error(MemoryError),
+}
+
+impl From<MemoryError> for Failed {
+    fn from(error: MemoryError) -> Self {
+        Failed::Error(error)
+    }
 }
 
 impl RedisMemory {
@@ -347,6 +458,7 @@ impl RedisMemory {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(250));
+        let replicated = config.durability == Durability::Replicated;
         let master = match config.mode {
             RedisMode::Single => Master::fixed(&config.url, manager_config)?,
             RedisMode::Sentinel => Master::followed(
@@ -356,15 +468,30 @@ impl RedisMemory {
                 config.op_timeout,
             )?,
             RedisMode::Cluster => {
-                return Err(MemoryError::Unavailable(
-                    "--redis-mode cluster is not built yet".into(),
+                let router =
+                    Router::open(&config.url, manager_config, config.op_timeout, replicated)?;
+                return Ok(Self::on(
+                    Servers::Cluster(router),
+                    Keys::partitioned(config.partitions),
+                    config,
                 ));
             }
         };
-        let replicated = (config.durability == Durability::Replicated)
-            .then(|| std::sync::Arc::new(ReplicatedWrites::new(master.clone(), config.op_timeout)));
-        Ok(Self {
-            master,
+        let replicated =
+            replicated.then(|| Arc::new(ReplicatedWrites::new(master.clone(), config.op_timeout)));
+        Ok(Self::on(
+            Servers::Master { master, replicated },
+            Keys::prototype(),
+            config,
+        ))
+    }
+
+    fn on(servers: Servers, keys: Keys, config: RedisConfig) -> Self {
+        let layout = keys.layout();
+        Self {
+            servers,
+            keys,
+            partition: 0,
             maxlen: config.max_events.max(1).to_string().into(),
             ttl: config
                 .task_ttl
@@ -372,41 +499,103 @@ impl RedisMemory {
                 .unwrap_or_default()
                 .into(),
             config,
-            scripts: std::sync::Arc::new(Scripts::new()),
-            epochs: std::sync::Arc::new(EpochCandidates::new()),
-            replicated,
-        })
+            scripts: Arc::new(Scripts::new(layout)),
+            epochs: Arc::new(EpochCandidates::new()),
+            layout_checked: Arc::default(),
+        }
     }
 
-    /// The request connection to the current master, waiting for one until `give_up`.
-    async fn connection_until(&self, give_up: GiveUp) -> Result<ConnectionManager, MemoryError> {
-        match tokio::time::timeout_at(give_up.at, self.master.current()).await {
+    /// The slot of `partition`'s keys: where a cluster call about it goes (`None` with one
+    /// master).
+    fn slot(&self, partition: usize) -> Option<u16> {
+        match self.servers {
+            Servers::Master { .. } => None,
+            Servers::Cluster(_) => self.keys.slot(partition),
+        }
+    }
+
+    /// This memory's history keys.
+    fn history_keys(&self) -> HistoryKeys {
+        self.keys.history(self.partition)
+    }
+
+    /// Where a call about `slot` goes, waiting for it until `give_up`.
+    async fn target_until(&self, slot: Option<u16>, give_up: GiveUp) -> Result<Target, Failed> {
+        let target = async {
+            match (&self.servers, slot) {
+                (Servers::Master { master, replicated }, _) => Ok(Target {
+                    master: master.clone(),
+                    replicated: replicated.clone(),
+                }),
+                (Servers::Cluster(router), Some(slot)) => {
+                    Ok(Target::of(&*router.owner(slot).await?))
+                }
+                (Servers::Cluster(_), None) => Err(MemoryError::Corrupt(
+                    "a cluster call without a slot: a layout bug".into(),
+                )),
+            }
+        };
+        match tokio::time::timeout_at(give_up.at, target).await {
+            Ok(target) => Ok(target?),
+            Err(_) => Err(self.no_answer().into()),
+        }
+    }
+
+    /// The request connection of `target`, waiting for one until `give_up`.
+    async fn connection_until(
+        &self,
+        target: &Target,
+        give_up: GiveUp,
+    ) -> Result<ConnectionManager, MemoryError> {
+        match tokio::time::timeout_at(give_up.at, target.master.current()).await {
             Ok(current) => Ok(current?.connection),
             Err(_) => Err(self.no_answer()),
         }
     }
 
+    /// Something went wrong that a moved master or slot explains: find out where it is now.
+    fn suspect(&self) {
+        match &self.servers {
+            Servers::Master { master, .. } => master.suspect(),
+            Servers::Cluster(router) => router.suspect(),
+        }
+    }
+
     fn no_answer(&self) -> MemoryError {
-        self.master.suspect();
+        self.suspect();
         MemoryError::Unavailable(format!(
             "no answer from Redis within {:?}",
             self.config.op_timeout
         ))
     }
 
-    /// Runs one request-path read within `op_timeout` on the request connection.
-    async fn read<T, F>(&self, call: impl FnOnce(ConnectionManager) -> F) -> Result<T, MemoryError>
+    /// Runs one request-path read within `op_timeout` on the request connection of the
+    /// master owning `slot` (any with one master).
+    async fn read<T, F>(
+        &self,
+        slot: Option<u16>,
+        call: impl FnOnce(ConnectionManager) -> F,
+    ) -> Result<T, MemoryError>
     where
         F: Future<Output = Result<T, RedisError>>,
     {
         let give_up = self.give_up();
-        let connection = self.connection_until(give_up).await?;
+        let target = self
+            .target_until(slot, give_up)
+            .await
+            .map_err(Failed::into_error)?;
+        let connection = self.connection_until(&target, give_up).await?;
         self.bounded_until(give_up, call(connection)).await
     }
 
     /// When a call starting now is abandoned.
     fn give_up(&self) -> GiveUp {
         GiveUp::after(self.config.op_timeout)
+    }
+
+    /// When a write starting now is abandoned, for a caller to be answered by `deadline`.
+    fn give_up_within(&self, deadline: Option<SystemTime>) -> GiveUp {
+        GiveUp::within(self.config.op_timeout, deadline)
     }
 
     /// Runs one request-path call until `give_up`; a write's script was given the same moment.
@@ -421,12 +610,12 @@ impl RedisMemory {
         }
     }
 
-    /// [`classify`], and a hint to the master follower when the error could mean the master
-    /// moved.
+    /// [`classify`], and a hint to the master follower or the router when the error could
+    /// mean the master moved.
     fn classify(&self, error: RedisError) -> MemoryError {
         let error = classify(error);
         if matches!(error, MemoryError::Unavailable(_)) {
-            self.master.suspect();
+            self.suspect();
         }
         error
     }
@@ -435,23 +624,67 @@ impl RedisMemory {
         &self.maxlen
     }
 
-    /// Runs a write script until `give_up`. With `Durability::Memory`, on the request
-    /// connection; with `Durability::Replicated`, on the write link, and when `written` says
-    /// the reply wrote something (or replays a write), only answered once a replica confirms.
+    /// Runs a write script until `give_up` on the master owning `slot`. A `MOVED` reply (the
+    /// script did not run: the slot has another owner) is sent again, once, to the node it
+    /// names; no other failure is retried, so a write is never applied twice by a retry.
     async fn run_write<T>(
         &self,
         call: &ScriptInvocation<'_>,
+        slot: Option<u16>,
         give_up: GiveUp,
-        written: impl Fn(&T) -> bool + Send,
+        written: impl Fn(&T) -> bool + Send + Sync,
     ) -> Result<T, MemoryError>
     where
         T: redis::FromRedisValue + Send,
     {
-        let Some(replicated) = &self.replicated else {
-            let mut connection = self.connection_until(give_up).await?;
-            return self
-                .bounded_until(give_up, call.invoke_async::<T>(&mut connection))
-                .await;
+        self.check_layout_once().await?;
+        let target = self
+            .target_until(slot, give_up)
+            .await
+            .map_err(Failed::into_error)?;
+        let written = match self.write_on(&target, call, give_up, &written).await {
+            Err(Failed::Moved(address)) => {
+                let Servers::Cluster(router) = &self.servers else {
+                    return Err(MemoryError::Unavailable(format!("MOVED to {address}")));
+                };
+                router.suspect();
+                let node = router.node_at(&address)?;
+                tracing::debug!(%address, "slot moved; sending the write to its new owner");
+                self.write_on(&Target::of(&node), call, give_up, &written)
+                    .await
+                    .map_err(Failed::into_error)
+            }
+            other => other.map_err(Failed::into_error),
+        };
+        written.map_err(|error| give_up.explain(error, self.config.op_timeout))
+    }
+
+    /// One attempt of [`RedisMemory::run_write`] on `target`. With `Durability::Memory`, on
+    /// its request connection; with `Durability::Replicated`, on its write link, and when
+    /// `written` says the reply wrote something (or replays a write), only answered once a
+    /// replica confirms.
+    async fn write_on<T>(
+        &self,
+        target: &Target,
+        call: &ScriptInvocation<'_>,
+        give_up: GiveUp,
+        written: &(impl Fn(&T) -> bool + Send + Sync),
+    ) -> Result<T, Failed>
+    where
+        T: redis::FromRedisValue + Send,
+    {
+        let Some(replicated) = &target.replicated else {
+            let mut connection = self.connection_until(target, give_up).await?;
+            return match tokio::time::timeout_at(
+                give_up.at,
+                call.invoke_async::<T>(&mut connection),
+            )
+            .await
+            {
+                Ok(Ok(reply)) => Ok(reply),
+                Ok(Err(error)) => Err(self.failed(error)),
+                Err(_) => Err(self.no_answer().into()),
+            };
         };
         let write = async {
             let mut link = replicated.link().await?;
@@ -459,7 +692,7 @@ impl RedisMemory {
                 Ok(reply) => reply,
                 Err(error) => {
                     replicated.failed(&link, &error).await;
-                    return Err(self.classify(error));
+                    return Err(self.failed(error));
                 }
             };
             if written(&reply) {
@@ -470,23 +703,68 @@ impl RedisMemory {
         match tokio::time::timeout_at(give_up.at, write).await {
             Ok(result) => result,
             Err(_) => {
-                self.master.suspect();
+                self.suspect();
                 Err(MemoryError::Unavailable(format!(
                     "no confirmed answer from Redis within {:?}",
                     self.config.op_timeout
-                )))
+                ))
+                .into())
             }
         }
     }
 
-    /// Where the history stands, its epoch, and whether it holds `id`: one script.
+    /// A write's error: `MOVED` in cluster mode is worth one more try where it points.
+    fn failed(&self, error: RedisError) -> Failed {
+        if matches!(self.servers, Servers::Cluster(_))
+            && error.code() == Some("MOVED")
+            && let Some((address, _)) = error.redirect_node()
+        {
+            return Failed::Moved(address.to_owned());
+        }
+        Failed::Error(self.classify(error))
+    }
+
+    /// Checks the layout before the first write, if startup could not (Redis was down then).
+    async fn check_layout_once(&self) -> Result<(), MemoryError> {
+        self.check_layout().await?.map_err(MemoryError::Refused)
+    }
+
+    /// Reads the layout recorded under [`LAYOUT_KEY`], recording this memory's if none is
+    /// (cluster only: the prototype's layout records nothing, so the prototype's data stays
+    /// as it was).
+    async fn recorded_layout(&self) -> Result<Option<String>, MemoryError> {
+        let slot = self.slot(0).map(|_| key_slot(LAYOUT_KEY));
+        let layout = self.keys.layout();
+        self.read(slot, |mut connection| async move {
+            if layout != Layout::Prototype {
+                let _: () = redis::cmd("SET")
+                    .arg(LAYOUT_KEY)
+                    .arg(layout.stored())
+                    .arg("NX")
+                    .query_async(&mut connection)
+                    .await?;
+            }
+            match connection.get::<_, Option<String>>(LAYOUT_KEY).await {
+                // A single-server URL naming a cluster node: the prototype's keys cannot
+                // live there.
+                Err(error) if error.code() == Some("MOVED") => {
+                    Ok(Some(layout::CLUSTER_NODE.to_owned()))
+                }
+                reply => reply,
+            }
+        })
+        .await
+    }
+
+    /// Where this memory's history stands, its epoch, and whether it holds `id`: one script.
     async fn locate_in_history(&self, id: Option<EventId>) -> Result<Located, MemoryError> {
+        let history = self.history_keys();
         let mut call = self.scripts.history.prepare_invoke();
-        call.key(keys::NOTIFICATIONS)
-            .key(keys::META)
+        call.key(&history.stream)
+            .key(&history.meta)
             .arg(id.map(|id| id.to_string()).unwrap_or_default());
         let (last, first_retained, trimmed, present, epoch) = self
-            .read(|mut connection| async move {
+            .read(self.slot(self.partition), |mut connection| async move {
                 call.invoke_async::<(String, String, u8, u8, String)>(&mut connection)
                     .await
             })
@@ -500,6 +778,44 @@ impl RedisMemory {
             present: present == 1,
             epoch: Some(epoch).filter(|epoch| !epoch.is_empty()),
         })
+    }
+
+    /// One call on every master (each once): all must succeed.
+    async fn on_every_master<F>(
+        &self,
+        call: impl Fn(ConnectionManager) -> F,
+    ) -> Result<(), MemoryError>
+    where
+        F: Future<Output = Result<(), RedisError>>,
+    {
+        let Servers::Cluster(router) = &self.servers else {
+            return self.read(None, call).await;
+        };
+        let give_up = self.give_up();
+        let masters = match tokio::time::timeout_at(give_up.at, router.masters()).await {
+            Ok(masters) => masters?,
+            Err(_) => return Err(self.no_answer()),
+        };
+        let calls = masters.iter().map(|node| {
+            let call = &call;
+            async move {
+                let target = Target::of(node);
+                let connection = self.connection_until(&target, give_up).await?;
+                self.bounded_until(give_up, call(connection)).await
+            }
+        });
+        futures::future::try_join_all(calls).await.map(drop)
+    }
+}
+
+impl Failed {
+    fn into_error(self) -> MemoryError {
+        match self {
+            Failed::Moved(address) => {
+                MemoryError::Unavailable(format!("MOVED to {address}: the slot moved again"))
+            }
+            Failed::Error(error) => error,
+        }
     }
 }
 
@@ -610,16 +926,29 @@ impl Memory for RedisMemory {
         &self,
         write: AnalysisWrite<'_>,
     ) -> Result<AnalysisStored, MemoryError> {
-        let give_up = self.give_up();
+        let keys = self.keys.task(write.task);
+        let give_up = self.give_up_within(write.guard.deadline);
         let candidate = self.epochs.next();
         let mut call = self.scripts.analyze.prepare_invoke();
         let guard = Guard {
-            deadline_ms: give_up.deadline_arg(write.guard.deadline),
+            deadline_ms: give_up.deadline_arg(),
             candidate_epoch: &candidate,
         };
-        analyze_args(&mut call, &write, self.max_events(), &guard, &self.ttl);
+        analyze_args(
+            &mut call,
+            &write,
+            &keys,
+            self.max_events(),
+            &guard,
+            &self.ttl,
+        );
         let (version, id, replayed, epoch) = self
-            .run_write::<(u64, String, u8, String)>(&call, give_up, |_| true)
+            .run_write::<(u64, String, u8, String)>(
+                &call,
+                self.slot(keys.partition),
+                give_up,
+                |_| true,
+            )
             .await?;
         Ok(AnalysisStored {
             version,
@@ -634,29 +963,33 @@ impl Memory for RedisMemory {
         write: NarrativeWrite<'_>,
     ) -> Result<Option<NarrativeStored>, MemoryError> {
         let task = write.task;
+        let keys = self.keys.task(task);
         let mut call = self.scripts.narrate.prepare_invoke();
-        call.key(keys::narrative(task))
-            .key(keys::context(task))
-            .key(keys::NOTIFICATIONS)
-            .key(keys::updates_channel(task))
-            .key(keys::last_event(task))
+        call.key(&keys.narrative)
+            .key(&keys.context)
+            .key(&keys.stream)
+            .key(&keys.channel)
+            .key(&keys.last_event)
             .arg(task.as_str())
             .arg(write.prefix)
             .arg(write.suffix)
             .arg(self.max_events());
-        let give_up = self.give_up();
+        let give_up = self.give_up_within(write.guard.deadline);
         let candidate = self.epochs.next();
         let guard = Guard {
-            deadline_ms: give_up.deadline_arg(write.guard.deadline),
+            deadline_ms: give_up.deadline_arg(),
             candidate_epoch: &candidate,
         };
-        guarded(&mut call, &write.guard, &guard);
+        guarded(&mut call, &write.guard, &guard, &keys);
         retained(&mut call, &self.ttl);
         traced(&mut call);
         let (found, epoch, narrative, analysis_version, id, replayed) = self
-            .run_write::<(u8, String, String, u64, String, u8)>(&call, give_up, |reply| {
-                reply.0 == 1
-            })
+            .run_write::<(u8, String, String, u64, String, u8)>(
+                &call,
+                self.slot(keys.partition),
+                give_up,
+                |reply| reply.0 == 1,
+            )
             .await?;
         if found == 0 {
             return Ok(None);
@@ -676,25 +1009,29 @@ impl Memory for RedisMemory {
         completed_record: &str,
         deadline: Option<SystemTime>,
     ) -> Result<ProgressObserved, MemoryError> {
-        let give_up = self.give_up();
+        let keys = self.keys.task(task);
+        let give_up = self.give_up_within(deadline);
         let mut call = self.scripts.progress.prepare_invoke();
-        call.key(keys::progress(task))
-            .key(keys::context(task))
-            .key(keys::NOTIFICATIONS)
-            .key(keys::updates_channel(task))
-            .key(keys::last_event(task))
+        call.key(&keys.progress)
+            .key(&keys.context)
+            .key(&keys.stream)
+            .key(&keys.channel)
+            .key(&keys.last_event)
             .arg(task.as_str())
             .arg(completed_record)
-            .key(keys::META)
+            .key(&keys.meta)
             .arg(self.max_events())
-            .arg(give_up.deadline_arg(deadline))
+            .arg(give_up.deadline_arg())
             .arg(self.epochs.next());
         retained(&mut call, &self.ttl);
         traced(&mut call);
         let (has_analysis, analysis_version, has_narrative, narrative_version, recorded, epoch) =
-            self.run_write::<(u8, u64, u8, u64, String, String)>(&call, give_up, |reply| {
-                !reply.4.is_empty()
-            })
+            self.run_write::<(u8, u64, u8, u64, String, String)>(
+                &call,
+                self.slot(keys.partition),
+                give_up,
+                |reply| !reply.4.is_empty(),
+            )
             .await?;
         let recorded = parse_optional_id(&recorded)?;
         Ok(ProgressObserved {
@@ -714,24 +1051,27 @@ impl Memory for RedisMemory {
         task: &TaskId,
         deadline: Option<SystemTime>,
     ) -> Result<Option<EventId>, MemoryError> {
-        let give_up = self.give_up();
+        let keys = self.keys.task(task);
+        let give_up = self.give_up_within(deadline);
         let mut call = self.scripts.delete.prepare_invoke();
-        call.key(keys::analysis(task))
-            .key(keys::narrative(task))
-            .key(keys::progress(task))
-            .key(keys::context(task))
-            .key(keys::NOTIFICATIONS)
-            .key(keys::updates_channel(task))
-            .key(keys::last_event(task))
-            .key(keys::META)
+        call.key(&keys.analysis)
+            .key(&keys.narrative)
+            .key(&keys.progress)
+            .key(&keys.context)
+            .key(&keys.stream)
+            .key(&keys.channel)
+            .key(&keys.last_event)
+            .key(&keys.meta)
             .arg(task.as_str())
             .arg(self.max_events())
-            .arg(give_up.deadline_arg(deadline))
+            .arg(give_up.deadline_arg())
             .arg(self.epochs.next());
         retained(&mut call, &self.ttl);
         traced(&mut call);
         let id = self
-            .run_write::<String>(&call, give_up, |id| !id.is_empty())
+            .run_write::<String>(&call, self.slot(keys.partition), give_up, |id| {
+                !id.is_empty()
+            })
             .await?;
         parse_optional_id(&id)
     }
@@ -741,12 +1081,13 @@ impl Memory for RedisMemory {
         after: EventId,
         limit: usize,
     ) -> Result<Vec<Notification>, MemoryError> {
+        let stream = self.history_keys().stream;
         // `(` makes the start exclusive (Redis 6.2+): strictly after the resume id.
         let reply = self
-            .read(|mut connection| async move {
+            .read(self.slot(self.partition), |mut connection| async move {
                 connection
                     .xrange_count::<_, _, _, _, StreamRangeReply>(
-                        keys::NOTIFICATIONS,
+                        &stream,
                         format!("({after}"),
                         "+",
                         limit,
@@ -763,14 +1104,15 @@ impl Memory for RedisMemory {
         after: EventId,
         limit: usize,
     ) -> Result<Vec<Notification>, MemoryError> {
+        let keys = self.keys.task(task);
         let mut call = self.scripts.task_history.prepare_invoke();
-        call.key(keys::context(task))
-            .key(keys::last_event(task))
-            .key(keys::NOTIFICATIONS)
+        call.key(&keys.context)
+            .key(&keys.last_event)
+            .key(&keys.stream)
             .arg(after.to_string())
             .arg(limit.max(1));
         let reply = self
-            .read(|mut connection| async move {
+            .read(self.slot(keys.partition), |mut connection| async move {
                 call.invoke_async::<StreamRangeReply>(&mut connection).await
             })
             .await?;
@@ -788,36 +1130,104 @@ impl Memory for RedisMemory {
     }
 
     fn open_tail(&self) -> Box<dyn Tail> {
+        let route = match (&self.servers, self.slot(self.partition)) {
+            (Servers::Cluster(router), Some(slot)) => Route::Slot(router.clone(), slot),
+            (Servers::Master { master, .. }, _) => Route::Master(master.clone()),
+            (Servers::Cluster(router), None) => Route::Slot(router.clone(), 0),
+        };
         Box::new(RedisTail {
-            master: self.master.clone(),
+            route,
+            stream: self.history_keys().stream,
             connection: None,
             block: self.config.tail_block,
             connect_timeout: self.config.op_timeout,
         })
     }
 
+    fn partitions(&self) -> Vec<Arc<dyn Memory>> {
+        if !matches!(self.servers, Servers::Cluster(_)) {
+            return Vec::new();
+        }
+        (0..self.keys.partition_count())
+            .map(|partition| {
+                Arc::new(Self {
+                    partition,
+                    ..self.clone()
+                }) as Arc<dyn Memory>
+            })
+            .collect()
+    }
+
+    fn partition_of(&self, task: &TaskId) -> usize {
+        self.keys.partition_of(task.as_str())
+    }
+
+    async fn check_layout(&self) -> Result<Result<(), String>, MemoryError> {
+        if let Some(checked) = self.layout_checked.get() {
+            return Ok(checked.clone());
+        }
+        let found = self.recorded_layout().await?;
+        let outcome = self.keys.layout().check(found.as_deref());
+        let _ = self.layout_checked.set(outcome.clone());
+        Ok(outcome)
+    }
+
     async fn ping(&self) -> Result<(), MemoryError> {
-        self.read(|mut connection| async move {
+        self.on_every_master(|mut connection| async move {
             redis::cmd("PING")
                 .query_async::<String>(&mut connection)
                 .await
+                .map(drop)
         })
         .await
-        .map(drop)
     }
 
     async fn probe_room(&self) -> Result<(), MemoryError> {
-        // Refused with `OOM` while Redis is still at `maxmemory`; expires on its own.
-        self.read(|mut connection| async move {
-            redis::cmd("SET")
-                .arg(keys::ROOM_PROBE)
-                .arg("")
-                .arg("PX")
-                .arg(1000)
-                .query_async::<()>(&mut connection)
-                .await
-        })
-        .await
+        // Refused with `OOM` while Redis is still at `maxmemory`; expires on its own. In a
+        // cluster, on every master: each slot of the probe's key is one master's.
+        let probes: Vec<String> = match &self.servers {
+            Servers::Master { .. } => vec![keys::ROOM_PROBE.to_owned()],
+            Servers::Cluster(_) => (0..self.keys.partition_count())
+                .filter_map(|p| self.keys.tag(p))
+                .map(|tag| format!("{}:{{{tag}}}", keys::ROOM_PROBE))
+                .collect(),
+        };
+        let Servers::Cluster(router) = &self.servers else {
+            return self
+                .read(None, |mut connection| async move {
+                    redis::cmd("SET")
+                        .arg(keys::ROOM_PROBE)
+                        .arg("")
+                        .arg("PX")
+                        .arg(1000)
+                        .query_async::<()>(&mut connection)
+                        .await
+                })
+                .await;
+        };
+        // One probe per master: the first partition each master owns.
+        let mut probed = Vec::new();
+        for (partition, probe) in probes.iter().enumerate() {
+            let Some(slot) = self.keys.slot(partition) else {
+                continue;
+            };
+            let owner = router.owner_now(slot).map(|node| node.id);
+            if owner.is_some() && probed.contains(&owner) {
+                continue;
+            }
+            probed.push(owner);
+            self.read(Some(slot), |mut connection| async move {
+                redis::cmd("SET")
+                    .arg(probe)
+                    .arg("")
+                    .arg("PX")
+                    .arg(1000)
+                    .query_async::<()>(&mut connection)
+                    .await
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     fn address(&self) -> String {
@@ -868,9 +1278,48 @@ fn masked_one(url: &str) -> String {
     masked
 }
 
-/// The notifier's reader: its own connection, reopened after any failure.
+/// Where a tail reads: the one master, or the master owning its partition's slot.
+enum Route {
+    Master(Master),
+    Slot(Arc<Router>, u16),
+}
+
+impl Route {
+    /// A client of the server to read from now, and its generation.
+    async fn client(&self) -> Result<(redis::Client, u64), MemoryError> {
+        match self {
+            Route::Master(master) => {
+                let current = master.current().await?;
+                Ok((current.client, current.generation))
+            }
+            Route::Slot(router, slot) => {
+                let node = router.owner(*slot).await?;
+                let current = node.master.current().await?;
+                Ok((current.client, node.id))
+            }
+        }
+    }
+
+    /// The generation current now, without waiting; 0 when there is none.
+    fn generation(&self) -> u64 {
+        match self {
+            Route::Master(master) => master.generation(),
+            Route::Slot(router, slot) => router.owner_now(*slot).map_or(0, |node| node.id),
+        }
+    }
+
+    fn suspect(&self) {
+        match self {
+            Route::Master(master) => master.suspect(),
+            Route::Slot(router, _) => router.suspect(),
+        }
+    }
+}
+
+/// The notifier's reader of one history: its own connection, reopened after any failure.
 struct RedisTail {
-    master: Master,
+    route: Route,
+    stream: String,
     /// The tail's connection, and the generation of the master it reaches.
     connection: Option<(MultiplexedConnection, u64)>,
     block: Duration,
@@ -887,10 +1336,11 @@ impl Tail for RedisTail {
         let options = StreamReadOptions::default()
             .block(self.block.as_millis() as usize)
             .count(limit.max(1));
+        let stream = self.stream.clone();
         let connection = self.connection().await?;
         let reply = connection
             .xread_options::<_, _, Option<StreamReadReply>>(
-                &[keys::NOTIFICATIONS],
+                &[stream],
                 &[after.to_string()],
                 &options,
             )
@@ -904,10 +1354,11 @@ impl Tail for RedisTail {
     }
 
     async fn newest(&mut self) -> Result<EventId, MemoryError> {
+        let stream = self.stream.clone();
         let connection = self.connection().await?;
         // The newest entry survives `MAXLEN ~` trimming, so it is the newest id minted.
         let reply = connection
-            .xrevrange_count::<_, _, _, _, StreamRangeReply>(keys::NOTIFICATIONS, "+", "-", 1)
+            .xrevrange_count::<_, _, _, _, StreamRangeReply>(stream, "+", "-", 1)
             .await;
         self.settle(reply)?
             .ids
@@ -923,7 +1374,7 @@ impl RedisTail {
             self.connection = None;
             let error = classify(error);
             if matches!(error, MemoryError::Unavailable(_)) {
-                self.master.suspect();
+                self.route.suspect();
             }
             error
         })
@@ -931,26 +1382,25 @@ impl RedisTail {
 
     /// The tail's own connection, opened on first use and again after a failure.
     async fn connection(&mut self) -> Result<&mut MultiplexedConnection, MemoryError> {
-        let generation = self.master.generation();
+        let generation = self.route.generation();
         let connection = match self.connection.take() {
             // A connection to an earlier master is dropped: it may be a demoted one.
             Some((connection, opened_for)) if opened_for == generation => connection,
             _ => {
-                let current = self.master.current().await?;
+                let (client, generation) = self.route.client().await?;
                 // Longer than the block, so a healthy blocking read never times out, yet a
                 // half-open connection is still noticed.
                 let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(self.connect_timeout))
                     .set_response_timeout(Some(self.block + Duration::from_secs(2)));
-                let connection = current
-                    .client
+                let connection = client
                     .get_multiplexed_async_connection_with_config(&config)
                     .await
                     .map_err(|error| {
-                        self.master.suspect();
+                        self.route.suspect();
                         classify(error)
                     })?;
-                self.connection = Some((connection, current.generation));
+                self.connection = Some((connection, generation));
                 return Ok(&mut self.connection.as_mut().expect("just set").0);
             }
         };
@@ -1023,6 +1473,28 @@ mod tests {
             .expect("a reply")
             .extract_error()
             .expect_err("an error reply")
+    }
+
+    #[test]
+    fn a_script_late_for_rifts_own_wait_is_unavailable_not_the_callers_deadline() {
+        let op_timeout = Duration::from_secs(2);
+        let late = || classify(reply("RIFTDEADLINE the deadline passed before the write"));
+        // The caller would have waited longer: only Rift's wait ran out, a retry may succeed.
+        let patient = GiveUp::within(op_timeout, Some(SystemTime::now() + op_timeout * 5));
+        assert!(matches!(
+            patient.explain(late(), op_timeout),
+            MemoryError::Unavailable(_)
+        ));
+        assert!(matches!(
+            GiveUp::within(op_timeout, None).explain(late(), op_timeout),
+            MemoryError::Unavailable(_)
+        ));
+        // The caller's own deadline came first: that is what ran out.
+        let hurried = GiveUp::within(op_timeout, Some(SystemTime::now() + op_timeout / 4));
+        assert!(matches!(
+            hurried.explain(late(), op_timeout),
+            MemoryError::DeadlineExceeded
+        ));
     }
 
     #[test]

@@ -76,6 +76,14 @@ impl Master {
     pub(super) fn fixed(url: &str, manager: ConnectionManagerConfig) -> Result<Self, MemoryError> {
         let client = Client::open(url)
             .map_err(|e| MemoryError::Unavailable(format!("invalid Redis URL: {e}")))?;
+        Self::fixed_client(client, manager)
+    }
+
+    /// One fixed server reached with `client` (a cluster master, `--redis-mode cluster`).
+    pub(super) fn fixed_client(
+        client: Client,
+        manager: ConnectionManagerConfig,
+    ) -> Result<Self, MemoryError> {
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager)
             .map_err(|e| MemoryError::Unavailable(e.to_string()))?;
         Ok(Self::Fixed(Box::new(Current {
@@ -264,7 +272,10 @@ impl Follower {
                 .await
         };
         match bounded(self.op_timeout, role).await {
-            Ok(Role::Primary { .. }) => Resolution::Master { address, client },
+            Ok(Role::Primary { .. }) => Resolution::Master {
+                address,
+                client: Box::new(client),
+            },
             Ok(_) => Resolution::NotMaster(address),
             Err(error) => {
                 tracing::debug!(%error, %address, "the master named by Sentinel did not answer");
@@ -286,7 +297,7 @@ impl Follower {
                     return;
                 }
                 let connection = match ConnectionManager::new_lazy_with_config(
-                    client.clone(),
+                    (*client).clone(),
                     self.manager.clone(),
                 ) {
                     Ok(connection) => connection,
@@ -298,7 +309,7 @@ impl Follower {
                 *generations += 1;
                 tracing::info!(%address, generation = *generations, master = %self.name, "following the master Sentinel names");
                 self.current.send_replace(Some(Current {
-                    client,
+                    client: *client,
                     connection,
                     generation: *generations,
                     address,
@@ -319,8 +330,12 @@ impl Follower {
 
 /// What one round of asking found.
 enum Resolution {
-    /// The server Sentinel names, confirmed master by `ROLE`.
-    Master { address: String, client: Client },
+    /// The server Sentinel names, confirmed master by `ROLE` (its client boxed: with TLS
+    /// support it is ten times the size of the other variants).
+    Master {
+        address: String,
+        client: Box<Client>,
+    },
     /// Sentinel named a server that is not (or not reachably) a master.
     NotMaster(String),
     /// No Sentinel answered.

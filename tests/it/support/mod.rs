@@ -5,12 +5,14 @@
 //!   socket in a temporary directory, killed when dropped; plain clients to read back what
 //!   Rift wrote.
 //! - [`rift`]: Rift itself under test, in this process or as a `rift` process.
+//! - [`cluster`]: a Redis Cluster (three masters, three replicas) on free ports.
 //! - [`sentinel`]: a Sentinel group (a master, a replica, three Sentinels) on free ports.
 //! - [`tools`]: external clients the tests drive (grpcurl, websocat).
 //! - [`ws`]: a WebSocket client that tells replies from pushes.
 //! - [`browser`]: a headless Chromium driven over its DevTools protocol.
 
 pub(crate) mod browser;
+pub(crate) mod cluster;
 pub(crate) mod grpc;
 pub(crate) mod redis;
 pub(crate) mod rift;

@@ -27,6 +27,15 @@ use tokio_tungstenite::{
 /// Longest any one frame is waited for; generous for a loaded two-core machine.
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
+/// An upgrade the server refused.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    /// The HTTP status.
+    pub(crate) status: u16,
+    /// The body, an error frame for a refused credential.
+    pub(crate) body: String,
+}
+
 /// A connection to `/ws`.
 pub(crate) struct WsClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -60,7 +69,19 @@ impl WsClient {
         http_addr: SocketAddr,
         headers: &[(&'static str, &str)],
     ) -> Self {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        match Self::try_connect_with_headers(http_addr, headers).await {
+            Ok(client) => client,
+            Err(refused) => panic!("WebSocket handshake refused: {refused:?}"),
+        }
+    }
+
+    /// Connects with these headers on the upgrade request, or says how the server refused
+    /// the upgrade: its HTTP status and body.
+    pub(crate) async fn try_connect_with_headers(
+        http_addr: SocketAddr,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Self, Refused> {
+        use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest as _};
         let mut request = format!("ws://{http_addr}/ws")
             .into_client_request()
             .expect("a WebSocket request");
@@ -69,15 +90,25 @@ impl WsClient {
                 .headers_mut()
                 .insert(*name, value.parse().expect("a header value"));
         }
-        let (socket, _) = tokio::time::timeout(WAIT, connect_async(request))
+        let connected = tokio::time::timeout(WAIT, connect_async(request))
             .await
-            .expect("WebSocket handshake timed out")
-            .expect("WebSocket handshake");
-        Self {
+            .expect("WebSocket handshake timed out");
+        let socket = match connected {
+            Ok((socket, _)) => socket,
+            Err(tungstenite::Error::Http(response)) => {
+                let body = response.body().clone().unwrap_or_default();
+                return Err(Refused {
+                    status: response.status().as_u16(),
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+            }
+            Err(error) => panic!("WebSocket handshake: {error}"),
+        };
+        Ok(Self {
             socket,
             pushes: VecDeque::new(),
             sent: VecDeque::new(),
-        }
+        })
     }
 
     pub(crate) async fn send(&mut self, message: Message) {
