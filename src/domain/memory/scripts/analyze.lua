@@ -1,6 +1,7 @@
 -- TechAgent's write. KEYS: analysis, context, progress, stream, channel, last event, meta
 -- [, request].
--- ARGV: task_id, record_json, summary, maxlen, expected_version ('' for any), then the guard:
+-- ARGV: task_id, record_json, summary (as a JSON string), maxlen, expected_version ('' for
+-- any), then the guard:
 -- deadline_ms, candidate epoch, expected epoch ('' for any), fingerprint, window_ms.
 -- Returns {version, notification id, 1 if replayed else 0, epoch}.
 local remembered = recall_request(KEYS[8], ARGV[9])
@@ -17,13 +18,20 @@ local current = tonumber(context[1] or '0')
 if ARGV[5] ~= '' and tonumber(ARGV[5]) ~= current then
   return redis.error_reply('RIFTVERSION ' .. current)
 end
-local version = redis.call('HINCRBY', KEYS[2], 'rift_analysis_version', 1)
+-- Written with the context's other fields below (one HSET, no HINCRBY): the script is atomic.
+local version = current + 1
 redis.call('SET', KEYS[1], ARGV[2])
 -- A new analysis makes any recorded completion untrue until the task is narrated again.
 redis.call('DEL', KEYS[3])
+-- The payload from JSON Rift encoded (a task id needs no escaping), not cjson: less work
+-- inside Redis on every Analyze (BENCHMARKS.md, "Redis CPU per Analyze").
+local payload = '{"task_id":"' .. ARGV[1] .. '","summary":' .. ARGV[3] .. ',"version":'
+  .. version .. '}'
+local id = notify(KEYS[4], KEYS[5], ARGV[4], ARGV[1], 'TechAgent', 'analysis_stored', payload,
+  previous_event(context[2], KEYS[6]))
+redis.call('HSET', KEYS[2], 'TechAgent_analysis', ARGV[2], 'rift_analysis_version', version,
+  'rift_last_event', id)
+-- After the HSET: a task's first write creates the context hash there.
 retain(KEYS[1], KEYS[2])
-local id = notify(KEYS[4], KEYS[5], ARGV[4], ARGV[1], 'TechAgent', 'analysis_stored',
-  {task_id = ARGV[1], summary = ARGV[3], version = version}, previous_event(context[2], KEYS[6]))
-redis.call('HSET', KEYS[2], 'TechAgent_analysis', ARGV[2], 'rift_last_event', id)
 remember_request(KEYS[8], ARGV[10], {f = ARGV[9], v = version, id = id, e = epoch})
 return {version, id, 0, epoch}

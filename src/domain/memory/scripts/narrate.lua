@@ -28,7 +28,7 @@ local version = tonumber(fields[2] or '0')
 local narrative = ARGV[2] .. analysis.summary .. ARGV[3]
 redis.call('SET', KEYS[1], narrative)
 local id = notify(KEYS[3], KEYS[4], ARGV[4], ARGV[1], 'ConceptAgent', 'narrative_stored',
-  {task_id = ARGV[1], narrative = narrative, analysis_version = version},
+  cjson.encode({task_id = ARGV[1], narrative = narrative, analysis_version = version}),
   previous_event(fields[3], KEYS[5]))
 redis.call('HSET', KEYS[2], 'ConceptAgent_narrative', narrative,
   'rift_narrative_analysis_version', version, 'rift_last_event', id)

@@ -17,7 +17,7 @@ if f[1] and f[3] and narrative_version >= analysis_version
   redis.call('SET', KEYS[1], ARGV[2])
   retain(KEYS[1], KEYS[2])
   recorded = notify(KEYS[3], KEYS[4], ARGV[3], ARGV[1], 'TaskAgent', 'progress_completed',
-    {task_id = ARGV[1], status = 'completed', analysis_version = analysis_version},
+    cjson.encode({task_id = ARGV[1], status = 'completed', analysis_version = analysis_version}),
     previous_event(f[5], KEYS[5]))
   redis.call('HSET', KEYS[2], 'rift_last_event', recorded)
 end
