@@ -30,6 +30,12 @@ mkdir -p "$out"
 # 10,000 idle connections need as many descriptors in Rift and in the load tool.
 ulimit -n "$(ulimit -Hn)"
 
+# Rift's flags beyond the defaults, for the scenarios' scale: Subscribe puts 100 streams on a
+# connection and its writers up to 1,024 calls in flight on two (the default allows 64 calls a
+# connection); `idle`'s 10,000 connections never read, so they answer no ping, and opening
+# them all can take longer than a ping and its deadline (25 s + 20 s by default) on a busy
+# machine.
+
 # The server and the load tool, each its own crate of the workspace.
 cargo build --release --locked --workspace
 # RIFT_BIN runs another server binary (an older build, for before and after).
@@ -44,6 +50,7 @@ serve_threads=()
 if [ -n "${WORKER_THREADS:-}" ]; then serve_threads=(--worker-threads "$WORKER_THREADS"); fi
 "${prio[@]}" "$rift" serve --grpc-addr 127.0.0.1:50061 --http-addr 127.0.0.1:8061 \
   --redis-url "redis://127.0.0.1:$redis_port" --max-connections 20000 "${serve_threads[@]}" \
+  --max-in-flight-per-connection 1024 --ws-ping-interval-ms 600000 \
   2>"$out/rift.log" &
 rift_pid=$!
 pids=("$rift_pid" "$redis_pid")

@@ -44,12 +44,18 @@ rift_bench=${CARGO_TARGET_DIR:-target}/release/rift-bench
 redis_port=6393
 redis-server --save "" --appendonly no --port "$redis_port" --daemonize no >"$out/redis.log" 2>&1 &
 redis_pid=$!
+# 101 Subscribe streams share one connection: more calls than a connection may have in flight
+# by default (64), on a build that has the limit.
+extra=()
+if "$rift" serve --help | grep -q -- --max-in-flight-per-connection; then
+  extra=(--max-in-flight-per-connection 1024)
+fi
 # Names spelled out in every dump (not compressed against earlier ones), so each dump reads on
 # its own with callgrind_annotate.
 valgrind --tool=callgrind --compress-strings=no --compress-pos=no \
   --callgrind-out-file="$out/rift.callgrind" \
   "$rift" serve --grpc-addr 127.0.0.1:50063 --http-addr 127.0.0.1:8063 \
-  --redis-url "redis://127.0.0.1:$redis_port" --worker-threads 1 2>"$out/rift.log" &
+  --redis-url "redis://127.0.0.1:$redis_port" --worker-threads 1 "${extra[@]}" 2>"$out/rift.log" &
 rift_pid=$!
 trap 'kill "$rift_pid" "$redis_pid" 2>/dev/null; wait 2>/dev/null' EXIT
 
