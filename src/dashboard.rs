@@ -1,5 +1,5 @@
-//! The browser dashboard, served at `/`: a live task board, the notification feed and a
-//! command box.
+//! The browser dashboard, served at `/`: a live task board (from ListTasks, then live), the
+//! notification feed, a command box, and a page per task with its report's charts.
 //!
 //! Plain HTML, CSS and a JavaScript module from `assets/dashboard/`, compiled into the binary:
 //! no build step, nothing to deploy beside `rift`. The page holds no state the server must

@@ -18,8 +18,8 @@
 //!   register their own metrics.
 //! - [`traces`]: OpenTelemetry: the OTLP exporter the `OTEL_*` variables switch on, and the W3C
 //!   trace context from callers into spans and from writers to subscribers.
-//! - [`cli`]: the command-line client (`rift analyze`, `narrate`, `progress`, `watch`) over
-//!   the generated gRPC client.
+//! - [`cli`]: the command-line client (`rift analyze`, `narrate`, `progress`, `task`, `tasks`,
+//!   `watch`) over the generated gRPC client.
 //! - [`pb`]: code generated from `proto/rift/v1/rift.proto`.
 
 pub mod cli;

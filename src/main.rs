@@ -58,6 +58,10 @@ enum Command {
         /// The shell to complete in.
         shell: clap_complete::Shell,
     },
+    /// Copy a deployment from one Redis in the prototype's layout (single, or a Sentinel
+    /// group's master) into an empty Redis Cluster (README: "Cluster"). Stop every writer
+    /// first.
+    Migrate(MigrateArgs),
     /// Print the AsyncAPI 3 document of the WebSocket API at /ws, as JSON.
     Asyncapi,
     /// Print the man page `rift(1)`, or write one page per command into a directory.
@@ -165,6 +169,26 @@ struct ServeArgs {
     idempotency_window_secs: u64,
     #[command(flatten)]
     transport: TransportArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct MigrateArgs {
+    /// The Redis holding the deployment now (redis://host:port/db).
+    #[arg(long)]
+    from: String,
+    /// Seed nodes of the cluster to move it into, comma-separated.
+    #[arg(long)]
+    to: String,
+    /// Partitions of the new deployment: fixed from now on (give `rift serve` the same).
+    #[arg(long, env = "RIFT_REDIS_PARTITIONS", default_value_t = DEFAULT_PARTITIONS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PARTITIONS)))]
+    redis_partitions: u32,
+    /// Notifications each partition's stream retains (`XADD MAXLEN ~`), as `rift serve`'s.
+    #[arg(long, env = "RIFT_MAX_EVENTS", default_value_t = DEFAULT_MAX_EVENTS)]
+    max_events: usize,
+    /// Longest one call to the cluster may take, in milliseconds.
+    #[arg(long, env = "RIFT_REDIS_TIMEOUT_MS", default_value_t = 5000)]
+    redis_timeout_ms: u64,
 }
 
 /// A listen address: `IP:port`, or `host:port` with a name resolved once, at startup, to its
@@ -323,6 +347,33 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Client(command) => Ok(rift::cli::execute(command).await),
+        Command::Migrate(args) => {
+            let to = RedisConfig {
+                mode: RedisMode::Cluster,
+                partitions: args.redis_partitions,
+                max_events: args.max_events,
+                op_timeout: Duration::from_millis(args.redis_timeout_ms),
+                ..RedisConfig::new(args.to)
+            };
+            let migrated = rift::domain::memory::migrate(&args.from, to)
+                .await
+                .context("rift migrate")?;
+            print(
+                format!(
+                    "migrated {} tasks ({} keys), {} notifications (ids kept), {} request ids \
+                     ({} dropped: their notification was trimmed), {} keys skipped, into {} \
+                     partitions\n",
+                    migrated.tasks,
+                    migrated.keys,
+                    migrated.notifications,
+                    migrated.requests,
+                    migrated.requests_dropped,
+                    migrated.skipped,
+                    migrated.partitions,
+                )
+                .as_bytes(),
+            )
+        }
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "rift", &mut script);

@@ -1,10 +1,17 @@
-// Rift's dashboard: a live task board, the notification feed, and a command box, over the
-// WebSocket adapter's typed frames.
+// Rift's dashboard: a live task board, the notification feed, a command box and a page per
+// task, over the WebSocket adapter's typed frames.
 //
-// The board is built from notifications: on connecting, the page watches every task from "0"
-// (everything retained), then live. It remembers the id of the last notification it applied
-// and, when the connection drops, reconnects with backoff and resumes strictly after that id:
-// nothing is missed, nothing applied twice.
+// The board starts from ListTasks (every page; it reads without writing), then follows every
+// task live from the listing's `as_of`, the newest notification when it began: nothing written
+// since is missed, and nothing is replayed that the listing already shows. It remembers the id
+// of the last notification it applied and, when the connection drops, reconnects with backoff
+// and resumes strictly after that id: nothing is missed, nothing applied twice. The board can
+// be filtered by status and searched by id, with counts per status.
+//
+// A task's page (#task=<id>) shows GetTask with its report: the analysis and its statistics,
+// the narrative, the report's charts (SVG Rift rendered, with every label escaped, parsed as
+// SVG and never as HTML), and the task's own notification history, from a second connection
+// that watches that task from "0".
 //
 // The page knows no command grammar. What a person types in the box goes to the server as it
 // was typed, in a typed frame ({"text": "...", "id": n}); the server's parser reads it and the
@@ -41,6 +48,8 @@ const state = {
   /** whether the command list under the box has been filled from the server's help */
   helpShown: false,
   backoffMs: BACKOFF_FIRST_MS,
+  /** the task whose page is open, and the connection that watches its history */
+  page: { taskId: null, socket: null },
   retryTimer: null,
   renderQueued: false,
 };
@@ -82,7 +91,7 @@ function connect() {
   let opened = false;
   socket.addEventListener("open", () => {
     opened = true;
-    watchEverything(socket);
+    start(socket);
   });
   socket.addEventListener("message", (event) => onFrame(event.data));
   socket.addEventListener("close", (event) => {
@@ -126,6 +135,59 @@ async function explainRefusal(url) {
   retry("cannot connect");
 }
 
+/** A fresh page lists the tasks, then watches from the listing; a reconnect resumes. */
+function start(socket) {
+  if (state.lastId) {
+    watchEverything(socket);
+  } else {
+    listTasks(socket, "");
+  }
+  if (state.page.taskId) showTask(state.page.taskId);
+}
+
+/** One page of ListTasks after another; then the watch from the listing's `as_of`. */
+function listTasks(socket, pageToken) {
+  request(socket, { list_tasks: { page_size: 1000, page_token: pageToken } }, (reply) => {
+    if (reply.error) {
+      refusedOrRetry(reply.error, "listing refused");
+      return;
+    }
+    const { tasks, next_page_token: next, as_of: asOf } = reply.result;
+    if (!pageToken) {
+      state.tasks.clear();
+      state.listedAsOf = asOf || null;
+    }
+    tasks.forEach(applySummary);
+    scheduleRender();
+    if (next) {
+      listTasks(socket, next);
+    } else {
+      state.lastId = state.listedAsOf;
+      watchEverything(socket);
+    }
+  });
+}
+
+/** What ListTasks says of a task: the server's own versions. */
+function applySummary(summary) {
+  const task = taskRecord(summary.task_id);
+  task.hasAnalysis = summary.status !== "not-started";
+  task.analysisVersion = summary.analysis_version;
+  task.hasNarrative = summary.status === "completed" || summary.status === "stale";
+  task.narrativeVersion = summary.narrative_analysis_version;
+  task.reportVersion = summary.report?.analysis_version ?? 0;
+  task.lastTime = summary.last_change;
+}
+
+function refusedOrRetry({ code, message }, why) {
+  if (code === "UNAUTHENTICATED" || code === "PERMISSION_DENIED") {
+    // Retrying will not help: say so and stay put.
+    setConnection("refused", `${code}: ${message}`);
+  } else {
+    retry(`${why}: ${code}`);
+  }
+}
+
 /** Reconnects after the current backoff, doubling it (with jitter) for next time. */
 function retry(why) {
   const delay = Math.round(state.backoffMs * (0.8 + 0.4 * Math.random()));
@@ -134,7 +196,7 @@ function retry(why) {
   clearTimeout(state.retryTimer);
   state.retryTimer = setTimeout(() => {
     if (state.socket) {
-      watchEverything(state.socket);
+      start(state.socket);
     } else {
       connect();
     }
@@ -147,13 +209,7 @@ function watchEverything(socket) {
   state.following = false;
   request(socket, { watch: { task_id: "", after } }, (reply) => {
     if (reply.error) {
-      const { code, message } = reply.error;
-      if (code === "UNAUTHENTICATED" || code === "PERMISSION_DENIED") {
-        // Retrying will not help: say so and stay put.
-        setConnection("refused", `${code}: ${message}`);
-      } else {
-        retry(`watch refused: ${code}`);
-      }
+      refusedOrRetry(reply.error, "watch refused");
       return;
     }
     state.following = true;
@@ -240,6 +296,7 @@ function taskRecord(taskId) {
       hasNarrative: false,
       narrativeVersion: 0,
       summary: "",
+      reportVersion: 0,
       completionRecorded: false,
       lastAction: "",
       lastTime: "",
@@ -286,10 +343,13 @@ function applyNotification(notification) {
       task.narrativeVersion = payload.analysis_version ?? 0;
     } else if (action === "progress_completed") {
       task.completionRecorded = true;
+    } else if (action === "report_stored") {
+      task.reportVersion = payload.analysis_version ?? 0;
     }
   }
   addFeedEntry(notification);
   scheduleRender();
+  if (taskId && taskId === state.page.taskId) showTask(taskId);
 }
 
 /** The status TaskAgent would report (TaskStatus::of). */
@@ -324,13 +384,20 @@ function scheduleRender() {
   setTimeout(render, 0);
 }
 
+const STATUSES = ["not-started", "in-progress", "completed", "stale"];
+
 function render() {
   state.renderQueued = false;
   const tasks = [...state.tasks.values()].sort((a, b) =>
     a.taskId.localeCompare(b.taskId, undefined, { numeric: true }),
   );
+  const wanted = $("#status-filter").value;
+  const search = $("#task-search").value.trim();
+  const counts = Object.fromEntries(STATUSES.map((status) => [status, 0]));
   const rows = tasks.map((task) => {
     const status = statusOf(task);
+    counts[status] += 1;
+    const open = element("a", { href: `#task=${encodeURIComponent(task.taskId)}`, class: "open" }, task.taskId);
     const check = element("button", { type: "button", title: "Check this task's progress" }, "Check");
     check.addEventListener("click", () => {
       const body = { progress: { task_id: task.taskId } };
@@ -344,7 +411,7 @@ function render() {
         "data-analysis-version": String(task.analysisVersion),
         "data-narrative-version": task.hasNarrative ? String(task.narrativeVersion) : "",
       },
-      element("th", { scope: "row" }, task.taskId),
+      element("th", { scope: "row" }, open),
       element(
         "td",
         {},
@@ -358,13 +425,19 @@ function render() {
         task.hasNarrative ? `on v${task.narrativeVersion}` : "—",
         status === "stale" ? element("span", { class: "stale-mark", title: "built on an older analysis" }, ` · ${task.analysisVersion - task.narrativeVersion} behind`) : "",
       ),
-      element("td", {}, task.summary),
+      element("td", {}, task.summary, task.reportVersion ? element("span", { class: "report-mark", title: "has a report" }, ` · report on v${task.reportVersion}`) : ""),
       element("td", { class: "muted" }, task.lastAction ? `${task.lastAction} · ${clock(task.lastTime)}` : ""),
       element("td", {}, check),
     );
   });
+  for (const row of rows) {
+    row.hidden =
+      (wanted !== "" && row.dataset.status !== wanted) || (search !== "" && !row.dataset.task.includes(search));
+  }
   $("#board tbody").replaceChildren(...rows);
   $("#board-empty").hidden = rows.length > 0;
+  for (const status of STATUSES) $(`#count-${status}`).textContent = String(counts[status]);
+  $("#count-all").textContent = String(tasks.length);
   $("#feed-count").textContent = String(state.notificationCount);
   $("#last-id").textContent = state.lastId ?? "none yet";
 }
@@ -381,6 +454,7 @@ function describe(notification) {
   if (action === "narrative_stored") return `narrative on v${payload.analysis_version ?? "?"}`;
   if (action === "progress_completed") return `completed on v${payload.analysis_version ?? "?"}`;
   if (action === "task_deleted") return "deleted";
+  if (action === "report_stored") return `report on v${payload.analysis_version ?? "?"}`;
   return JSON.stringify(payload);
 }
 
@@ -404,6 +478,139 @@ function addSystemEntry(text) {
   const feed = $("#feed");
   feed.prepend(element("li", { class: "system" }, text));
   while (feed.children.length > FEED_LIMIT) feed.lastElementChild.remove();
+}
+
+// --- a task's page --------------------------------------------------------------------------
+
+function taskFromHash() {
+  const match = /^#task=(.+)$/.exec(location.hash);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+function onHash() {
+  const taskId = taskFromHash();
+  if (taskId === state.page.taskId) return;
+  closeHistory();
+  state.page.taskId = taskId;
+  $("#task-page").hidden = taskId === null;
+  if (taskId === null) return;
+  $("#task-history").replaceChildren();
+  $("#task-details").replaceChildren(element("p", { class: "muted" }, "loading…"));
+  showTask(taskId);
+  openHistory(taskId);
+}
+
+/** Reads the task (with its report) and shows it; writes nothing. */
+function showTask(taskId) {
+  const socket = state.socket;
+  if (!socket || socket.readyState !== WebSocket.OPEN) return;
+  request(socket, { get_task: { task_id: taskId, with_report: true } }, (reply) => {
+    if (state.page.taskId !== taskId) return;
+    if (reply.error) {
+      $("#task-details").replaceChildren(element("p", { class: "error" }, `${reply.error.code}: ${reply.error.message}`));
+      return;
+    }
+    renderTask(reply.result);
+  });
+}
+
+function renderTask(task) {
+  const details = [];
+  details.push(
+    element("h2", {}, `Task ${task.task_id} `, element("span", { class: `status status-${task.status}`, id: "task-status" }, task.status)),
+  );
+  const analysis = task.analysis;
+  if (analysis) {
+    const stats = analysis.stats;
+    const types = stats ? Object.entries(stats.types).filter(([, n]) => n > 0).map(([name, n]) => `${n} ${name}`).join(", ") : "";
+    details.push(
+      element("p", { id: "task-analysis" }, `Analysis v${analysis.version}: ${analysis.summary}`, types ? ` (${types})` : ""),
+    );
+    if (stats?.numbers) {
+      const n = stats.numbers;
+      details.push(element("p", { class: "muted" }, `numbers: min ${n.min}, max ${n.max}, mean ${n.mean}`));
+    }
+  } else {
+    details.push(element("p", { class: "muted" }, "No analysis yet."));
+  }
+  details.push(
+    task.narrative
+      ? element("blockquote", { id: "task-narrative" }, task.narrative.text)
+      : element("p", { class: "muted" }, "No narrative yet."),
+  );
+  const generate = element("button", { type: "button", id: "generate-report" }, task.report ? "Generate the report again" : "Generate a report");
+  generate.addEventListener("click", () => {
+    const body = { report: { task_id: task.task_id } };
+    send(JSON.stringify(body), body);
+  });
+  const report = task.report;
+  if (report) {
+    details.push(
+      element("h3", {}, `Report on analysis v${report.analysis_version}`, report.stale ? element("span", { class: "stale-mark" }, " · stale: analysed again since") : ""),
+    );
+    const charts = element("div", { class: "charts", id: "task-charts" });
+    for (const chart of report.charts ?? []) {
+      const figure = element("figure", { "data-kind": chart.kind, "data-field": chart.field });
+      const svg = parseSvg(chart.svg);
+      if (svg) figure.append(svg);
+      figure.append(element("figcaption", {}, chart.title));
+      charts.append(figure);
+    }
+    details.push(charts);
+  } else {
+    details.push(element("p", { class: "muted" }, "No report yet."));
+  }
+  details.push(generate);
+  $("#task-details").replaceChildren(...details);
+}
+
+/** Rift's SVG as an SVG element: parsed as XML, so nothing in it is read as HTML. */
+function parseSvg(text) {
+  const parsed = new DOMParser().parseFromString(text, "image/svg+xml");
+  const root = parsed.documentElement;
+  if (root.nodeName !== "svg" || parsed.querySelector("parsererror")) return null;
+  return document.importNode(root, true);
+}
+
+/** The task's own notifications, from "0" then live, on a connection of its own. */
+function openHistory(taskId) {
+  const url = socketUrl();
+  const protocols = ["rift"];
+  if (token) {
+    if (SUBPROTOCOL_TOKEN.test(token)) protocols.push(`bearer.${token}`);
+    else url.searchParams.set("token", token);
+  }
+  const socket = new WebSocket(url, protocols);
+  state.page.socket = socket;
+  socket.addEventListener("open", () => {
+    socket.send(JSON.stringify({ watch: { task_id: taskId, after: "0" }, id: 1 }));
+  });
+  socket.addEventListener("message", (event) => {
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (!frame.notification || state.page.socket !== socket) return;
+    const n = frame.notification;
+    $("#task-history").prepend(
+      element(
+        "li",
+        { "data-id": n.id, "data-action": n.action },
+        element("time", { datetime: n.time }, clock(n.time)),
+        element("span", { class: "agent" }, n.agent),
+        element("span", { class: "action" }, n.action),
+        element("span", { class: "detail" }, describe(n)),
+      ),
+    );
+  });
+}
+
+function closeHistory() {
+  const socket = state.page.socket;
+  state.page.socket = null;
+  if (socket) socket.close();
 }
 
 // --- commands -------------------------------------------------------------------------------
@@ -468,6 +675,8 @@ function summarize(result) {
   if (result.after !== undefined) return `watching ${result.task_id ? `task ${result.task_id}` : "all tasks"}`;
   if (result.stopped !== undefined) return result.stopped ? "stopped watching" : "was not watching";
   if (result.commands) return result.commands.map((command) => command.grammar).join(" · ");
+  if (result.profile !== undefined) return `task ${result.task_id}: report on analysis v${result.analysis_version} (${result.charts.length} charts)`;
+  if (result.tasks !== undefined) return `${result.tasks.length} tasks${result.next_page_token ? " (more: List tasks from …)" : ""}`;
   return JSON.stringify(result);
 }
 
@@ -491,5 +700,10 @@ $("#command").addEventListener("submit", (event) => {
   input.value = "";
 });
 
+$("#status-filter").addEventListener("change", scheduleRender);
+$("#task-search").addEventListener("input", scheduleRender);
+window.addEventListener("hashchange", onHash);
+
 render();
 connect();
+onHash();

@@ -1,4 +1,5 @@
-//! The command-line client: `rift analyze | narrate | progress | watch | delete-task` against
+//! The command-line client: `rift analyze | narrate | report | progress | task | tasks |
+//! watch | delete-task` against
 //! a running Rift, over the same typed gRPC API as every other client, and `rift health`, the
 //! standard `grpc.health.v1` probe a container's HEALTHCHECK runs (no shell or curl needed).
 //!
@@ -7,7 +8,9 @@
 //! `google.rpc` details, with a non-zero exit status ([`exit_code`]).
 //!
 //! - `render`: responses and errors as text or JSON.
+//! - `page`: a report as one self-contained HTML page (`rift report --html`).
 
+mod page;
 mod render;
 
 use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
@@ -36,6 +39,12 @@ pub enum Command {
     Watch(WatchArgs),
     /// Admin: remove everything stored for a task.
     DeleteTask(TaskArgs),
+    /// ReportAgent: profile and chart a task's latest analysis, and store the report.
+    Report(ReportArgs),
+    /// Show a task as stored: analysis, narrative, report, status (reads only).
+    Task(TaskArgs),
+    /// List tasks, most recently changed first (reads only).
+    Tasks(TasksArgs),
     /// Probe Rift's gRPC health service; exit 0 only when it answers SERVING.
     Health(HealthArgs),
 }
@@ -45,7 +54,11 @@ impl Command {
         match self {
             Command::Analyze(args) => &args.options,
             Command::Narrate(args) => &args.options,
-            Command::Progress(args) | Command::DeleteTask(args) => &args.options,
+            Command::Progress(args) | Command::DeleteTask(args) | Command::Task(args) => {
+                &args.options
+            }
+            Command::Tasks(args) => &args.options,
+            Command::Report(args) => &args.options,
             Command::Watch(args) => &args.options,
             Command::Health(args) => &args.options,
         }
@@ -114,6 +127,37 @@ pub struct NarrateArgs {
 pub struct TaskArgs {
     /// Task id.
     pub task: String,
+    /// Where Rift is, who is asking, and how to print.
+    #[command(flatten)]
+    pub options: ClientOptions,
+}
+
+/// `rift report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Task id.
+    pub task: String,
+    /// Also write the report as one self-contained HTML page (tables and inline charts) here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+    /// Where Rift is, who is asking, and how to print.
+    #[command(flatten)]
+    pub options: ClientOptions,
+}
+
+/// `rift tasks`.
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Only tasks of this status: not-started, in-progress, completed or stale.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Tasks per page (0: the server's default, 50).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub page_size: i32,
+    /// Continue a listing: the next page token an earlier `rift tasks` printed. Without it,
+    /// every page is listed.
+    #[arg(long, value_name = "TOKEN")]
+    pub page_token: Option<String>,
     /// Where Rift is, who is asking, and how to print.
     #[command(flatten)]
     pub options: ClientOptions,
@@ -235,6 +279,67 @@ pub async fn run(command: Command, output: &mut impl Write) -> anyhow::Result<()
                 .await
                 .map_err(CallError)?;
             render::deletion(output, format, &response.into_inner())?;
+        }
+        Command::Report(ReportArgs {
+            task,
+            html,
+            options,
+        }) => {
+            let mut client = connect(&options)?;
+            let response = client
+                .report(pb::ReportRequest { task_id: task })
+                .await
+                .map_err(CallError)?
+                .into_inner();
+            if let Some(path) = &html {
+                std::fs::write(path, page::report_page(&response))
+                    .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
+            }
+            render::report(output, format, &response, html.as_deref())?;
+        }
+        Command::Task(TaskArgs { task, options }) => {
+            let mut client = connect(&options)?;
+            let response = client
+                .get_task(pb::GetTaskRequest {
+                    task_id: task,
+                    with_report: false,
+                })
+                .await
+                .map_err(CallError)?;
+            render::task(output, format, &response.into_inner())?;
+        }
+        Command::Tasks(TasksArgs {
+            status,
+            page_size,
+            page_token,
+            options,
+        }) => {
+            let status = match status {
+                None => pb::TaskStatus::Unspecified,
+                Some(name) => crate::domain::TaskStatus::parse(&name)
+                    .map(pb::TaskStatus::from)
+                    .map_err(|error| UsageError(format!("--status: {error}")))?,
+            };
+            let mut client = connect(&options)?;
+            // One page when continuing a listing; every page otherwise.
+            let one_page = page_token.is_some();
+            let mut page_token = page_token.unwrap_or_default();
+            loop {
+                let page = client
+                    .list_tasks(pb::ListTasksRequest {
+                        page_size,
+                        page_token,
+                        status: status.into(),
+                    })
+                    .await
+                    .map_err(CallError)?
+                    .into_inner();
+                render::tasks(output, format, &page, one_page)?;
+                if one_page || page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
         }
         Command::Health(HealthArgs { service, options }) => {
             use tonic_health::pb::{

@@ -56,36 +56,13 @@ pub(super) fn analysis(
     let stats = response.stats.clone().unwrap_or_default();
     let types = stats.types.unwrap_or_default();
     if format == Format::Json {
-        let mut stats_json = json!({
-            "item_count": stats.item_count,
-            "types": {
-                "nulls": types.nulls,
-                "booleans": types.booleans,
-                "numbers": types.numbers,
-                "strings": types.strings,
-                "lists": types.lists,
-                "objects": types.objects,
-            },
-        });
-        if let Some(n) = &stats.numbers {
-            stats_json["numbers"] = json!({
-                "count": n.count, "min": n.min, "max": n.max, "mean": n.mean, "sum": n.sum,
-            });
-        }
-        if let Some(s) = &stats.strings {
-            stats_json["strings"] = json!({
-                "count": s.count,
-                "distinct": s.distinct,
-                "top": s.top.iter().map(|t| json!({"value": t.value, "count": t.count})).collect::<Vec<_>>(),
-            });
-        }
         return line(
             out,
             &json!({
                 "task_id": response.task_id,
                 "summary": response.summary,
                 "version": response.version,
-                "stats": stats_json,
+                "stats": stats_json(&stats),
             }),
         );
     }
@@ -179,6 +156,192 @@ pub(super) fn progress(
         }
     };
     writeln!(out, "task {}: {status}{versions}", response.task_id)
+}
+
+pub(super) fn report(
+    out: &mut impl Write,
+    format: Format,
+    response: &pb::ReportResponse,
+    html: Option<&std::path::Path>,
+) -> io::Result<()> {
+    let profile = response.profile.clone().unwrap_or_default();
+    let titles: Vec<&str> = response.charts.iter().map(|c| c.title.as_str()).collect();
+    if format == Format::Json {
+        return line(
+            out,
+            &json!({
+                "task_id": response.task_id,
+                "analysis_version": response.analysis_version,
+                "item_count": profile.item_count,
+                "fields": profile.records.as_ref().map(|r| r.fields.iter().map(|f| f.name.clone()).collect::<Vec<_>>()),
+                "charts": titles,
+                "html": html.map(|path| path.display().to_string()),
+            }),
+        );
+    }
+    writeln!(
+        out,
+        "task {}: report of analysis version {} ({} items, {} charts)",
+        response.task_id,
+        response.analysis_version,
+        profile.item_count,
+        response.charts.len()
+    )?;
+    if let Some(n) = profile.values.as_ref().and_then(|v| v.numbers.as_ref()) {
+        writeln!(
+            out,
+            "  numbers: count {}, mean {}, std {}, min {}, 25% {}, 50% {}, 75% {}, max {}",
+            n.count, n.mean, n.std, n.min, n.q1, n.median, n.q3, n.max
+        )?;
+    }
+    if let Some(records) = &profile.records {
+        let names: Vec<&str> = records.fields.iter().map(|f| f.name.as_str()).collect();
+        writeln!(
+            out,
+            "  records: {}, fields {}",
+            records.count,
+            names.join(", ")
+        )?;
+    }
+    if let Some(path) = html {
+        writeln!(out, "  written to {}", path.display())?;
+    }
+    Ok(())
+}
+
+pub(super) fn task(
+    out: &mut impl Write,
+    format: Format,
+    response: &pb::GetTaskResponse,
+) -> io::Result<()> {
+    let status = response.status().as_str_name();
+    if format == Format::Json {
+        return line(
+            out,
+            &json!({
+                "task_id": response.task_id,
+                "status": status,
+                "analysis": response.analysis.as_ref().map(|analysis| json!({
+                    "summary": analysis.summary,
+                    "version": analysis.version,
+                    "stats": analysis.stats.as_ref().map(stats_json),
+                })),
+                "narrative": response.narrative.as_ref().map(|narrative| json!({
+                    "text": narrative.text,
+                    "analysis_version": narrative.analysis_version,
+                })),
+                "report": response.report.as_ref().map(report_json),
+                "last_notification_id": response.last_notification_id,
+            }),
+        );
+    }
+    writeln!(out, "task {}: {status}", response.task_id)?;
+    match &response.analysis {
+        Some(analysis) => writeln!(
+            out,
+            "  analysis (version {}): {}",
+            analysis.version, analysis.summary
+        )?,
+        None => writeln!(out, "  no analysis")?,
+    }
+    match &response.narrative {
+        Some(narrative) => writeln!(
+            out,
+            "  narrative (built on version {}): {}",
+            narrative.analysis_version, narrative.text
+        )?,
+        None => writeln!(out, "  no narrative")?,
+    }
+    match &response.report {
+        Some(report) => writeln!(
+            out,
+            "  report (built on version {}{})",
+            report.analysis_version,
+            if report.stale { ", stale" } else { "" }
+        )?,
+        None => writeln!(out, "  no report")?,
+    }
+    if !response.last_notification_id.is_empty() {
+        writeln!(out, "  last notification {}", response.last_notification_id)?;
+    }
+    Ok(())
+}
+
+fn report_json(report: &pb::StoredReport) -> Json {
+    json!({"analysis_version": report.analysis_version, "stale": report.stale})
+}
+
+/// Statistics as `--json` prints them: `numbers` and `strings` only when present.
+fn stats_json(stats: &pb::AnalysisStats) -> Json {
+    let types = stats.types.unwrap_or_default();
+    let mut json = json!({
+        "item_count": stats.item_count,
+        "types": {
+            "nulls": types.nulls,
+            "booleans": types.booleans,
+            "numbers": types.numbers,
+            "strings": types.strings,
+            "lists": types.lists,
+            "objects": types.objects,
+        },
+    });
+    if let Some(n) = &stats.numbers {
+        json["numbers"] = json!({
+            "count": n.count, "min": n.min, "max": n.max, "mean": n.mean, "sum": n.sum,
+        });
+    }
+    if let Some(s) = &stats.strings {
+        json["strings"] = json!({
+            "count": s.count,
+            "distinct": s.distinct,
+            "top": s.top.iter().map(|t| json!({"value": t.value, "count": t.count})).collect::<Vec<_>>(),
+        });
+    }
+    json
+}
+
+/// One page of `rift tasks`: a line per task (text) or one object per task (JSON), then,
+/// when `show_token` and there is a next page, its token.
+pub(super) fn tasks(
+    out: &mut impl Write,
+    format: Format,
+    page: &pb::ListTasksResponse,
+    show_token: bool,
+) -> io::Result<()> {
+    for task in &page.tasks {
+        let status = task.status().as_str_name();
+        match format {
+            Format::Json => line(
+                out,
+                &json!({
+                    "task_id": task.task_id,
+                    "status": status,
+                    "analysis_version": task.analysis_version,
+                    "narrative_analysis_version": task.narrative_analysis_version,
+                    "report": task.report.as_ref().map(report_json),
+                    "last_notification_id": task.last_notification_id,
+                }),
+            )?,
+            Format::Text => writeln!(
+                out,
+                "{}\t{status}\tanalysis v{}\t{}",
+                task.task_id,
+                task.analysis_version,
+                match &task.report {
+                    Some(report) if report.stale => "report stale",
+                    Some(_) => "report",
+                    None => "no report",
+                }
+            )?,
+        }
+    }
+    if show_token && !page.next_page_token.is_empty() {
+        match format {
+            Format::Json => line(out, &json!({"next_page_token": page.next_page_token}))?,
+            Format::Text => writeln!(out, "next page: --page-token {}", page.next_page_token)?,
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn deletion(

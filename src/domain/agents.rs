@@ -1,9 +1,12 @@
-//! The three agents behind one facade, [`Agents`], which both adapters call.
+//! The four agents behind one facade, [`Agents`], which both adapters call.
 //!
 //! - TechAgent (`analyze`) analyses a data list and stores the result.
 //! - ConceptAgent (`narrate`) turns the latest analysis into a narrative.
 //! - TaskAgent (`progress`) reports where a task stands and records completion.
+//! - ReportAgent (`report`) profiles the items of the latest analysis and charts them.
 //!
+//! - Reads without side effects (`get_task`, `list_tasks`, see [`super::tasks`]) show tasks as
+//!   stored, recording nothing.
 //! - An admin (`delete_task`) removes a task.
 //!
 //! Validation, access control, deadlines, idempotency and load shedding live here, not in the
@@ -25,11 +28,17 @@ use tokio_util::sync::CancellationToken;
 use super::{
     AnalysisStats, CoreError, MemoryError, Readiness, TaskFilter, TaskId, analysis,
     auth::{Access, Operation},
+    charts::{self, Chart},
     error::reason,
-    memory::{AnalysisWrite, Memory, NarrativeWrite, RequestKey, TaskState, WriteGuard},
+    memory::{
+        AnalysisWrite, ListQuery, Memory, NarrativeWrite, ReportWrite, RequestKey, TaskState,
+        WriteGuard,
+    },
     merged::{Notifiers, Subscription},
     notifier::NotifierConfig,
+    profile::Profile,
     records,
+    tasks::{self, PageToken, TaskDetails, TaskList},
     telemetry::Telemetry,
 };
 
@@ -162,6 +171,21 @@ pub struct Narrative {
     pub epoch: String,
 }
 
+/// ReportAgent's result: the profile of the items of one analysis version, and its charts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The task reported on.
+    pub task_id: String,
+    /// The analysis version profiled.
+    pub analysis_version: u64,
+    /// The profile.
+    pub profile: Profile,
+    /// Its charts (SVG).
+    pub charts: Vec<Chart>,
+    /// The history `analysis_version` belongs to.
+    pub epoch: String,
+}
+
 /// Where a task stands, as TaskAgent reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskStatus {
@@ -187,6 +211,26 @@ impl TaskStatus {
         } else {
             TaskStatus::Stale
         }
+    }
+
+    /// Every status, in the order a task goes through them.
+    pub const ALL: [TaskStatus; 4] = [
+        TaskStatus::NotStarted,
+        TaskStatus::InProgress,
+        TaskStatus::Completed,
+        TaskStatus::Stale,
+    ];
+
+    /// The status spelled `name` as [`TaskStatus::as_str`] does, in any case, `_` for `-`.
+    pub fn parse(name: &str) -> Result<Self, CoreError> {
+        let name = name.trim().to_ascii_lowercase().replace('_', "-");
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(TaskStatus::as_str).collect();
+                CoreError::invalid("status", format!("must be one of {}", names.join(", ")))
+            })
     }
 
     /// The prototype's spelling: `not-started`, `in-progress`, `completed`, `stale`.
@@ -299,11 +343,13 @@ impl Agents {
         let summary = analysis::summary(data.len());
         let stats = AnalysisStats::of(data);
         let record_json = records::analysis_json(&task, &summary, &stats);
+        let data_json = records::data_json(data);
         let deadline = self.deadline(caller);
         let write = AnalysisWrite {
             task: &task,
             record_json: &record_json,
             summary: &summary,
+            data_json: &data_json,
             expected_version: options.expected_version,
             guard: self.guard(deadline, request_id, fingerprint.as_deref(), options.epoch),
         };
@@ -332,12 +378,12 @@ impl Agents {
         let task = TaskId::parse(task_id)?;
         let request_id = parse_request_id(request_id)?;
         let fingerprint = request_id.map(|_| fingerprint(&["narrate", task.as_str()]));
-        let prefix = format!("The analysis for task {task} concluded: ");
+        let prefix = records::narrative_prefix(&task);
         let deadline = self.deadline(caller);
         let write = NarrativeWrite {
             task: &task,
             prefix: &prefix,
-            suffix: ".",
+            suffix: records::NARRATIVE_CLOSING,
             guard: self.guard(deadline, request_id, fingerprint.as_deref(), epoch),
         };
         let stored = self
@@ -374,6 +420,122 @@ impl Agents {
             narrative_analysis_version: observed.state.narrative_analysis_version,
             epoch: observed.epoch,
         })
+    }
+
+    /// `task_id` as stored: analysis, narrative, report and status, read without writing
+    /// anything (Progress's status, without recording completion).
+    /// `with_report` adds the stored report's profile and charts.
+    pub async fn get_task(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        with_report: bool,
+    ) -> Result<TaskDetails, CoreError> {
+        self.authorize(caller, Operation::GetTask)?;
+        let task = TaskId::parse(task_id)?;
+        let deadline = self.deadline(caller);
+        let view = self
+            .bounded(deadline, self.memory.get_task(&task, with_report))
+            .await?;
+        TaskDetails::of(task.to_string(), view)
+    }
+
+    /// ReportAgent: profile the items of the latest analysis of `task_id`, chart them, and
+    /// store the report, built on that analysis version. Analysed again meanwhile, it profiles
+    /// the new analysis instead (once; a second change in between is `ABORTED`).
+    pub async fn report(&self, caller: &Caller, task_id: &str) -> Result<Report, CoreError> {
+        self.authorize(caller, Operation::Report)?;
+        let task = TaskId::parse(task_id)?;
+        let deadline = self.deadline(caller);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let source = self
+                .bounded(deadline, self.memory.report_source(&task))
+                .await?;
+            let data = match source.data {
+                Some(data) if source.has_analysis => data,
+                _ if !source.has_analysis => {
+                    return Err(CoreError::FailedPrecondition {
+                        reason: reason::ANALYSIS_MISSING,
+                        description: format!("task {task} has no analysis yet: analyze it first"),
+                    });
+                }
+                _ => {
+                    return Err(CoreError::FailedPrecondition {
+                        reason: reason::DATA_MISSING,
+                        description: format!(
+                            "the latest analysis of task {task} was stored by a writer that keeps \
+                             no items (the prototype): analyze it with Rift to report on it"
+                        ),
+                    });
+                }
+            };
+            let items: Vec<Value> = serde_json::from_str(&data).map_err(|error| {
+                tracing::error!(%error, task_id = %task, "stored items are not a JSON list");
+                CoreError::Internal
+            })?;
+            let profile = Profile::of(&items);
+            let charts = charts::of(&profile);
+            let record = records::ReportRecord {
+                task_id: task.to_string(),
+                analysis_version: source.analysis_version,
+                profile,
+                charts,
+            };
+            let report_json = records::report_json(&record);
+            let write = ReportWrite {
+                task: &task,
+                report_json: &report_json,
+                analysis_version: source.analysis_version,
+                guard: self.guard(deadline, None, None, None),
+            };
+            match self
+                .bounded(deadline, self.memory.store_report(write))
+                .await
+            {
+                Ok(stored) => {
+                    return Ok(Report {
+                        task_id: record.task_id,
+                        analysis_version: record.analysis_version,
+                        profile: record.profile,
+                        charts: record.charts,
+                        epoch: stored.epoch,
+                    });
+                }
+                Err(CoreError::Aborted { .. }) if attempts == 1 => continue,
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// A page of the tasks, most recently changed first, read without writing anything:
+    /// `page_size` 0 is the default, `page_token` empty starts a listing, `status` keeps only
+    /// tasks of that status. Every task that exists throughout a listing appears in it once,
+    /// whatever is written meanwhile.
+    pub async fn list_tasks(
+        &self,
+        caller: &Caller,
+        page_size: i64,
+        page_token: &str,
+        status: Option<TaskStatus>,
+    ) -> Result<TaskList, CoreError> {
+        self.authorize(caller, Operation::ListTasks)?;
+        let page_size = tasks::page_size(page_size)?;
+        let token = (!page_token.is_empty())
+            .then(|| PageToken::decode(page_token, status))
+            .transpose()?;
+        let query = ListQuery {
+            snapshot: token.as_ref().map(|token| token.snapshot),
+            after: token.map(|token| token.after),
+            page_size,
+            status: status.map(|status| status.as_str()),
+        };
+        let deadline = self.deadline(caller);
+        let page = self
+            .bounded(deadline, self.memory.list_tasks(&query))
+            .await?;
+        Ok(TaskList::of(page, status))
     }
 
     /// Admin: removes every key of `task_id`; `false` when it had nothing stored.

@@ -119,16 +119,22 @@ pub struct ValueCount {
 
 impl ValueCount {
     /// `value` occurring `count` times, cut to [`TOP_VALUE_BYTES`].
-    fn of(value: &str, count: u64) -> Self {
+    pub(crate) fn of(value: &str, count: u64) -> Self {
+        let cut = Self::cut(value);
+        Self {
+            value: cut.to_owned(),
+            count,
+            truncated: cut.len() < value.len(),
+        }
+    }
+
+    /// `value`'s first [`TOP_VALUE_BYTES`] bytes, whole characters.
+    pub(crate) fn cut(value: &str) -> &str {
         let mut end = value.len().min(TOP_VALUE_BYTES);
         while !value.is_char_boundary(end) {
             end -= 1;
         }
-        Self {
-            value: value[..end].to_owned(),
-            count,
-            truncated: end < value.len(),
-        }
+        &value[..end]
     }
 }
 

@@ -62,24 +62,37 @@ pub enum Operation {
     Help,
     /// Removing a task.
     DeleteTask,
+    /// Reading one task as stored, without writing.
+    GetTask,
+    /// Listing tasks, without writing.
+    ListTasks,
+    /// ReportAgent's write.
+    Report,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 9] = [
         Operation::Analyze,
         Operation::Narrate,
         Operation::Progress,
         Operation::Subscribe,
         Operation::Help,
         Operation::DeleteTask,
+        Operation::GetTask,
+        Operation::ListTasks,
+        Operation::Report,
     ];
 
     /// The least role allowed to perform it.
     pub fn required_role(&self) -> Role {
         match self {
-            Operation::Progress | Operation::Subscribe | Operation::Help => Role::Reader,
-            Operation::Analyze | Operation::Narrate => Role::Writer,
+            Operation::Progress
+            | Operation::Subscribe
+            | Operation::Help
+            | Operation::GetTask
+            | Operation::ListTasks => Role::Reader,
+            Operation::Analyze | Operation::Narrate | Operation::Report => Role::Writer,
             Operation::DeleteTask => Role::Admin,
         }
     }
@@ -93,6 +106,9 @@ impl Operation {
             Operation::Subscribe => "Subscribe",
             Operation::Help => "help",
             Operation::DeleteTask => "DeleteTask",
+            Operation::GetTask => "GetTask",
+            Operation::ListTasks => "ListTasks",
+            Operation::Report => "Report",
         }
     }
 }

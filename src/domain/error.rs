@@ -210,8 +210,10 @@ pub enum CoreError {
 
 /// Reason codes carried in error details; clients match on these, so they never change.
 pub mod reason {
-    /// Narrate before any Analyze of the task.
+    /// Narrate or Report before any Analyze of the task.
     pub const ANALYSIS_MISSING: &str = "ANALYSIS_MISSING";
+    /// Report on an analysis another writer (the prototype) stored, without items to profile.
+    pub const DATA_MISSING: &str = "DATA_MISSING";
     /// A gRPC message or WebSocket frame over its size limit.
     pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
     /// `expected_version` is not the current version.
@@ -228,6 +230,9 @@ pub mod reason {
     pub const EPOCH_CHANGED: &str = "EPOCH_CHANGED";
     /// Shared memory is full (Redis `OOM` at `maxmemory`); nothing was written.
     pub const MEMORY_FULL: &str = "MEMORY_FULL";
+    /// A `ListTasks` page token that can no longer be continued (the history it was taken
+    /// against is trimmed, or too much changed since): start the listing again.
+    pub const LISTING_EXPIRED: &str = "LISTING_EXPIRED";
 }
 
 impl CoreError {
@@ -293,6 +298,9 @@ pub enum MemoryError {
     /// The store answered with something Rift did not write (or no longer understands).
     #[error("unexpected data in memory: {0}")]
     Corrupt(String),
+    /// A listing cannot be continued from its page token; why, for a person.
+    #[error("listing expired: {0}")]
+    ListingExpired(String),
 }
 
 impl From<MemoryError> for CoreError {
@@ -331,6 +339,13 @@ impl From<MemoryError> for CoreError {
                 tracing::error!(%detail, "unexpected data in memory");
                 CoreError::Internal
             }
+            MemoryError::ListingExpired(why) => CoreError::FailedPrecondition {
+                reason: reason::LISTING_EXPIRED,
+                description: format!(
+                    "this listing can no longer be continued ({why}): list again without a \
+                     page_token"
+                ),
+            },
         }
     }
 }

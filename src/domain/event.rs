@@ -228,6 +228,8 @@ pub mod agent {
     pub const CONCEPT: &str = "ConceptAgent";
     /// Progress.
     pub const TASK: &str = "TaskAgent";
+    /// Report.
+    pub const REPORT: &str = "ReportAgent";
     /// Rift itself: deletions (an admin's, not an agent's) and notices about the history.
     pub const RIFT: &str = "Rift";
 }
@@ -242,6 +244,8 @@ pub mod action {
     pub const PROGRESS_COMPLETED: &str = "progress_completed";
     /// An admin removed every key of the task.
     pub const TASK_DELETED: &str = "task_deleted";
+    /// ReportAgent stored a report of the latest analysis.
+    pub const REPORT_STORED: &str = "report_stored";
     /// Events the subscriber asked for were trimmed from the history before it could read them.
     pub const HISTORY_TRUNCATED: &str = "history_truncated";
     /// Events the subscriber had received are gone from the history (a failover that lost

@@ -10,9 +10,11 @@
 //! Its resume token is where it stands in every partition: `v1:<p>=<ms>-<seq>,…` (partitions
 //! not named: nothing read yet, `0`). Clients treat it as opaque and hand back the last one
 //! they received; every notification of a merged subscription carries the full token as its
-//! id, and so does the `resume_after` of a subscriber cut off for being slow. A plain id
-//! (`<ms>-<seq>`, `0`) resumes every partition after it; a data set moved by `rift migrate`
-//! keeps its ids, so tokens from before the move still resume without a gap.
+//! id, and so does the `resume_after` of a subscriber cut off for being slow. `0` replays
+//! every partition; a plain id (`<ms>-<seq>`) names a position in one history, so it is refused
+//! for every task (ids of different partitions are unrelated) and taken as is for one task:
+//! `rift migrate` keeps every notification's id, so a per-task token from before the move
+//! still resumes without a gap.
 
 use std::{
     fmt::Write as _,
@@ -101,6 +103,18 @@ impl Notifiers {
             let part = partitioned.parts.get(p).ok_or(CoreError::Internal)?;
             let one = part.subscribe(filter, start.of(p)).await?;
             return Ok(Subscription(Inner::One(one)));
+        }
+        if let Start::Every(Resume::After(id)) = start
+            && id != EventId::ZERO
+        {
+            return Err(CoreError::invalid(
+                "after",
+                format!(
+                    "{id} is a position in one partition's history; a subscription to every \
+                     task resumes from the token its notifications carry (\"{TOKEN_PREFIX}...\"), \
+                     or from \"0\""
+                ),
+            ));
         }
         let parts = futures::future::try_join_all(
             partitioned

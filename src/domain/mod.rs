@@ -6,19 +6,22 @@
 mod agents;
 pub mod analysis;
 pub mod auth;
+pub mod charts;
 mod error;
 pub mod event;
 pub mod memory;
 mod merged;
 mod notifier;
+pub mod profile;
 mod readiness;
 pub mod records;
 mod task;
+pub mod tasks;
 mod telemetry;
 
 pub use self::{
     agents::{
-        Agents, Analysis, AnalyzeOptions, Caller, CoreConfig, Limits, Narrative, Progress,
+        Agents, Analysis, AnalyzeOptions, Caller, CoreConfig, Limits, Narrative, Progress, Report,
         TaskStatus,
     },
     analysis::AnalysisStats,
@@ -28,4 +31,5 @@ pub use self::{
     notifier::NotifierConfig,
     readiness::Readiness,
     task::{MAX_TASK_ID_LEN, TaskId},
+    tasks::{StoredAnalysis, StoredNarrative, StoredReport, TaskDetails, TaskList, TaskSummary},
 };

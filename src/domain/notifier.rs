@@ -777,6 +777,7 @@ mod tests {
                     task: &task,
                     record_json: &record,
                     summary: "Analyzed 0 items",
+                    data_json: "[]",
                     expected_version: None,
                     guard: WriteGuard::default(),
                 })
@@ -961,6 +962,31 @@ mod tests {
             deadline: Option<std::time::SystemTime>,
         ) -> Result<Option<EventId>, MemoryError> {
             self.memory().delete_task(task, deadline).await
+        }
+        async fn get_task(
+            &self,
+            task: &TaskId,
+            with_report: bool,
+        ) -> Result<crate::domain::memory::TaskView, MemoryError> {
+            self.memory().get_task(task, with_report).await
+        }
+        async fn report_source(
+            &self,
+            task: &TaskId,
+        ) -> Result<crate::domain::memory::ReportSource, MemoryError> {
+            self.memory().report_source(task).await
+        }
+        async fn store_report(
+            &self,
+            write: crate::domain::memory::ReportWrite<'_>,
+        ) -> Result<crate::domain::memory::ReportStored, MemoryError> {
+            self.memory().store_report(write).await
+        }
+        async fn list_tasks(
+            &self,
+            query: &crate::domain::memory::ListQuery,
+        ) -> Result<crate::domain::memory::TaskPage, MemoryError> {
+            self.memory().list_tasks(query).await
         }
         async fn events_after(
             &self,

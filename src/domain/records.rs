@@ -8,7 +8,7 @@ use std::io;
 
 use serde::Serialize;
 
-use super::{analysis::AnalysisStats, task::TaskId};
+use super::{analysis::AnalysisStats, charts::Chart, profile::Profile, task::TaskId};
 
 /// Key names and hash fields, exactly as the prototype spelled them.
 pub mod keys {
@@ -28,7 +28,16 @@ pub mod keys {
     }
     /// The hash the agents share per task.
     pub fn context(task: &TaskId) -> String {
-        format!("shared:task_context:{task}")
+        format!("{CONTEXT_PREFIX}{task}")
+    }
+    /// ReportAgent's report (JSON: profile and charts; Rift's own).
+    pub fn report(task: &TaskId) -> String {
+        format!("rift:report:{task}")
+    }
+    /// The items of the task's latest Rift analysis (a JSON list; Rift's own), which
+    /// ReportAgent profiles.
+    pub fn data(task: &TaskId) -> String {
+        format!("rift:data:{task}")
     }
     /// The prototype's pub/sub channel per task.
     pub fn updates_channel(task: &TaskId) -> String {
@@ -41,7 +50,7 @@ pub mod keys {
     /// The newest notification of a deleted task (Rift's own): where its chain of events
     /// starts once the context hash, which holds it while the task exists, is gone.
     pub fn last_event(task: &TaskId) -> String {
-        format!("rift:task_last:{task}")
+        format!("{LAST_EVENT_PREFIX}{task}")
     }
     /// The field of the context hash holding the task's newest notification id (Rift's own).
     pub const LAST_EVENT_FIELD: &str = "rift_last_event";
@@ -59,6 +68,29 @@ pub mod keys {
     pub const ROOM_PROBE: &str = "rift:probe:room";
     /// The field of [`META`] holding the epoch; `prelude.lua` spells it too.
     pub const EPOCH_FIELD: &str = "epoch";
+    /// Rift's index of tasks by last change (a sorted set: member the task id, score the
+    /// millisecond of its newest notification), kept by every write script in the same step;
+    /// `ListTasks` pages through it.
+    pub const TASK_INDEX: &str = "rift:tasks";
+    /// What [`context`] puts before the task id: `list_tasks.lua` builds the context key of
+    /// each task it lists from it.
+    pub const CONTEXT_PREFIX: &str = "shared:task_context:";
+    /// What [`last_event`] puts before the task id, for `list_tasks.lua` likewise.
+    pub const LAST_EVENT_PREFIX: &str = "rift:task_last:";
+}
+
+/// ConceptAgent's narrative is `NARRATIVE_OPENING + task id + NARRATIVE_MIDDLE + summary +
+/// NARRATIVE_CLOSING`, as the prototype wrote it; the scripts get these three from here to tell
+/// whether a narrative another writer stored is the one the current analysis gives.
+pub const NARRATIVE_OPENING: &str = "The analysis for task ";
+/// See [`NARRATIVE_OPENING`].
+pub const NARRATIVE_MIDDLE: &str = " concluded: ";
+/// See [`NARRATIVE_OPENING`].
+pub const NARRATIVE_CLOSING: &str = ".";
+
+/// The narrative's text before the summary: `The analysis for task 101 concluded: `.
+pub fn narrative_prefix(task: &TaskId) -> String {
+    format!("{NARRATIVE_OPENING}{task}{NARRATIVE_MIDDLE}")
 }
 
 /// The analysis as stored under `TechAgent:analysis:<id>` and in the context hash.
@@ -77,6 +109,35 @@ pub fn analysis_json(task: &TaskId, summary: &str, stats: &AnalysisStats) -> Str
         summary,
         stats,
     })
+}
+
+/// ReportAgent's report as stored under `rift:report:<id>`: the profile and its charts, with
+/// the analysis version they describe.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ReportRecord {
+    /// The task.
+    pub task_id: String,
+    /// The analysis version profiled.
+    pub analysis_version: u64,
+    /// The profile.
+    pub profile: Profile,
+    /// Its charts.
+    pub charts: Vec<Chart>,
+}
+
+/// The stored form of a report.
+pub fn report_json(record: &ReportRecord) -> String {
+    serde_json::to_string(record).unwrap_or_default()
+}
+
+/// A stored report; `None` when it is not one Rift can read.
+pub fn stored_report(json: &str) -> Option<ReportRecord> {
+    serde_json::from_str(json).ok()
+}
+
+/// The items of a task as kept for ReportAgent.
+pub fn data_json(items: &[serde_json::Value]) -> String {
+    serde_json::to_string(items).unwrap_or_default()
 }
 
 /// `{"task_id": "101", "status": "completed"}`, as the prototype's TaskAgent wrote it.
@@ -101,6 +162,20 @@ pub fn summary_of(analysis_json: &str) -> Option<String> {
     serde_json::from_str::<Summary>(analysis_json)
         .ok()
         .map(|s| s.summary)
+}
+
+/// The summary and, when its writer kept them (Rift does, the prototype does not), the
+/// statistics of a stored analysis; `None` when it has no summary.
+pub fn stored_analysis(analysis_json: &str) -> Option<(String, Option<AnalysisStats>)> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        summary: String,
+        #[serde(default)]
+        stats: Option<AnalysisStats>,
+    }
+    serde_json::from_str::<Stored>(analysis_json)
+        .ok()
+        .map(|stored| (stored.summary, stored.stats))
 }
 
 /// Serialises like Python's `json.dumps(value)` with default arguments.

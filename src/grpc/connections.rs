@@ -13,7 +13,7 @@ use std::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
+    sync::{Semaphore, mpsc},
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
@@ -68,8 +68,7 @@ pub(super) fn limited(
                 match Accepted::secure(tcp, tls.as_ref(), timeout).await {
                     Ok(io) => {
                         let counted = Counted {
-                            io: Coalesced::new(Handshake::new(io, timeout)),
-                            _permit: permit,
+                            io: Coalesced::new(Handshake::new(io, timeout).holding(permit)),
                         };
                         let _ = sender.send(Ok(counted)).await;
                     }
@@ -84,7 +83,6 @@ pub(super) fn limited(
 /// A connection holding one of the permits of [`limited`].
 pub(super) struct Counted {
     io: Coalesced<Handshake<Accepted>>,
-    _permit: OwnedSemaphorePermit,
 }
 
 impl Connected for Counted {

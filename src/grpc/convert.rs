@@ -4,7 +4,11 @@ use prost_types::{ListValue, Struct, Timestamp, Value as ProtoValue, value::Kind
 use serde_json::{Number, Value as JsonValue};
 
 use crate::{
-    domain::{self, AnalysisStats, CoreError, Notification, TaskStatus, analysis},
+    domain::{
+        self, AnalysisStats, CoreError, Notification, TaskStatus, analysis,
+        charts::Chart,
+        profile::{Profile, ValueProfile},
+    },
     pb,
 };
 
@@ -88,17 +92,9 @@ fn proto_from_json_ref(value: &JsonValue) -> ProtoValue {
 
 impl From<AnalysisStats> for pb::AnalysisStats {
     fn from(stats: AnalysisStats) -> Self {
-        let types = stats.types;
         pb::AnalysisStats {
             item_count: stats.item_count,
-            types: Some(pb::TypeCounts {
-                nulls: types.nulls,
-                booleans: types.booleans,
-                numbers: types.numbers,
-                strings: types.strings,
-                lists: types.lists,
-                objects: types.objects,
-            }),
+            types: Some(type_counts(&stats.types)),
             numbers: stats.numbers.map(|n| pb::NumberStats {
                 count: n.count,
                 min: n.min,
@@ -109,15 +105,7 @@ impl From<AnalysisStats> for pb::AnalysisStats {
             strings: stats.strings.map(|s| pb::StringStats {
                 count: s.count,
                 distinct: s.distinct,
-                top: s
-                    .top
-                    .into_iter()
-                    .map(|v| pb::ValueCount {
-                        value: v.value,
-                        count: v.count,
-                        truncated: v.truncated,
-                    })
-                    .collect(),
+                top: s.top.into_iter().map(value_count).collect(),
             }),
         }
     }
@@ -170,9 +158,185 @@ impl From<domain::Progress> for pb::ProgressResponse {
 }
 
 fn timestamp(id: domain::EventId) -> Timestamp {
+    timestamp_of_ms(id.ms)
+}
+
+fn timestamp_of_ms(ms: u64) -> Timestamp {
     Timestamp {
-        seconds: (id.ms / 1000) as i64,
-        nanos: ((id.ms % 1000) * 1_000_000) as i32,
+        seconds: (ms / 1000) as i64,
+        nanos: ((ms % 1000) * 1_000_000) as i32,
+    }
+}
+
+/// The status a request names; `TASK_STATUS_UNSPECIFIED` (or a number this build does not
+/// know) is none.
+pub(super) fn status_from_proto(status: i32) -> Option<TaskStatus> {
+    match pb::TaskStatus::try_from(status).ok()? {
+        pb::TaskStatus::Unspecified => None,
+        pb::TaskStatus::NotStarted => Some(TaskStatus::NotStarted),
+        pb::TaskStatus::InProgress => Some(TaskStatus::InProgress),
+        pb::TaskStatus::Completed => Some(TaskStatus::Completed),
+        pb::TaskStatus::Stale => Some(TaskStatus::Stale),
+    }
+}
+
+fn id_text(id: Option<domain::EventId>) -> String {
+    id.map(|id| id.to_string()).unwrap_or_default()
+}
+
+impl From<domain::StoredReport> for pb::StoredReport {
+    fn from(report: domain::StoredReport) -> Self {
+        pb::StoredReport {
+            analysis_version: report.analysis_version,
+            stale: report.stale,
+            profile: report.profile.map(Into::into),
+            charts: report.charts.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<domain::Report> for pb::ReportResponse {
+    fn from(report: domain::Report) -> Self {
+        pb::ReportResponse {
+            task_id: report.task_id,
+            analysis_version: report.analysis_version,
+            profile: Some(report.profile.into()),
+            charts: report.charts.into_iter().map(Into::into).collect(),
+            epoch: report.epoch,
+        }
+    }
+}
+
+impl From<Chart> for pb::Chart {
+    fn from(chart: Chart) -> Self {
+        pb::Chart {
+            kind: chart.kind.as_str().to_owned(),
+            field: chart.field,
+            title: chart.title,
+            svg: chart.svg,
+        }
+    }
+}
+
+impl From<Profile> for pb::Profile {
+    fn from(profile: Profile) -> Self {
+        pb::Profile {
+            item_count: profile.item_count,
+            values: Some(profile.values.into()),
+            records: profile.records.map(|records| pb::RecordsProfile {
+                count: records.count,
+                fields: records
+                    .fields
+                    .into_iter()
+                    .map(|field| pb::FieldProfile {
+                        name: field.name,
+                        present: field.present,
+                        values: Some(field.values.into()),
+                    })
+                    .collect(),
+                fields_truncated: records.fields_truncated,
+            }),
+        }
+    }
+}
+
+impl From<ValueProfile> for pb::ValueProfile {
+    fn from(values: ValueProfile) -> Self {
+        pb::ValueProfile {
+            count: values.count,
+            types: Some(type_counts(&values.types)),
+            booleans: values.booleans.map(|booleans| pb::BooleanCounts {
+                true_count: booleans.true_count,
+                false_count: booleans.false_count,
+            }),
+            numbers: values.numbers.map(|n| pb::NumberProfile {
+                count: n.count,
+                mean: n.mean,
+                std: n.std,
+                min: n.min,
+                q1: n.q1,
+                median: n.median,
+                q3: n.q3,
+                max: n.max,
+                exact: n.exact,
+                histogram: Some(pb::Histogram {
+                    start: n.histogram.start,
+                    width: n.histogram.width,
+                    counts: n.histogram.counts,
+                }),
+            }),
+            strings: values.strings.map(|s| pb::StringProfile {
+                count: s.count,
+                distinct: s.distinct,
+                distinct_exact: s.distinct_exact,
+                top: s.top.into_iter().map(value_count).collect(),
+                min_length: s.min_length,
+                mean_length: s.mean_length,
+                max_length: s.max_length,
+            }),
+        }
+    }
+}
+
+fn type_counts(types: &analysis::TypeCounts) -> pb::TypeCounts {
+    pb::TypeCounts {
+        nulls: types.nulls,
+        booleans: types.booleans,
+        numbers: types.numbers,
+        strings: types.strings,
+        lists: types.lists,
+        objects: types.objects,
+    }
+}
+
+fn value_count(value: analysis::ValueCount) -> pb::ValueCount {
+    pb::ValueCount {
+        value: value.value,
+        count: value.count,
+        truncated: value.truncated,
+    }
+}
+
+impl From<domain::TaskDetails> for pb::GetTaskResponse {
+    fn from(task: domain::TaskDetails) -> Self {
+        pb::GetTaskResponse {
+            task_id: task.task_id,
+            status: pb::TaskStatus::from(task.status).into(),
+            analysis: task.analysis.map(|analysis| pb::StoredAnalysis {
+                summary: analysis.summary,
+                version: analysis.version,
+                stats: analysis.stats.map(Into::into),
+            }),
+            narrative: task.narrative.map(|narrative| pb::StoredNarrative {
+                text: narrative.text,
+                analysis_version: narrative.analysis_version,
+            }),
+            report: task.report.map(Into::into),
+            last_notification_id: id_text(task.last_event),
+            epoch: task.epoch,
+        }
+    }
+}
+
+impl From<domain::TaskList> for pb::ListTasksResponse {
+    fn from(list: domain::TaskList) -> Self {
+        pb::ListTasksResponse {
+            tasks: list
+                .tasks
+                .into_iter()
+                .map(|task| pb::TaskSummary {
+                    task_id: task.task_id,
+                    status: pb::TaskStatus::from(task.status).into(),
+                    analysis_version: task.analysis_version,
+                    narrative_analysis_version: task.narrative_analysis_version,
+                    report: task.report.map(Into::into),
+                    last_change: Some(timestamp_of_ms(task.last_change_ms)),
+                    last_notification_id: id_text(task.last_event),
+                })
+                .collect(),
+            next_page_token: list.next_page_token,
+            as_of: id_text(Some(list.as_of).filter(|id| *id != domain::EventId::ZERO)),
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! (v1 and v1alpha) and `grpc.health.v1`.
 //!
 //! The same port speaks grpc-web (HTTP/1.1 or HTTP/2, with CORS), so a browser calls the typed
-//! API directly, server-streaming Subscribe included, without a proxy.
+//! API directly, server-streaming Subscribe included, without a proxy, from the server's own
+//! origin or one the operator allowed (`--allowed-origins`).
 //!
 //! Health follows the memory layer: SERVING while it answers, NOT_SERVING while it does not
 //! and from the moment shutdown begins.
@@ -16,7 +17,9 @@
 //! - `status`: domain errors as statuses, once; `status_rewrite`: tonic's own statuses made
 //!   conventional.
 //! - `observe`: request ids, spans, call metrics and access lines.
-//! - `cors`, `connections` (the connection limit; `coalesce`, its writes), `health`.
+//! - `cors` (allowed origins only, from [`crate::transport::Names`]), `connections` (the
+//!   accept loop: connection limit, TLS handshakes, handshake deadline; `coalesce`, its
+//!   writes), `health`.
 
 mod authorize;
 mod bounded;

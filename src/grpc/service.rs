@@ -124,6 +124,53 @@ impl Rift for RiftService {
             deleted,
         }))
     }
+
+    async fn get_task(
+        &self,
+        request: Request<pb::GetTaskRequest>,
+    ) -> Result<Response<pb::GetTaskResponse>, Status> {
+        let task = self
+            .agents
+            .get_task(
+                &caller(request.metadata()),
+                &request.get_ref().task_id,
+                request.get_ref().with_report,
+            )
+            .await
+            .map_err(into_status)?;
+        Ok(Response::new(task.into()))
+    }
+
+    async fn report(
+        &self,
+        request: Request<pb::ReportRequest>,
+    ) -> Result<Response<pb::ReportResponse>, Status> {
+        let report = self
+            .agents
+            .report(&caller(request.metadata()), &request.get_ref().task_id)
+            .await
+            .map_err(into_status)?;
+        Ok(Response::new(report.into()))
+    }
+
+    async fn list_tasks(
+        &self,
+        request: Request<pb::ListTasksRequest>,
+    ) -> Result<Response<pb::ListTasksResponse>, Status> {
+        let caller = caller(request.metadata());
+        let request = request.get_ref();
+        let list = self
+            .agents
+            .list_tasks(
+                &caller,
+                i64::from(request.page_size),
+                &request.page_token,
+                super::convert::status_from_proto(request.status),
+            )
+            .await
+            .map_err(into_status)?;
+        Ok(Response::new(list.into()))
+    }
 }
 
 /// The caller as gRPC metadata describes it: `authorization: Bearer <token>` and the

@@ -7,7 +7,8 @@
 //! ends the connection and frees its slot. After that, the protocols' own timers take over:
 //! HTTP/1's header-read timeout, HTTP/2's keepalive pings, TCP keepalive. Over TLS
 //! ([`Accepted::secure`]), the TLS handshake has a deadline of its own, and the bytes counted
-//! are the decrypted ones.
+//! are the decrypted ones. A [`Handshake`] can also carry its listener's connection permit
+//! ([`Handshake::holding`]).
 
 use std::{
     future::Future,
@@ -36,6 +37,9 @@ pub struct Handshake<T> {
     deadline: Option<Pin<Box<Sleep>>>,
     /// Handshake bytes still to come.
     remaining: usize,
+    /// The listener's connection permit, returned when the connection is dropped, wherever
+    /// it went (an upgraded WebSocket takes it along).
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl<T> Handshake<T> {
@@ -45,7 +49,14 @@ impl<T> Handshake<T> {
             io,
             deadline: Some(Box::pin(tokio::time::sleep(timeout))),
             remaining: HANDSHAKE_BYTES,
+            _permit: None,
         }
+    }
+
+    /// The same, holding `permit` for as long as the connection lives.
+    pub fn holding(mut self, permit: OwnedSemaphorePermit) -> Self {
+        self._permit = Some(permit);
+        self
     }
 
     /// The connection inside.
@@ -206,69 +217,6 @@ impl AsyncWrite for Accepted {
             Self::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
             Self::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
         }
-    }
-}
-
-/// A connection holding a permit of its listener's connection limit until it is dropped,
-/// wherever it goes (an upgraded WebSocket takes it along).
-#[derive(Debug)]
-pub struct Held<T> {
-    io: T,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl<T> Held<T> {
-    /// `io`, holding `permit`.
-    pub fn new(io: T, permit: OwnedSemaphorePermit) -> Self {
-        Self {
-            io,
-            _permit: permit,
-        }
-    }
-
-    /// The connection inside.
-    pub fn get_ref(&self) -> &T {
-        &self.io
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Held<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Held<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 

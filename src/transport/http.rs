@@ -25,7 +25,7 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::accepted::{Accepted, Handshake, Held, configure_accepted};
+use super::accepted::{Accepted, Handshake, configure_accepted};
 
 /// The HTTP listener's limits.
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +95,7 @@ pub async fn serve(
                         return;
                     }
                 };
-            let io = Held::new(Handshake::new(stream, limits.handshake_timeout), permit);
+            let io = Handshake::new(stream, limits.handshake_timeout).holding(permit);
             let connection = builder
                 .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(app))
                 .into_owned();

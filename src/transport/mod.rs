@@ -7,8 +7,8 @@
 //!   origins allowed to drive it from a browser.
 //! - `guard`: the outermost layer of both listeners, refusing what [`Names`] does not allow
 //!   (421 for a foreign `Host`, 403 for a foreign `Origin`).
-//! - `accepted`: what every accepted connection gets: a handshake deadline ([`Handshake`]),
-//!   its listener's permit ([`Held`]), TCP keepalive.
+//! - `accepted`: what every accepted connection gets: TLS if configured ([`Accepted`]), a
+//!   handshake deadline and its listener's permit ([`Handshake`]), TCP keepalive.
 //! - `http`: the HTTP listener's accept loop, with a connection cap and a header-read timeout.
 //! - `tls`: the rustls server config both listeners share ([`TlsConfig`]), mutual TLS with a
 //!   client CA.
@@ -27,7 +27,7 @@ mod tls;
 use std::{sync::Arc, time::Duration};
 
 pub use self::{
-    accepted::{Accepted, HANDSHAKE_BYTES, Handshake, Held, configure_accepted},
+    accepted::{Accepted, HANDSHAKE_BYTES, Handshake, configure_accepted},
     args::TransportArgs,
     guard::{Guard, GuardLayer, RefusalBody, host_of},
     names::{Names, Refusal},

@@ -306,7 +306,15 @@ pub(crate) fn document() -> Value {
                                     "type": "string",
                                     "description": "`Bearer <token>` when Rift has tokens \
                                                     (or the `bearer.<token>` subprotocol, or \
-                                                    `?token=`).",
+                                                    `?token=`); without a valid one the \
+                                                    upgrade is refused with 401, the body \
+                                                    the UNAUTHENTICATED error frame.",
+                                },
+                                "Origin": {
+                                    "type": "string",
+                                    "description": "Sent by browsers: only the server's own \
+                                                    origin and `--allowed-origins` may \
+                                                    upgrade; others get 403.",
                                 },
                                 TRACEPARENT_KEY: {
                                     "type": "string",

@@ -43,6 +43,21 @@ pub(crate) enum Command {
     Progress {
         task_id: String,
     },
+    /// A task as stored, read without writing; `with_report` adds the report's content.
+    GetTask {
+        task_id: String,
+        with_report: bool,
+    },
+    /// ReportAgent: profile and chart the latest analysis's items.
+    Report {
+        task_id: String,
+    },
+    /// A page of tasks; `status` empty for all, `page_token` empty from the start.
+    ListTasks {
+        page_size: i64,
+        page_token: String,
+        status: String,
+    },
     /// Follow `task_id` (empty: every task) from the resume token `after` (empty: live only).
     Watch {
         task_id: String,

@@ -31,8 +31,8 @@ use super::{
 };
 use crate::{
     domain::{
-        Agents, AnalyzeOptions, Caller, Code, CoreError, Published, Subscription, WireFormat,
-        auth::Operation,
+        Agents, AnalyzeOptions, Caller, Code, CoreError, Published, Subscription, TaskStatus,
+        WireFormat, auth::Operation,
     },
     telemetry::{CallMetrics, RequestId},
     traces,
@@ -345,6 +345,31 @@ impl Connection {
             Command::DeleteTask { task_id } => {
                 let deleted = self.agents.delete_task(&self.caller, &task_id).await?;
                 Outcome::Deleted { task_id, deleted }
+            }
+            Command::GetTask {
+                task_id,
+                with_report,
+            } => Outcome::Task(Box::new(
+                self.agents
+                    .get_task(&self.caller, &task_id, with_report)
+                    .await?,
+            )),
+            Command::Report { task_id } => {
+                Outcome::Report(Box::new(self.agents.report(&self.caller, &task_id).await?))
+            }
+            Command::ListTasks {
+                page_size,
+                page_token,
+                status,
+            } => {
+                let status = (!status.is_empty())
+                    .then(|| TaskStatus::parse(&status))
+                    .transpose()?;
+                Outcome::Tasks(
+                    self.agents
+                        .list_tasks(&self.caller, page_size, &page_token, status)
+                        .await?,
+                )
             }
             Command::Watch { task_id, after } => {
                 let subscription = self

@@ -33,7 +33,8 @@ use super::{
     operations::{self, ANALYZE, OPERATIONS, PROGRESS, TEXT_KEY, UNWATCH},
 };
 use crate::domain::{
-    Analysis, AnalysisStats, Code, CoreError, EventId, Narrative, Notification, Progress, reason,
+    Analysis, AnalysisStats, Code, CoreError, EventId, Narrative, Notification, Progress, Report,
+    StoredReport, TaskDetails, TaskList, charts::Chart, profile::Profile, reason,
     records::python_json,
 };
 
@@ -293,6 +294,12 @@ pub(crate) enum Outcome {
         task_id: String,
         deleted: bool,
     },
+    /// A task as stored (boxed: far larger than the other outcomes).
+    Task(Box<TaskDetails>),
+    /// A report stored.
+    Report(Box<Report>),
+    /// A page of tasks.
+    Tasks(TaskList),
 }
 
 /// The reply to a natural-language command.
@@ -329,6 +336,9 @@ pub(crate) fn text_reply(outcome: &Outcome) -> String {
             task_id,
             deleted: *deleted,
         }),
+        Outcome::Task(task) => python_json(&TaskResult::of(task)),
+        Outcome::Report(report) => python_json(&ReportResult::of(report)),
+        Outcome::Tasks(list) => python_json(&TaskListResult::of(list)),
     }
 }
 
@@ -572,6 +582,178 @@ enum ResultBody<'a> {
     Unwatched(UnwatchedBody<'a>),
     Help(HelpBody),
     Deleted(DeletedBody<'a>),
+    Task(TaskResult<'a>),
+    Tasks(TaskListResult<'a>),
+    Report(ReportResult<'a>),
+}
+
+/// ReportAgent's report (`report`): the prototype's `task_id` first.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(super) struct ReportResult<'a> {
+    task_id: &'a str,
+    /// The analysis version whose items were profiled.
+    analysis_version: u64,
+    profile: &'a Profile,
+    /// Self-contained SVG charts.
+    charts: &'a [Chart],
+}
+
+impl<'a> ReportResult<'a> {
+    fn of(report: &'a Report) -> Self {
+        Self {
+            task_id: &report.task_id,
+            analysis_version: report.analysis_version,
+            profile: &report.profile,
+            charts: &report.charts,
+        }
+    }
+}
+
+/// A task as stored (`get_task`): the prototype's `task_id` first.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(super) struct TaskResult<'a> {
+    task_id: &'a str,
+    /// As Progress reports it, without recording anything.
+    status: &'static str,
+    /// Absent when the task has no analysis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    analysis: Option<StoredAnalysisBody<'a>>,
+    /// Absent when the task has no narrative.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    narrative: Option<StoredNarrativeBody<'a>>,
+    /// Absent when the task has no report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<ReportStateBody<'a>>,
+    /// The task's newest notification id (empty: none): `Watch task <id> from <it>` follows
+    /// the task from this read on.
+    last_notification_id: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "StoredAnalysis", deny_unknown_fields)]
+struct StoredAnalysisBody<'a> {
+    summary: &'a str,
+    version: u64,
+    /// Absent when its writer kept none (the prototype).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stats: Option<&'a AnalysisStats>,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "StoredNarrative", deny_unknown_fields)]
+struct StoredNarrativeBody<'a> {
+    text: &'a str,
+    analysis_version: u64,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "StoredReport", deny_unknown_fields)]
+struct ReportStateBody<'a> {
+    /// The analysis version the report profiles.
+    analysis_version: u64,
+    /// The task was analysed again since.
+    stale: bool,
+    /// With `with_report`: the profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a Profile>,
+    /// With `with_report`: the charts.
+    #[serde(skip_serializing_if = "<[Chart]>::is_empty")]
+    charts: &'a [Chart],
+}
+
+impl<'a> ReportStateBody<'a> {
+    fn of(report: &'a StoredReport) -> Self {
+        Self {
+            analysis_version: report.analysis_version,
+            stale: report.stale,
+            profile: report.profile.as_ref(),
+            charts: &report.charts,
+        }
+    }
+}
+
+impl<'a> TaskResult<'a> {
+    fn of(task: &'a TaskDetails) -> Self {
+        Self {
+            task_id: &task.task_id,
+            status: task.status.as_str(),
+            analysis: task.analysis.as_ref().map(|analysis| StoredAnalysisBody {
+                summary: &analysis.summary,
+                version: analysis.version,
+                stats: analysis.stats.as_ref(),
+            }),
+            narrative: task
+                .narrative
+                .as_ref()
+                .map(|narrative| StoredNarrativeBody {
+                    text: &narrative.text,
+                    analysis_version: narrative.analysis_version,
+                }),
+            report: task.report.as_ref().map(ReportStateBody::of),
+            last_notification_id: task.last_event.map(|id| id.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+/// A page of tasks (`list_tasks`), most recently changed first.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(super) struct TaskListResult<'a> {
+    tasks: Vec<TaskSummaryBody<'a>>,
+    /// Empty on the last page; otherwise `List tasks ... from <it>` (or `page_token`) gives
+    /// the next.
+    next_page_token: &'a str,
+    /// The newest notification id when the listing began (empty: none): `Watch all tasks from
+    /// <it>` follows every change since.
+    as_of: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "TaskSummary", deny_unknown_fields)]
+struct TaskSummaryBody<'a> {
+    task_id: &'a str,
+    status: &'static str,
+    analysis_version: u64,
+    narrative_analysis_version: u64,
+    /// Absent when the task has no report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<ReportStateBody<'a>>,
+    /// RFC 3339: the last change as of the listing's beginning, which orders it.
+    last_change: String,
+    last_notification_id: String,
+}
+
+impl<'a> TaskListResult<'a> {
+    fn of(list: &'a TaskList) -> Self {
+        Self {
+            tasks: list
+                .tasks
+                .iter()
+                .map(|task| TaskSummaryBody {
+                    task_id: &task.task_id,
+                    status: task.status.as_str(),
+                    analysis_version: task.analysis_version,
+                    narrative_analysis_version: task.narrative_analysis_version,
+                    report: task.report.as_ref().map(ReportStateBody::of),
+                    last_change: rfc3339(EventId {
+                        ms: task.last_change_ms,
+                        seq: 0,
+                    }),
+                    last_notification_id: task
+                        .last_event
+                        .map(|id| id.to_string())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            next_page_token: &list.next_page_token,
+            as_of: Some(list.as_of)
+                .filter(|id| *id != EventId::ZERO)
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -625,6 +807,9 @@ impl<'a> ResultBody<'a> {
                 task_id,
                 deleted: *deleted,
             }),
+            Outcome::Task(task) => ResultBody::Task(TaskResult::of(task)),
+            Outcome::Report(report) => ResultBody::Report(ReportResult::of(report)),
+            Outcome::Tasks(list) => ResultBody::Tasks(TaskListResult::of(list)),
         }
     }
 }

@@ -96,9 +96,12 @@ pub(crate) struct Form {
 pub(crate) const OPERATIONS: &[Operation] = &[
     ANALYZE,
     NARRATE,
+    REPORT,
     PROGRESS,
     WATCH,
     UNWATCH,
+    GET_TASK,
+    LIST_TASKS,
     HELP,
     DELETE_TASK,
 ];
@@ -188,7 +191,7 @@ pub(crate) const NARRATE: Operation = Operation {
         keywords: "generate [a] narrative for task",
         read: |rest| {
             Ok(Some(Command::Narrate {
-                task_id: rest.trim().to_owned(),
+                task_id: task_id_at_end(rest, NARRATE.forms[0].example)?,
                 request_id: String::new(),
             }))
         },
@@ -227,7 +230,7 @@ pub(crate) const PROGRESS: Operation = Operation {
         keywords: "check progress for task",
         read: |rest| {
             Ok(Some(Command::Progress {
-                task_id: rest.trim().to_owned(),
+                task_id: task_id_at_end(rest, PROGRESS.forms[0].example)?,
             }))
         },
     }],
@@ -239,6 +242,182 @@ pub(crate) const PROGRESS: Operation = Operation {
     body_schema: |generator| generator.subschema_for::<TaskBody>(),
     result_schema: |generator| generator.subschema_for::<frame::ProgressBody<'static>>(),
 };
+
+/// The task id a command ends with. A sentence's closing `.`, `?` or `!` after it is
+/// punctuation, not part of the id (`Check progress for task 101.` is about task 101); any
+/// other text after it is refused with the command's example, never taken for another task.
+fn task_id_at_end(rest: &str, example: &str) -> Result<String, ParseError> {
+    let text = without_closing_punctuation(rest);
+    let mut words = text.split_whitespace();
+    let task_id = words.next().unwrap_or_default();
+    if let Some(extra) = words.next() {
+        return Err(ParseError::invalid(
+            "task_id",
+            format!(
+                "invalid task_id: unexpected {extra:?} after the task id {task_id:?}; the \
+                 command ends with its task id, as in `{example}`"
+            ),
+        ));
+    }
+    Ok(task_id.to_owned())
+}
+
+/// `text` trimmed, without the `.`, `?` and `!` that close a sentence.
+fn without_closing_punctuation(text: &str) -> &str {
+    text.trim().trim_end_matches(['.', '?', '!']).trim_end()
+}
+
+pub(crate) const GET_TASK: Operation = Operation {
+    name: "GetTask",
+    typed: "get_task",
+    access: Some(auth::Operation::GetTask),
+    forms: &[Form {
+        grammar: "Show task <task_id>",
+        example: "Show task 101",
+        keywords: "show task",
+        read: |rest| {
+            Ok(Some(Command::GetTask {
+                task_id: task_id_at_end(rest, GET_TASK.forms[0].example)?,
+                with_report: false,
+            }))
+        },
+    }],
+    typed_example: r#"{"get_task": {"task_id": "101", "with_report": true}}"#,
+    read_body: |body| {
+        let GetTaskBody {
+            task_id,
+            with_report,
+        } = fields(body)?;
+        Ok(Command::GetTask {
+            task_id,
+            with_report,
+        })
+    },
+    body_schema: |generator| generator.subschema_for::<GetTaskBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::TaskResult<'static>>(),
+};
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct GetTaskBody {
+    #[serde(default)]
+    task_id: String,
+    /// Also the stored report's profile and charts.
+    #[serde(default)]
+    with_report: bool,
+}
+
+pub(crate) const REPORT: Operation = Operation {
+    name: "Report",
+    typed: "report",
+    access: Some(auth::Operation::Report),
+    forms: &[Form {
+        grammar: "Generate a report for task <task_id>",
+        example: "Generate a report for task 101",
+        keywords: "generate [a] report for task",
+        read: |rest| {
+            Ok(Some(Command::Report {
+                task_id: task_id_at_end(rest, REPORT.forms[0].example)?,
+            }))
+        },
+    }],
+    typed_example: r#"{"report": {"task_id": "101"}}"#,
+    read_body: |body| {
+        let TaskBody { task_id } = fields(body)?;
+        Ok(Command::Report { task_id })
+    },
+    body_schema: |generator| generator.subschema_for::<TaskBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::ReportResult<'static>>(),
+};
+
+pub(crate) const LIST_TASKS: Operation = Operation {
+    name: "ListTasks",
+    typed: "list_tasks",
+    access: Some(auth::Operation::ListTasks),
+    forms: &[Form {
+        grammar: "List tasks [with status <status>] [from <page token>]",
+        example: "List tasks with status stale",
+        keywords: "list tasks",
+        read: read_list_tasks,
+    }],
+    typed_example: r#"{"list_tasks": {"page_size": 50, "status": "stale"}}"#,
+    read_body: |body| {
+        let ListTasksBody {
+            page_size,
+            page_token,
+            status,
+        } = fields(body)?;
+        Ok(Command::ListTasks {
+            page_size,
+            page_token,
+            status,
+        })
+    },
+    body_schema: |generator| generator.subschema_for::<ListTasksBody>(),
+    result_schema: |generator| generator.subschema_for::<frame::TaskListResult<'static>>(),
+};
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ListTasksBody {
+    /// 0: 50; at most 1000.
+    #[serde(default)]
+    page_size: i64,
+    /// The `next_page_token` of the previous page; empty to begin.
+    #[serde(default)]
+    page_token: String,
+    /// `not-started`, `in-progress`, `completed` or `stale`; empty for all.
+    #[serde(default)]
+    status: String,
+}
+
+/// `[with status <status>] [from <page token>]`, after `list tasks`; `None` for anything else.
+fn read_list_tasks(rest: &str) -> Result<Option<Command>, ParseError> {
+    let mut words = Words::new(without_closing_punctuation(rest));
+    let mut status = String::new();
+    let mut page_token = String::new();
+    if words.eat("with") {
+        if !words.eat("status") {
+            return Ok(None);
+        }
+        let (word, after) = first_word(words.rest);
+        if word.is_empty() {
+            return Err(ParseError::invalid(
+                "status",
+                "invalid status: `with status` needs one of not-started, in-progress, \
+                 completed, stale",
+            ));
+        }
+        status = word.to_owned();
+        words = Words::new(after);
+    }
+    if words.eat("from") {
+        let (word, after) = first_word(words.rest);
+        if word.is_empty() {
+            return Err(ParseError::invalid(
+                "page_token",
+                "invalid page_token: `from` needs the next page token of an earlier listing",
+            ));
+        }
+        page_token = word.to_owned();
+        words = Words::new(after);
+    }
+    if !is_blank(words.rest) {
+        return Ok(None);
+    }
+    Ok(Some(Command::ListTasks {
+        page_size: 0,
+        page_token,
+        status,
+    }))
+}
+
+/// The first whitespace-separated word of `text`, and what follows it.
+fn first_word(text: &str) -> (&str, &str) {
+    let text = text.trim_start();
+    let end = text.find(char::is_whitespace).unwrap_or(text.len());
+    text.split_at(end)
+}
 
 /// The body of operations on one task.
 #[derive(Deserialize, JsonSchema)]
@@ -311,7 +490,8 @@ fn read_watch_task(rest: &str) -> Result<Option<Command>, ParseError> {
         Some((task_id, after)) => (task_id, resume_token(after)?),
         None => (rest, String::new()),
     };
-    let task_id = task_id.trim();
+    let task_id = task_id_at_end(task_id, WATCH.forms[0].example)?;
+    let task_id = task_id.as_str();
     // An empty id means "every task" to the domain; here it is a slip, not a request for all.
     if task_id.is_empty() {
         return Err(ParseError::invalid(
@@ -338,7 +518,7 @@ fn resume_clause(rest: &str) -> Result<Option<String>, ParseError> {
 }
 
 fn resume_token(text: &str) -> Result<String, ParseError> {
-    let token = text.trim();
+    let token = without_closing_punctuation(text);
     if token.is_empty() {
         return Err(ParseError::invalid(
             "after",
@@ -400,7 +580,7 @@ pub(crate) const DELETE_TASK: Operation = Operation {
         keywords: "delete task",
         read: |rest| {
             Ok(Some(Command::DeleteTask {
-                task_id: rest.trim().to_owned(),
+                task_id: task_id_at_end(rest, DELETE_TASK.forms[0].example)?,
             }))
         },
     }],
@@ -918,10 +1098,20 @@ mod tests {
         );
         // Invalid ids are passed on whole, so the domain refuses them as it does over gRPC.
         assert_eq!(
-            command("Check progress for task a:b c"),
+            command("Check progress for task a:b"),
             Command::Progress {
-                task_id: "a:b c".into()
+                task_id: "a:b".into()
             }
+        );
+        // Text after the id is refused here, with the form's example, never another task.
+        let ParseError::Invalid { field, message } = refused("Check progress for task a:b c")
+        else {
+            panic!("not a field error");
+        };
+        assert_eq!(field, "task_id");
+        assert!(
+            message.contains("\"c\"") && message.contains(PROGRESS.forms[0].example),
+            "{message}"
         );
         assert_eq!(
             command("Check progress for task"),
@@ -937,6 +1127,75 @@ mod tests {
             command("Analyze data for task with-x with data: [1]"),
             analyze("with-x", json!([1]))
         );
+    }
+
+    #[test]
+    fn a_sentences_closing_punctuation_is_not_part_of_the_id() {
+        for text in [
+            "Check progress for task 101.",
+            "Check progress for task 101?",
+            "Check progress for task 101!",
+            "Check progress for task 101 ?!",
+        ] {
+            assert_eq!(
+                command(text),
+                Command::Progress {
+                    task_id: "101".into()
+                },
+                "{text}"
+            );
+        }
+        assert_eq!(
+            command("Show task v1.2."),
+            Command::GetTask {
+                task_id: "v1.2".into(),
+                with_report: false
+            }
+        );
+        let watch = |task_id: &str, after: &str| Command::Watch {
+            task_id: task_id.into(),
+            after: after.into(),
+        };
+        assert_eq!(command("Watch task 101 from 0."), watch("101", "0"));
+        assert_eq!(command("Watch task 101."), watch("101", ""));
+        assert_eq!(
+            command("Generate a narrative for task 7!"),
+            Command::Narrate {
+                task_id: "7".into(),
+                request_id: String::new()
+            }
+        );
+    }
+
+    #[test]
+    fn list_tasks_takes_a_status_and_a_page_token() {
+        let list = |status: &str, page_token: &str| Command::ListTasks {
+            page_size: 0,
+            page_token: page_token.into(),
+            status: status.into(),
+        };
+        assert_eq!(command("List tasks"), list("", ""));
+        assert_eq!(command("list TASKS"), list("", ""));
+        assert_eq!(command("List tasks with status stale"), list("stale", ""));
+        assert_eq!(
+            command("List tasks with status completed from 1~5-0~4~a~completed"),
+            list("completed", "1~5-0~4~a~completed")
+        );
+        assert_eq!(
+            command("List tasks from 1~5-0~4~a~"),
+            list("", "1~5-0~4~a~")
+        );
+        assert!(matches!(
+            refused("List tasks please"),
+            ParseError::Unrecognized { .. }
+        ));
+        assert!(matches!(
+            refused("List tasks with status"),
+            ParseError::Invalid {
+                field: "status",
+                ..
+            }
+        ));
     }
 
     #[test]

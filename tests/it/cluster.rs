@@ -100,6 +100,8 @@ async fn task_flow(rift: &TestRift, cluster: &Cluster) {
         "ConceptAgent:narrative",
         "TaskAgent:progress",
         "shared:task_context",
+        // The analysed items, which ReportAgent profiles.
+        "rift:data",
     ]
     .iter()
     .map(|prefix| format!("{prefix}:{{{tag}}}:flow"))

@@ -14,7 +14,7 @@ use crate::support::{
 };
 use rift::{
     domain::auth::{Access, Role, Tokens},
-    pb::{AnalyzeRequest, NarrateRequest, ProgressRequest},
+    pb::{AnalyzeRequest, NarrateRequest, ProgressRequest, ReportRequest},
     server::Config,
 };
 
@@ -392,10 +392,168 @@ async fn typed_commands_are_answered_by_the_servers_parser() {
         ]
     );
     assert!(
-        sent.iter().all(|frame| ["text", "watch", "help"]
-            .iter()
-            .any(|key| frame.get(key).is_some())),
+        sent.iter()
+            .all(|frame| ["text", "watch", "help", "list_tasks"]
+                .iter()
+                .any(|key| frame.get(key).is_some())),
         "{sent:?}"
+    );
+    assert_eq!(page.errors(), &[] as &[String]);
+    page.close().await;
+}
+
+/// The bars of the items' histogram on the task page, as `[[count, height], ...]`.
+const HISTOGRAM_BARS: &str = "[...document.querySelectorAll('#task-charts \
+     figure[data-kind=\"histogram\"][data-field=\"\"] rect.bar')].map((bar) => \
+     [Number(bar.dataset.count), Number(bar.getAttribute('height'))])";
+
+/// The ids of the board's visible rows, in order.
+const VISIBLE_ROWS: &str = "[...document.querySelectorAll('#board tbody tr')].filter((row) => !row.hidden).map((row) => row.dataset.task).join(',')";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_board_is_listed_filtered_and_a_task_page_shows_its_report() {
+    let (_redis, rift) = TestRift::with_redis().await;
+    let mut client = rift.client().await;
+    let numbers = [1.0, 2.0, 3.0, 4.0, 10.0]
+        .into_iter()
+        .map(|x| prost_types::Value {
+            kind: Some(prost_types::value::Kind::NumberValue(x)),
+        })
+        .collect();
+    // Written before the page opens: the board must come from ListTasks, not a replay.
+    for (task, data) in [
+        ("h", numbers),
+        ("s", strings(&["x", "y", "x"])),
+        ("c", strings(&["<script>alert(1)</script>"])),
+    ] {
+        client
+            .analyze(AnalyzeRequest {
+                task_id: task.into(),
+                data,
+                ..Default::default()
+            })
+            .await
+            .expect("analyze");
+    }
+    for task in ["h", "c"] {
+        client
+            .narrate(NarrateRequest {
+                task_id: task.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("narrate");
+    }
+    let report = client
+        .report(ReportRequest {
+            task_id: "h".into(),
+        })
+        .await
+        .expect("report")
+        .into_inner();
+    let histogram = report
+        .profile
+        .and_then(|p| p.values)
+        .and_then(|v| v.numbers);
+    let expected: Vec<u64> = histogram
+        .and_then(|n| n.histogram)
+        .map(|h| h.counts)
+        .expect("a histogram");
+    assert_eq!(expected, [3, 1, 0, 1]);
+
+    let mut page = Page::open(&format!("http://{}/", rift.http_addr)).await;
+    page.wait_for("the page to go live", LIVE).await;
+    page.wait_for("the listed board", &task_shows("h", "completed", 1, "1"))
+        .await;
+    page.wait_for("task s", &task_shows("s", "in-progress", 1, ""))
+        .await;
+    let counts = page
+        .evaluate(
+            "['all', 'completed', 'in-progress', 'stale'].map((s) => document.querySelector(`#count-${s}`).textContent).join(',')",
+        )
+        .await;
+    assert_eq!(counts, Ok("3,2,1,0".into()));
+    assert_eq!(
+        page.evaluate("document.querySelector('#feed-count').textContent")
+            .await,
+        Ok("0".into()),
+        "nothing replayed: the board is the listing"
+    );
+
+    // Filters: by status, then by id.
+    page.evaluate(
+        "(() => { const f = document.querySelector('#status-filter'); f.value = 'completed'; \
+         f.dispatchEvent(new Event('change')); return true; })()",
+    )
+    .await
+    .expect("filter");
+    page.wait_for("completed tasks only", &format!("{VISIBLE_ROWS} === 'c,h'"))
+        .await;
+    page.evaluate(
+        "(() => { const f = document.querySelector('#status-filter'); f.value = ''; \
+         f.dispatchEvent(new Event('change')); return true; })()",
+    )
+    .await
+    .expect("filter");
+    page.type_into("#task-search", "s").await;
+    page.wait_for("the search", &format!("{VISIBLE_ROWS} === 's'"))
+        .await;
+
+    // A live write reaches the listed board.
+    client
+        .narrate(NarrateRequest {
+            task_id: "s".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("narrate");
+    page.wait_for("task s narrated", &task_shows("s", "completed", 1, "1"))
+        .await;
+
+    // The task's page: its chart matches the data, bar for bar.
+    page.evaluate("(() => { location.hash = '#task=h'; return true; })()")
+        .await
+        .expect("open the task page");
+    let bars = page
+        .wait_for(
+            "the histogram",
+            &format!("(() => {{ const b = {HISTOGRAM_BARS}; return b.length === 4 && b; }})()"),
+        )
+        .await;
+    let bars: Vec<(u64, f64)> = serde_json::from_value(bars).expect("bars");
+    let counts: Vec<u64> = bars.iter().map(|(count, _)| *count).collect();
+    assert_eq!(counts, expected, "the chart's bars are the profile's bins");
+    let tallest = bars.iter().map(|(_, height)| *height).fold(0.0, f64::max);
+    for (count, height) in &bars {
+        let proportional = tallest * *count as f64 / 3.0;
+        assert!((height - proportional).abs() < 0.01, "{bars:?}");
+    }
+    page.wait_for(
+        "the narrative and the task's history",
+        "document.querySelector('#task-narrative')?.textContent === \
+         'The analysis for task h concluded: Analyzed 5 items.' && \
+         document.querySelectorAll('#task-history li').length === 3 && \
+         document.querySelector('#task-history li[data-action=\"report_stored\"]')",
+    )
+    .await;
+    let screenshot =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-task-page.png");
+    page.screenshot(&screenshot).await;
+
+    // Another task's page: the hostile string is text, never markup.
+    page.evaluate("(() => { location.hash = '#task=c'; return true; })()")
+        .await
+        .expect("open the task page");
+    page.wait_for(
+        "task c's page",
+        "document.querySelector('#task-status')?.textContent === 'completed'",
+    )
+    .await;
+    assert_eq!(
+        page.evaluate("document.querySelectorAll('script').length")
+            .await,
+        Ok(1.into()),
+        "only the page's own script"
     );
     assert_eq!(page.errors(), &[] as &[String]);
     page.close().await;

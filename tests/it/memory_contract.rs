@@ -500,6 +500,7 @@ async fn redis_memory_is_unavailable_while_down_and_recovers() {
         task: &task,
         record_json: &record,
         summary: "Analyzed 1 items",
+        data_json: "[]",
         expected_version: None,
         guard: WriteGuard::default(),
     };
@@ -539,6 +540,7 @@ async fn analyze(memory: &dyn Memory, task: &str, summary: &str) -> AnalysisStor
             task: &task,
             record_json: &record,
             summary,
+            data_json: "[]",
             expected_version: None,
             guard: WriteGuard::default(),
         })

@@ -596,3 +596,101 @@ async fn the_completions_and_man_pages_install_as_written() {
         assert!(length > 0, "{installed} is empty");
     }
 }
+
+#[tokio::test]
+async fn the_reads_answer_as_the_readme_shows() {
+    let (text, blocks) = section("Reading tasks without writing");
+    let langs: Vec<&str> = blocks.iter().map(|block| block.lang.as_str()).collect();
+    assert_eq!(
+        langs,
+        ["sh", "json", "json", "sh", "text"],
+        "reads section blocks"
+    );
+    let rift = TestRift::in_process().await;
+    let at = Addresses::of(&rift);
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut printed = Vec::new();
+    for command in commands(&blocks[0]) {
+        printed.push(succeed(&at.at(&command), here, &[]).await);
+    }
+    for (shown, answer) in [(&blocks[1], &printed[1]), (&blocks[2], &printed[2])] {
+        for line in plain_lines(shown) {
+            // Ids and times differ from run to run; their field must be there.
+            let line = match line.split_once(": \"1795") {
+                Some((field, _)) => field.to_owned(),
+                None => line,
+            };
+            assert!(answer.contains(&line), "lacks {line}:\n{answer}");
+        }
+    }
+    assert!(printed[2].contains("\"asOf\""), "{}", printed[2]);
+
+    let mut ws = WsClient::connect(rift.http_addr).await;
+    for command in [
+        span(&text, "Show task "),
+        span(&text, "List tasks with status "),
+    ] {
+        assert!(
+            ws.command(command).await.contains("\"task_id\": \"202\""),
+            "{command}"
+        );
+    }
+
+    let addr = rift.grpc_addr.to_string();
+    let shown = &blocks[4].lines;
+    let cli = commands(&blocks[3]);
+    let task = succeed(
+        &cli[0].replace("cargo run --release --", env!("CARGO_BIN_EXE_rift")),
+        here,
+        &[("RIFT_ADDR", &addr)],
+    )
+    .await;
+    assert!(task.starts_with(&shown.join("\n")), "{task}");
+    let tasks = succeed(
+        &cli[1].replace("cargo run --release --", env!("CARGO_BIN_EXE_rift")),
+        here,
+        &[("RIFT_ADDR", &addr)],
+    )
+    .await;
+    assert!(tasks.starts_with("202\t"), "{tasks}");
+
+    let punctuated = span(&text, "Check progress for task\n101.");
+    let reply = ws.command(punctuated).await;
+    assert!(
+        reply.contains("\"task_id\": \"101\""),
+        "{punctuated}: {reply}"
+    );
+}
+
+#[tokio::test]
+async fn the_report_answers_as_the_readme_shows() {
+    let (_, blocks) = section("Reports");
+    let langs: Vec<&str> = blocks.iter().map(|block| block.lang.as_str()).collect();
+    assert_eq!(
+        langs,
+        ["sh", "json", "sh", "text"],
+        "reports section blocks"
+    );
+    let rift = TestRift::in_process().await;
+    let at = Addresses::of(&rift);
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut printed = Vec::new();
+    for command in commands(&blocks[0]) {
+        printed.push(succeed(&at.at(&command), here, &[]).await);
+    }
+    for line in plain_lines(&blocks[1]) {
+        assert!(printed[1].contains(&line), "lacks {line}:\n{}", printed[1]);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = rift.grpc_addr.to_string();
+    let cli = commands(&blocks[2]);
+    let output = succeed(
+        &cli[0].replace("cargo run --release --", env!("CARGO_BIN_EXE_rift")),
+        dir.path(),
+        &[("RIFT_ADDR", &addr)],
+    )
+    .await;
+    assert!(output.starts_with(&blocks[3].lines.join("\n")), "{output}");
+    let page = std::fs::read_to_string(dir.path().join("report.html")).expect("the page");
+    assert!(page.contains("<svg"), "{page}");
+}

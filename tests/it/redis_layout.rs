@@ -134,9 +134,11 @@ async fn agents_write_the_prototypes_keys() {
         [
             "ConceptAgent_narrative",
             "TechAgent_analysis",
+            "rift_analysis_digest",
             "rift_analysis_version",
             "rift_last_event",
             "rift_narrative_analysis_version",
+            "rift_narrative_digest",
         ]
     );
 
@@ -197,7 +199,7 @@ async fn agents_write_the_prototypes_keys() {
 }
 
 /// Values the prototype wrote by hand are Rift's to narrate and complete; they carry no
-/// version, which Rift reads as 0.
+/// version, so Rift counts the prototype's analysis as version 1 (one more than it recorded).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_what_the_prototype_wrote() {
     let harness = Harness::start();
@@ -218,7 +220,7 @@ async fn reads_what_the_prototype_wrote() {
         .await
         .expect("progress");
     assert_eq!(progress.status, TaskStatus::InProgress);
-    assert_eq!(progress.analysis_version, 0);
+    assert_eq!(progress.analysis_version, 1);
 
     let narrative = agents
         .narrate(&Caller::default(), "7", None, None)
@@ -228,18 +230,19 @@ async fn reads_what_the_prototype_wrote() {
         narrative.narrative,
         "The analysis for task 7 concluded: Analyzed 2 items."
     );
-    assert_eq!(narrative.analysis_version, 0);
+    assert_eq!(narrative.analysis_version, 1);
 
     let progress = agents
         .progress(&Caller::default(), "7")
         .await
         .expect("progress");
     assert_eq!(progress.status, TaskStatus::Completed);
-    assert_eq!(progress.analysis_version, 0);
+    assert_eq!(progress.analysis_version, 1);
     let stored: String = redis.get("TaskAgent:progress:7").await.expect("GET");
     assert_eq!(stored, r#"{"task_id": "7", "status": "completed"}"#);
 
-    // Rift's own first analysis of the task counts from 1, and leaves the narrative behind.
+    // Rift's own first analysis of the task follows the prototype's, and leaves the narrative
+    // behind.
     let analysis = agents
         .analyze(
             &Caller::default(),
@@ -249,7 +252,7 @@ async fn reads_what_the_prototype_wrote() {
         )
         .await
         .expect("analyze");
-    assert_eq!(analysis.version, 1);
+    assert_eq!(analysis.version, 2);
     let progress = agents
         .progress(&Caller::default(), "7")
         .await
@@ -331,6 +334,7 @@ async fn write_once_each(memory: &dyn Memory) {
             task: &task,
             record_json: &record,
             summary: "Analyzed 0 items",
+            data_json: "[]",
             expected_version: None,
             guard: WriteGuard::default(),
         })

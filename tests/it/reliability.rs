@@ -117,6 +117,29 @@ async fn over_grpc(
             ))
             .await
             .err(),
+        Operation::GetTask => client
+            .get_task(with_token(
+                pb::GetTaskRequest {
+                    task_id: "m".into(),
+                    with_report: false,
+                },
+                token,
+            ))
+            .await
+            .err(),
+        Operation::ListTasks => client
+            .list_tasks(with_token(pb::ListTasksRequest::default(), token))
+            .await
+            .err(),
+        Operation::Report => client
+            .report(with_token(
+                pb::ReportRequest {
+                    task_id: "m".into(),
+                },
+                token,
+            ))
+            .await
+            .err(),
         // gRPC's "help" is reflection, which is open; compared below on its own.
         Operation::Help => None,
     };
@@ -146,6 +169,9 @@ async fn over_ws(rift: &TestRift, operation: Operation, token: Option<&str>) -> 
         Operation::Subscribe => "Watch task m",
         Operation::DeleteTask => "Delete task never-written",
         Operation::Help => "help",
+        Operation::GetTask => "Show task m",
+        Operation::ListTasks => "List tasks",
+        Operation::Report => "Generate a report for task m",
     };
     let reply = client.command(command).await;
     serde_json::from_str::<Value>(&reply)
@@ -511,33 +537,12 @@ async fn delete_task_removes_and_announces_on_redis() {
     delete_task_removes_and_announces(&TestRift::on_redis(&redis.url()).await, Some(&redis)).await;
 }
 
-/// Holds every Redis write (scripts included) for `millis`, as a slow or stuck Redis would.
-async fn pause_writes(redis: &RedisServer, millis: u64) {
-    let mut connection = redis.connection().await;
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(millis)
-        .arg("WRITE")
-        .query_async(&mut connection)
-        .await
-        .expect("CLIENT PAUSE");
-}
-
-async fn unpause(redis: &RedisServer) {
-    let mut connection = redis.connection().await;
-    let _: () = redis::cmd("CLIENT")
-        .arg("UNPAUSE")
-        .query_async(&mut connection)
-        .await
-        .expect("CLIENT UNPAUSE");
-}
-
 #[tokio::test]
 async fn a_missed_deadline_is_deadline_exceeded_and_the_write_never_lands() {
     let redis = RedisServer::start();
     let rift = TestRift::on_redis(&redis.url()).await;
     let mut client = rift.client().await;
-    pause_writes(&redis, 10_000).await;
+    redis.pause_writes(10_000).await;
     // Rift answers DEADLINE_EXCEEDED a little before the deadline (`answer_margin`), but on a
     // starved machine the client's own timer can still fire first (tonic's client reports
     // that as CANCELLED "Timeout expired"). Either way the caller was told its deadline
@@ -553,7 +558,7 @@ async fn a_missed_deadline_is_deadline_exceeded_and_the_write_never_lands() {
     let told_deadline_passed = status.code() == Code::DeadlineExceeded
         || (status.code() == Code::Cancelled && status.message().contains("Timeout expired"));
     assert!(told_deadline_passed, "{status:?}");
-    unpause(&redis).await;
+    redis.unpause().await;
     // The held script runs now, on the same connection as this call and before it: had it
     // written, this would be version 2.
     let next = client
@@ -579,7 +584,7 @@ async fn the_server_timeout_applies_on_both_transports() {
     };
     let rift = TestRift::start(config).await;
     let mut client = rift.client().await;
-    pause_writes(&redis, 10_000).await;
+    redis.pause_writes(10_000).await;
     let status = client
         .analyze(analyze_request("slow"))
         .await
@@ -590,7 +595,7 @@ async fn the_server_timeout_applies_on_both_transports() {
         .command_error("Analyze data for task slow with data: [1]")
         .await;
     assert_eq!(error["code"], "DEADLINE_EXCEEDED");
-    unpause(&redis).await;
+    redis.unpause().await;
     let next = client
         .analyze(analyze_request("slow"))
         .await
@@ -614,7 +619,7 @@ async fn overload_is_shed_with_resource_exhausted() {
     };
     let rift = TestRift::start(config).await;
     let client = rift.client().await;
-    pause_writes(&redis, 10_000).await;
+    redis.pause_writes(10_000).await;
     let (sender, mut results) = tokio::sync::mpsc::unbounded_channel();
     for n in 0..8 {
         let mut client = client.clone();
@@ -636,7 +641,7 @@ async fn overload_is_shed_with_resource_exhausted() {
         let info = error_info(&status);
         assert_eq!(info.reason, "OVERLOADED");
     }
-    unpause(&redis).await;
+    redis.unpause().await;
     for _ in 0..2 {
         results
             .recv()

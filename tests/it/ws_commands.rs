@@ -337,7 +337,7 @@ async fn typed_requests_reach_the_same_operations_and_echo_their_id() {
     assert!(
         reply["result"]["commands"]
             .as_array()
-            .is_some_and(|c| c.len() == 8)
+            .is_some_and(|c| c.len() == 11)
     );
 }
 

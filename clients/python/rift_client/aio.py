@@ -23,6 +23,7 @@ from rift_client.models import (
     NarrateResult,
     Notification,
     ProgressResult,
+    ReportResult,
 )
 from rift_client.resume import Backoff, Resumable, Resumption
 from rift_client.channel import Endpoint, Tls
@@ -131,6 +132,11 @@ class AsyncRiftClient:
         """As :meth:`rift_client.RiftClient.narrate`."""
         request = rift_pb2.NarrateRequest(task_id=task_id, request_id=request_id)
         return models.narrate_result(await self._unary(self._stub.Narrate, request))
+
+    async def report(self, task_id: str) -> ReportResult:
+        """As :meth:`RiftClient.report`."""
+        request = rift_pb2.ReportRequest(task_id=task_id)
+        return models.report_result(await self._unary(self._stub.Report, request))
 
     async def progress(self, task_id: str) -> ProgressResult:
         """As :meth:`rift_client.RiftClient.progress`."""

@@ -23,6 +23,7 @@ from rift_client.models import (
     NarrateResult,
     Notification,
     ProgressResult,
+    ReportResult,
 )
 from rift_client.resume import Backoff, Resumable, Resumption
 from rift_client.channel import Endpoint, Tls
@@ -143,6 +144,13 @@ class RiftClient:
         (reason ``ANALYSIS_MISSING``) before any analysis. ``request_id`` as in ``analyze``."""
         request = rift_pb2.NarrateRequest(task_id=task_id, request_id=request_id)
         return models.narrate_result(self._unary(self._stub.Narrate, request))
+
+    def report(self, task_id: str) -> ReportResult:
+        """ReportAgent: profile and chart the items of the task's latest analysis, and store
+        the report. ``FAILED_PRECONDITION``: reason ``ANALYSIS_MISSING`` before any analysis,
+        ``DATA_MISSING`` when another writer (the prototype) stored the latest one."""
+        request = rift_pb2.ReportRequest(task_id=task_id)
+        return models.report_result(self._unary(self._stub.Report, request))
 
     def progress(self, task_id: str) -> ProgressResult:
         """TaskAgent: where the task stands; records completion."""

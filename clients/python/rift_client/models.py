@@ -92,6 +92,28 @@ class ProgressResult:
 
 
 @dataclass(frozen=True)
+class Chart:
+    #: ``histogram``, ``top_strings`` or ``type_mix``.
+    kind: str
+    #: The record field it is about; empty for the items themselves.
+    field: str
+    title: str
+    #: A self-contained SVG document (labels from the data escaped, no scripts).
+    svg: str
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    task_id: str
+    #: The analysis version whose items were profiled.
+    analysis_version: int
+    #: The profile as JSON-like values, field names as the proto spells them (``item_count``,
+    #: ``values``, ``records``...).
+    profile: dict[str, Any]
+    charts: list[Chart]
+
+
+@dataclass(frozen=True)
 class Notification:
     #: Resume token: pass it as ``after`` to get exactly what came after this one.
     id: str
@@ -143,6 +165,32 @@ def progress_result(response: rift_pb2.ProgressResponse) -> ProgressResult:
         analysis_version=response.analysis_version,
         narrative_analysis_version=response.narrative_analysis_version,
     )
+
+
+def report_result(response: rift_pb2.ReportResponse) -> ReportResult:
+    return ReportResult(
+        task_id=response.task_id,
+        analysis_version=response.analysis_version,
+        profile=_plain(response.profile),
+        charts=[Chart(c.kind, c.field, c.title, c.svg) for c in response.charts],
+    )
+
+
+def _plain(message: Any) -> dict[str, Any]:
+    """A message as plain values: every scalar field (integers as ``int``, unlike the JSON
+    mapping's strings for 64-bit ones), message fields only when set."""
+    plain: dict[str, Any] = {}
+    for descriptor in message.DESCRIPTOR.fields:
+        value = getattr(message, descriptor.name)
+        is_message = descriptor.message_type is not None
+        if descriptor.is_repeated:
+            plain[descriptor.name] = [_plain(v) if is_message else v for v in value]
+        elif is_message:
+            if message.HasField(descriptor.name):
+                plain[descriptor.name] = _plain(value)
+        else:
+            plain[descriptor.name] = value
+    return plain
 
 
 def _stats(stats: rift_pb2.AnalysisStats) -> AnalysisStats:

@@ -34,6 +34,9 @@ def test_the_task_flow_and_a_typed_error(rift) -> None:
             narrative = await client.narrate("101")
             assert narrative.narrative == "The analysis for task 101 concluded: Analyzed 3 items."
             assert (await client.progress("101")).status is TaskStatus.COMPLETED
+            report = await client.report("101")
+            assert (report.analysis_version, report.profile["item_count"]) == (1, 3)
+            assert report.charts[0].kind == "type_mix"
             with pytest.raises(RiftError) as raised:
                 await client.narrate("never-analyzed")
             assert (raised.value.code, raised.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "ANALYSIS_MISSING")

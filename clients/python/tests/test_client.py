@@ -20,6 +20,7 @@ from rift_client import (
     NarrateResult,
     NumberStats,
     ProgressResult,
+    ReportResult,
     RiftClient,
     RiftError,
     StringStats,
@@ -55,6 +56,28 @@ def test_the_prototype_flow_to_the_byte(client: RiftClient, redis) -> None:
         "The analysis for task 101 concluded: Analyzed 3 items."
     )
     assert '"status": "completed"' in redis.cli("GET", "TaskAgent:progress:101")
+
+
+def test_a_report_profiles_and_charts_the_latest_analysis(client: RiftClient) -> None:
+    with pytest.raises(RiftError) as raised:
+        client.report("r")
+    assert raised.value.reason == "ANALYSIS_MISSING"
+    client.analyze("r", [{"city": "Oslo", "temp": 3.5}, {"city": "<b>Rome</b>", "temp": 18}, 4])
+    report = client.report("r")
+    assert isinstance(report, ReportResult)
+    assert (report.task_id, report.analysis_version) == ("r", 1)
+    assert report.profile["item_count"] == 3
+    numbers = report.profile["values"]["numbers"]
+    assert (numbers["count"], numbers["median"]) == (1, 4.0)
+    fields = [f["name"] for f in report.profile["records"]["fields"]]
+    assert fields == ["city", "temp"]
+    assert [(c.kind, c.field) for c in report.charts] == [
+        ("type_mix", ""),
+        ("histogram", ""),
+        ("top_strings", "city"),
+        ("histogram", "temp"),
+    ]
+    assert all(c.svg.startswith("<svg") and "<b>" not in c.svg for c in report.charts)
 
 
 def test_progress_follows_the_task(client: RiftClient) -> None:

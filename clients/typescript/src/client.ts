@@ -3,7 +3,7 @@
 // descriptor are protobuf-es code generated into src/gen (generate.js); subscriptions resume by
 // themselves (./resume).
 
-import { create, fromJson, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
+import { create, fromJson, type JsonObject, type JsonValue, toJson } from '@bufbuild/protobuf';
 import { timestampDate, ValueSchema } from '@bufbuild/protobuf/wkt';
 import { type CallOptions, type Client, createClient, type Transport } from '@connectrpc/connect';
 
@@ -12,6 +12,7 @@ import {
   type AnalysisStats as AnalysisStatsMessage,
   AnalyzeRequestSchema,
   type Notification as NotificationMessage,
+  ProfileSchema,
   Rift,
   TaskStatus as TaskStatusEnum,
 } from './gen/rift/v1/rift_pb';
@@ -77,6 +78,25 @@ export interface ProgressResult {
   analysisVersion: number;
   /** The analysis version the narrative was built on; 0 when there is none. */
   narrativeAnalysisVersion: number;
+}
+
+export interface Chart {
+  /** histogram, top_strings or type_mix. */
+  kind: string;
+  /** The record field it is about; empty for the items themselves. */
+  field: string;
+  title: string;
+  /** A self-contained SVG document (labels from the data escaped, no scripts). */
+  svg: string;
+}
+
+export interface ReportResult {
+  taskId: string;
+  /** The analysis version whose items were profiled. */
+  analysisVersion: number;
+  /** The profile in the proto's JSON form (lowerCamelCase; 64-bit integers as strings). */
+  profile: JsonObject;
+  charts: Chart[];
 }
 
 /** The agent of Rift's own notices about the stream (history_truncated, ...). */
@@ -285,6 +305,19 @@ export class RiftClient {
       taskId: response.taskId,
       narrative: response.narrative,
       analysisVersion: Number(response.analysisVersion),
+    };
+  }
+
+  /** ReportAgent: profile and chart the items of the task's latest analysis, and store the
+   * report. FAILED_PRECONDITION: reason ANALYSIS_MISSING before any analysis, DATA_MISSING
+   * when another writer (the prototype) stored the latest one. */
+  async report(taskId: string): Promise<ReportResult> {
+    const response = await this.unary((call) => this.client.report({ taskId }, call));
+    return {
+      taskId: response.taskId,
+      analysisVersion: Number(response.analysisVersion),
+      profile: response.profile ? (toJson(ProfileSchema, response.profile) as JsonObject) : {},
+      charts: response.charts.map(({ kind, field, title, svg }) => ({ kind, field, title, svg })),
     };
   }
 

@@ -66,6 +66,14 @@ describe('RiftClient on a live Rift', () => {
       analysisVersion: 1,
       narrativeAnalysisVersion: 1,
     });
+    const report = await rift.report('101');
+    assert.equal(report.analysisVersion, 1);
+    assert.equal(report.profile.itemCount, '3');
+    assert.deepEqual(
+      report.charts.map((chart) => chart.kind),
+      ['type_mix', 'top_strings'],
+    );
+    assert.ok(report.charts.every((chart) => chart.svg.startsWith('<svg')));
   });
 
   it('follows a task through every status', async () => {

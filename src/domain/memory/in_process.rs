@@ -18,11 +18,12 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use super::{
-    AnalysisStored, AnalysisWrite, Epoch, History, Located, Memory, NarrativeStored,
-    NarrativeWrite, ProgressObserved, Tail, TaskState, WriteGuard,
+    AnalysisStored, AnalysisWrite, Epoch, History, ListPosition, ListQuery, ListedTask, Located,
+    Memory, NarrativeStored, NarrativeWrite, ProgressObserved, ReportSource, ReportStored,
+    ReportWrite, Tail, TaskPage, TaskState, TaskView, WriteGuard,
 };
 use crate::domain::{
-    EventId, MemoryError, Notification, TaskId,
+    EventId, MemoryError, Notification, TaskId, TaskStatus,
     event::{action, agent},
     records,
 };
@@ -81,6 +82,35 @@ struct TaskRecord {
     narrative: Option<String>,
     narrative_analysis_version: u64,
     progress: Option<String>,
+    /// The items of the latest analysis, for ReportAgent.
+    data: Option<String>,
+    report: Option<String>,
+    report_analysis_version: u64,
+    /// The task's first notification: a listing that began before it leaves the task out.
+    first_event: Option<EventId>,
+    /// Its newest notifications, oldest first, at most [`KEPT_CHANGES`]: where a listing that
+    /// began between two of them places the task.
+    changes: VecDeque<EventId>,
+}
+
+/// How many of a task's newest notifications it keeps for listings: one that began before all
+/// of them (the task written that often since) can no longer be continued.
+const KEPT_CHANGES: usize = 64;
+
+impl TaskRecord {
+    fn state(&self) -> TaskState {
+        TaskState {
+            has_analysis: self.analysis.is_some(),
+            analysis_version: self.analysis_version,
+            has_narrative: self.narrative.is_some(),
+            narrative_analysis_version: self.narrative_analysis_version,
+            report_analysis_version: self.report_analysis_version,
+        }
+    }
+
+    fn last_event(&self) -> Option<EventId> {
+        self.changes.back().copied()
+    }
 }
 
 impl InProcessMemory {
@@ -148,6 +178,13 @@ impl State {
             traceparent: crate::traces::current_traceparent(),
         });
         self.last = id;
+        if let Some(record) = self.tasks.get_mut(task) {
+            record.first_event.get_or_insert(id);
+            record.changes.push_back(id);
+            if record.changes.len() > KEPT_CHANGES {
+                record.changes.pop_front();
+            }
+        }
         while self.events.len() > self.max_events {
             self.events.pop_front();
             self.trimmed = true;
@@ -243,6 +280,7 @@ impl Memory for InProcessMemory {
         }
         let record = state.tasks.entry(write.task.clone()).or_default();
         record.analysis = Some(write.record_json.to_owned());
+        record.data = Some(write.data_json.to_owned());
         record.analysis_version += 1;
         record.progress = None;
         let version = record.analysis_version;
@@ -329,12 +367,7 @@ impl Memory for InProcessMemory {
                 epoch: self.epoch(),
             });
         };
-        let task_state = TaskState {
-            has_analysis: record.analysis.is_some(),
-            analysis_version: record.analysis_version,
-            has_narrative: record.narrative.is_some(),
-            narrative_analysis_version: record.narrative_analysis_version,
-        };
+        let task_state = record.state();
         let mut recorded = None;
         if task_state.is_completed() && record.progress.as_deref() != Some(completed_record) {
             record.progress = Some(completed_record.to_owned());
@@ -359,6 +392,119 @@ impl Memory for InProcessMemory {
             recorded,
             epoch: self.epoch(),
         })
+    }
+
+    async fn get_task(&self, task: &TaskId, with_report: bool) -> Result<TaskView, MemoryError> {
+        let state = self.state();
+        let Some(record) = state.tasks.get(task) else {
+            return Ok(TaskView {
+                epoch: Some(self.epoch()),
+                ..TaskView::default()
+            });
+        };
+        Ok(TaskView {
+            state: record.state(),
+            analysis: record.analysis.clone(),
+            narrative: record.narrative.clone(),
+            last_event: record.last_event(),
+            epoch: Some(self.epoch()),
+            report: record.report.clone().filter(|_| with_report),
+        })
+    }
+
+    async fn report_source(&self, task: &TaskId) -> Result<ReportSource, MemoryError> {
+        let state = self.state();
+        Ok(state
+            .tasks
+            .get(task)
+            .map(|record| ReportSource {
+                has_analysis: record.analysis.is_some(),
+                analysis_version: record.analysis_version,
+                data: record.data.clone(),
+            })
+            .unwrap_or_default())
+    }
+
+    async fn store_report(&self, write: ReportWrite<'_>) -> Result<ReportStored, MemoryError> {
+        let mut state = self.state();
+        state.admit(&write.guard)?;
+        self.check_epoch(&write.guard)?;
+        let current = state
+            .tasks
+            .get(write.task)
+            .map_or(0, |record| record.analysis_version);
+        if current != write.analysis_version {
+            return Err(MemoryError::VersionMismatch { current });
+        }
+        let record = state.tasks.entry(write.task.clone()).or_default();
+        record.report = Some(write.report_json.to_owned());
+        record.report_analysis_version = write.analysis_version;
+        let event = state.append(
+            write.task,
+            agent::REPORT,
+            action::REPORT_STORED,
+            json!({"task_id": write.task.as_str(), "analysis_version": write.analysis_version}),
+        );
+        drop(state);
+        self.announce(event);
+        Ok(ReportStored {
+            event,
+            epoch: self.epoch(),
+        })
+    }
+
+    async fn list_tasks(&self, query: &ListQuery) -> Result<TaskPage, MemoryError> {
+        let state = self.state();
+        let snapshot = query.snapshot.unwrap_or(state.last);
+        let after_cursor = |ms: u64, id: &str| match &query.after {
+            None => true,
+            Some(after) => (ms, id) < (after.ms, after.task_id.as_str()),
+        };
+        let mut placed = Vec::new();
+        for (id, record) in &state.tasks {
+            if record.analysis.is_none() || record.first_event.is_none_or(|first| first > snapshot)
+            {
+                continue;
+            }
+            let kept = record.changes.partition_point(|change| *change <= snapshot);
+            let Some(position) = kept.checked_sub(1).map(|at| record.changes[at]) else {
+                return Err(MemoryError::ListingExpired(format!(
+                    "task {id} was written more than {KEPT_CHANGES} times since it began"
+                )));
+            };
+            if after_cursor(position.ms, id.as_str()) {
+                placed.push((position.ms, id, record));
+            }
+        }
+        placed.sort_unstable_by(|a, b| (b.0, b.1.as_str()).cmp(&(a.0, a.1.as_str())));
+        let mut page = TaskPage {
+            snapshot,
+            tasks: Vec::new(),
+            next: None,
+        };
+        for (scanned, (ms, id, record)) in placed.iter().enumerate() {
+            if page.tasks.len() == query.page_size.max(1) || scanned == super::LIST_SCAN_LIMIT {
+                let (ms, id, _) = placed[scanned - 1];
+                page.next = Some(ListPosition {
+                    ms,
+                    task_id: id.to_string(),
+                });
+                break;
+            }
+            let task_state = record.state();
+            if query
+                .status
+                .is_none_or(|status| TaskStatus::of(&task_state).as_str() == status)
+            {
+                page.tasks.push(ListedTask {
+                    task_id: id.to_string(),
+                    position_ms: *ms,
+                    state: task_state,
+                    last_event: record.last_event(),
+                });
+            }
+        }
+        Ok(page)
     }
 
     async fn delete_task(

@@ -42,6 +42,7 @@ pub use self::{
         DEFAULT_SENTINEL_MASTER, RedisConfig, RedisMemory, ScriptCall, analyze_script_call,
         layout::{DEFAULT_PARTITIONS, LAYOUT_KEY, Layout, MAX_PARTITIONS, partition_of},
         masked_url,
+        migrate::{Migrated, migrate},
     },
 };
 use super::{EventId, MemoryError, Notification, TaskId};
@@ -189,6 +190,8 @@ pub struct AnalysisWrite<'a> {
     pub record_json: &'a str,
     /// The notification's `summary`.
     pub summary: &'a str,
+    /// The items (a JSON list), kept for ReportAgent under `rift:data:<id>`.
+    pub data_json: &'a str,
     /// Write only if the current version is this (0: no analysis yet).
     pub expected_version: Option<u64>,
     /// Deadline and idempotency key.
@@ -239,17 +242,57 @@ pub struct NarrativeStored {
     pub epoch: Epoch,
 }
 
+/// What a report is made from: the latest analysis's version and the items Rift kept with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportSource {
+    /// Whether there is an analysis.
+    pub has_analysis: bool,
+    /// Its version.
+    pub analysis_version: u64,
+    /// Its items (a JSON list); `None` when Rift kept none for it (another writer stored it).
+    pub data: Option<String>,
+}
+
+/// ReportAgent's write: the report of the analysis version it was built on.
+///
+/// Notification payload: `{"task_id", "analysis_version"}`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportWrite<'a> {
+    /// The task.
+    pub task: &'a TaskId,
+    /// What is stored under `rift:report:<id>`.
+    pub report_json: &'a str,
+    /// The analysis version profiled: refused ([`MemoryError::VersionMismatch`]) when it is
+    /// no longer the latest.
+    pub analysis_version: u64,
+    /// Deadline (no idempotency key: writing the same report again is harmless).
+    pub guard: WriteGuard<'a>,
+}
+
+/// What a [`ReportWrite`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportStored {
+    /// Its notification.
+    pub event: EventId,
+    /// The history the version belongs to.
+    pub epoch: Epoch,
+}
+
 /// What memory holds about a task's progress.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TaskState {
     /// Whether an analysis is stored.
     pub has_analysis: bool,
-    /// 0 when there is no analysis, or one the prototype wrote without a version.
+    /// 0 when there is no analysis. One another writer (the prototype) stored without
+    /// versions counts as one version newer than the last Rift recorded.
     pub analysis_version: u64,
     /// Whether a narrative is stored.
     pub has_narrative: bool,
-    /// The analysis version the narrative was built on (0 without one).
+    /// The analysis version the narrative was built on (0 without one, or when another
+    /// writer built it on an analysis no longer known).
     pub narrative_analysis_version: u64,
+    /// The analysis version the stored report was built on (0: no report).
+    pub report_analysis_version: u64,
 }
 
 impl TaskState {
@@ -260,6 +303,77 @@ impl TaskState {
             && self.has_narrative
             && self.narrative_analysis_version >= self.analysis_version
     }
+}
+
+/// A task as stored, read without writing anything (`GetTask`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskView {
+    /// Its state, derived as for Progress.
+    pub state: TaskState,
+    /// The stored analysis record (JSON), if any.
+    pub analysis: Option<String>,
+    /// The stored narrative, if any.
+    pub narrative: Option<String>,
+    /// The task's newest notification, if any.
+    pub last_event: Option<EventId>,
+    /// `None` while no write has set one.
+    pub epoch: Option<Epoch>,
+    /// The stored report (JSON), when asked for and there is one.
+    pub report: Option<String>,
+}
+
+/// Where a listing stands: the position of the last task a page looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPosition {
+    /// The millisecond of that task's last change as of the snapshot.
+    pub ms: u64,
+    /// That task's id.
+    pub task_id: String,
+}
+
+/// One page to read of a listing of tasks, most recently changed first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// The newest notification when the listing began; `None` begins one now.
+    pub snapshot: Option<EventId>,
+    /// Where the previous page ended; `None` from the start.
+    pub after: Option<ListPosition>,
+    /// The most tasks to return.
+    pub page_size: usize,
+    /// Only tasks of this status (`TaskStatus::as_str`); `None` for any.
+    pub status: Option<&'static str>,
+}
+
+/// The most tasks one page looks at (whether or not they pass the status filter): a page may
+/// hold fewer than asked for and still have a next one.
+pub const LIST_SCAN_LIMIT: usize = 2_000;
+
+/// The most tasks changed since a listing began that a page places; beyond it the listing is
+/// [`MemoryError::ListingExpired`].
+pub const LIST_MAX_CHANGED: usize = 10_000;
+
+/// One task of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedTask {
+    /// Its id.
+    pub task_id: String,
+    /// Its place in the listing: the millisecond of its last change as of the snapshot.
+    pub position_ms: u64,
+    /// Its state now.
+    pub state: TaskState,
+    /// Its newest notification now.
+    pub last_event: Option<EventId>,
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPage {
+    /// The listing's snapshot, for the next page (and a subscription from it).
+    pub snapshot: EventId,
+    /// The tasks, in order.
+    pub tasks: Vec<ListedTask>,
+    /// Where the next page starts; `None` when this is the last.
+    pub next: Option<ListPosition>,
 }
 
 /// The result of TaskAgent's look: the state, and the notification id if this look was the
@@ -387,6 +501,21 @@ pub trait Memory: Send + Sync + Debug + 'static {
         completed_record: &str,
         deadline: Option<SystemTime>,
     ) -> Result<ProgressObserved, MemoryError>;
+
+    /// The task as stored, without writing anything; with the report's JSON when
+    /// `with_report`.
+    async fn get_task(&self, task: &TaskId, with_report: bool) -> Result<TaskView, MemoryError>;
+
+    /// The latest analysis's version and items, read together.
+    async fn report_source(&self, task: &TaskId) -> Result<ReportSource, MemoryError>;
+
+    /// Stores a report and announces it (`report_stored`), atomically, if the analysis it was
+    /// built on is still the latest.
+    async fn store_report(&self, write: ReportWrite<'_>) -> Result<ReportStored, MemoryError>;
+
+    /// A page of the tasks, most recently changed first, without writing anything; stable
+    /// across pages under concurrent writes (see [`ListQuery`]).
+    async fn list_tasks(&self, query: &ListQuery) -> Result<TaskPage, MemoryError>;
 
     /// Removes every key of the task and announces it (`task_deleted`, payload
     /// `{"task_id"}`); `None` when the task had nothing stored.

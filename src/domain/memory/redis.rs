@@ -28,6 +28,7 @@
 
 mod cluster;
 pub(super) mod layout;
+pub(super) mod migrate;
 
 use std::{
     collections::HashMap,
@@ -49,8 +50,9 @@ use self::{
     layout::{DEFAULT_PARTITIONS, HistoryKeys, Keys, LAYOUT_KEY, Layout, TaskKeys, key_slot},
 };
 use super::{
-    AnalysisStored, AnalysisWrite, Durability, History, Located, Memory, NarrativeStored,
-    NarrativeWrite, ProgressObserved, RedisMode, Tail, TaskState, WriteGuard,
+    AnalysisStored, AnalysisWrite, Durability, History, ListPosition, ListQuery, ListedTask,
+    Located, Memory, NarrativeStored, NarrativeWrite, ProgressObserved, RedisMode, ReportSource,
+    ReportStored, ReportWrite, Tail, TaskPage, TaskState, TaskView, WriteGuard,
     replication::ReplicatedWrites, sentinel::Master, unix_ms,
 };
 use crate::domain::{
@@ -113,14 +115,35 @@ struct Scripts {
     delete: Script,
     history: Script,
     task_history: Script,
+    get_task: Script,
+    list_tasks: Script,
+    report_source: Script,
+    report: Script,
 }
 
 const PRELUDE: &str = include_str!("scripts/prelude.lua");
+const TASK_STATE: &str = include_str!("scripts/task_state.lua");
 const ANALYZE: &str = include_str!("scripts/analyze.lua");
 
-/// A write script as Redis runs it: the prelude, then the body.
+/// A write script as Redis runs it: the prelude, the task state, then the body.
 fn write_script(body: &str) -> String {
-    format!("{PRELUDE}\n{body}")
+    format!("{PRELUDE}\n{}\n{body}", task_state())
+}
+
+/// A read script that derives task states: the task state, then the body.
+fn state_script(body: &str) -> String {
+    format!("{}\n{body}", task_state())
+}
+
+/// `task_state.lua`, after the narrative's fixed parts it compares stored narratives with
+/// (from `records`, where ConceptAgent's narrative is spelled).
+fn task_state() -> String {
+    format!(
+        "local NARRATIVE_OPENING = {:?}\nlocal NARRATIVE_MIDDLE = {:?}\nlocal NARRATIVE_CLOSING = {:?}\n{TASK_STATE}",
+        records::NARRATIVE_OPENING,
+        records::NARRATIVE_MIDDLE,
+        records::NARRATIVE_CLOSING,
+    )
 }
 
 /// A script call as Rift makes it: the script's text (loaded once, then called by its SHA1 with
@@ -147,10 +170,12 @@ pub fn analyze_script_call(
     let task = TaskId::parse(task_id)?;
     let summary = analysis::summary(data.len());
     let record_json = records::analysis_json(&task, &summary, &AnalysisStats::of(data));
+    let data_json = records::data_json(data);
     let write = AnalysisWrite {
         task: &task,
         record_json: &record_json,
         summary: &summary,
+        data_json: &data_json,
         expected_version: None,
         guard: WriteGuard {
             deadline: Some(deadline),
@@ -196,11 +221,14 @@ fn analyze_args(
         .key(&keys.stream)
         .key(&keys.channel)
         .key(&keys.last_event)
+        .key(&keys.index)
+        .key(&keys.data)
         .arg(write.task.as_str())
         .arg(write.record_json)
         .arg(&summary_json)
         .arg(max_events)
-        .arg(expected_version.as_deref().unwrap_or_default());
+        .arg(expected_version.as_deref().unwrap_or_default())
+        .arg(write.data_json);
     guarded(call, &write.guard, guard, keys);
     retained(call, ttl);
     traced(call);
@@ -255,6 +283,12 @@ impl Scripts {
             delete: Script::new(&write(include_str!("scripts/delete.lua"))),
             history: Script::new(&read(include_str!("scripts/history.lua"))),
             task_history: Script::new(&read(include_str!("scripts/task_history.lua"))),
+            get_task: Script::new(&read(&state_script(include_str!("scripts/get_task.lua")))),
+            list_tasks: Script::new(&read(&state_script(include_str!("scripts/list_tasks.lua")))),
+            report_source: Script::new(&read(&state_script(include_str!(
+                "scripts/report_source.lua"
+            )))),
+            report: Script::new(&write(include_str!("scripts/report.lua"))),
         }
     }
 }
@@ -883,6 +917,11 @@ pub(super) fn classify(error: RedisError) -> MemoryError {
             let current = error.detail().unwrap_or_default().trim().to_owned();
             return MemoryError::EpochChanged { current };
         }
+        Some("RIFTLISTING") => {
+            return MemoryError::ListingExpired(
+                error.detail().unwrap_or_default().trim().to_owned(),
+            );
+        }
         Some("RIFTVERSION") => {
             let current = error.detail().and_then(|d| d.trim().parse().ok());
             if let Some(current) = current {
@@ -973,6 +1012,7 @@ impl Memory for RedisMemory {
             .key(&keys.stream)
             .key(&keys.channel)
             .key(&keys.last_event)
+            .key(&keys.index)
             .arg(task.as_str())
             .arg(write.prefix)
             .arg(write.suffix)
@@ -1022,6 +1062,7 @@ impl Memory for RedisMemory {
             .key(&keys.last_event)
             .arg(task.as_str())
             .arg(completed_record)
+            .key(&keys.index)
             .key(&keys.meta)
             .arg(self.max_events())
             .arg(give_up.deadline_arg())
@@ -1043,6 +1084,8 @@ impl Memory for RedisMemory {
                 analysis_version,
                 has_narrative: has_narrative == 1,
                 narrative_analysis_version: narrative_version,
+                // Progress does not read the report.
+                report_analysis_version: 0,
             },
             recorded,
             epoch,
@@ -1064,7 +1107,10 @@ impl Memory for RedisMemory {
             .key(&keys.stream)
             .key(&keys.channel)
             .key(&keys.last_event)
+            .key(&keys.index)
             .key(&keys.meta)
+            .key(&keys.report)
+            .key(&keys.data)
             .arg(task.as_str())
             .arg(self.max_events())
             .arg(give_up.deadline_arg())
@@ -1077,6 +1123,170 @@ impl Memory for RedisMemory {
             })
             .await?;
         parse_optional_id(&id)
+    }
+
+    async fn get_task(&self, task: &TaskId, with_report: bool) -> Result<TaskView, MemoryError> {
+        let keys = self.keys.task(task);
+        let mut call = self.scripts.get_task.prepare_invoke();
+        call.key(&keys.context)
+            .key(&keys.meta)
+            .key(&keys.report)
+            .arg(task.as_str())
+            .arg(if with_report { "1" } else { "" });
+        let reply = self
+            .read(self.slot(keys.partition), |mut connection| async move {
+                call.invoke_async::<Vec<Value>>(&mut connection).await
+            })
+            .await?;
+        let mut fields = Fields::of(reply);
+        let analysis = fields.text()?;
+        let has_analysis = fields.number()? == 1;
+        let analysis_version = fields.number()?;
+        let narrative = fields.text()?;
+        let has_narrative = fields.number()? == 1;
+        let narrative_analysis_version = fields.number()?;
+        let report_analysis_version = fields.number()?;
+        let last_event = parse_optional_id(&fields.text()?)?;
+        let epoch = fields.text()?;
+        let report = Some(fields.text()?).filter(|report| !report.is_empty());
+        Ok(TaskView {
+            report,
+            state: TaskState {
+                has_analysis,
+                analysis_version,
+                has_narrative,
+                narrative_analysis_version,
+                report_analysis_version,
+            },
+            analysis: has_analysis.then_some(analysis),
+            narrative: has_narrative.then_some(narrative),
+            last_event,
+            epoch: Some(epoch).filter(|epoch| !epoch.is_empty()),
+        })
+    }
+
+    async fn report_source(&self, task: &TaskId) -> Result<ReportSource, MemoryError> {
+        let keys = self.keys.task(task);
+        let mut call = self.scripts.report_source.prepare_invoke();
+        call.key(&keys.context).key(&keys.data).arg(task.as_str());
+        let (has_analysis, analysis_version, data) = self
+            .read(self.slot(keys.partition), |mut connection| async move {
+                call.invoke_async::<(u8, u64, String)>(&mut connection)
+                    .await
+            })
+            .await?;
+        Ok(ReportSource {
+            has_analysis: has_analysis == 1,
+            analysis_version,
+            data: Some(data).filter(|data| !data.is_empty()),
+        })
+    }
+
+    async fn store_report(&self, write: ReportWrite<'_>) -> Result<ReportStored, MemoryError> {
+        let task = write.task;
+        let keys = self.keys.task(task);
+        let mut call = self.scripts.report.prepare_invoke();
+        call.key(&keys.report)
+            .key(&keys.context)
+            .key(&keys.stream)
+            .key(&keys.channel)
+            .key(&keys.last_event)
+            .key(&keys.index)
+            .arg(task.as_str())
+            .arg(write.report_json)
+            .arg(write.analysis_version)
+            .arg(self.max_events());
+        let give_up = self.give_up_within(write.guard.deadline);
+        let candidate = self.epochs.next();
+        let guard = Guard {
+            deadline_ms: give_up.deadline_arg(),
+            candidate_epoch: &candidate,
+        };
+        guarded(&mut call, &write.guard, &guard, &keys);
+        retained(&mut call, &self.ttl);
+        traced(&mut call);
+        let (epoch, id) = self
+            .run_write::<(String, String)>(&call, self.slot(keys.partition), give_up, |_| true)
+            .await?;
+        Ok(ReportStored {
+            event: parse_id(&id)?,
+            epoch,
+        })
+    }
+
+    async fn list_tasks(&self, query: &ListQuery) -> Result<TaskPage, MemoryError> {
+        // One history's index; a cluster's partitions each have their own, which one listing
+        // does not merge yet.
+        if self.keys.partition_count() > 1 {
+            return Err(MemoryError::ListingExpired(
+                "ListTasks is not available in cluster mode yet".into(),
+            ));
+        }
+        let history = self.history_keys();
+        let mut call = self.scripts.list_tasks.prepare_invoke();
+        let (after_ms, after_id) = query
+            .after
+            .as_ref()
+            .map(|after| (after.ms.to_string(), after.task_id.as_str()))
+            .unwrap_or_default();
+        call.key(&history.index)
+            .key(&history.stream)
+            .arg(query.snapshot.map(|id| id.to_string()).unwrap_or_default())
+            .arg(after_ms)
+            .arg(after_id)
+            .arg(query.page_size.max(1))
+            .arg(query.status.unwrap_or_default())
+            .arg(super::LIST_SCAN_LIMIT)
+            .arg(super::LIST_MAX_CHANGED)
+            .arg(&history.context_prefix)
+            .arg(&history.last_event_prefix);
+        let reply = self
+            .read(self.slot(self.partition), |mut connection| async move {
+                call.invoke_async::<Vec<Value>>(&mut connection).await
+            })
+            .await?;
+        let mut fields = Fields::of(reply);
+        let snapshot = parse_id(&fields.text()?)?;
+        let next_ms = fields.text()?;
+        let next_id = fields.text()?;
+        let next = if next_ms.is_empty() {
+            None
+        } else {
+            Some(ListPosition {
+                ms: next_ms
+                    .parse()
+                    .map_err(|_| MemoryError::Corrupt(format!("not a position: {next_ms:?}")))?,
+                task_id: next_id,
+            })
+        };
+        let mut tasks = Vec::new();
+        while fields.remaining() {
+            let task_id = fields.text()?;
+            let position_ms = fields.number()?;
+            let has_analysis = fields.number()? == 1;
+            let analysis_version = fields.number()?;
+            let has_narrative = fields.number()? == 1;
+            let narrative_analysis_version = fields.number()?;
+            let report_analysis_version = fields.number()?;
+            let last_event = parse_optional_id(&fields.text()?)?;
+            tasks.push(ListedTask {
+                task_id,
+                position_ms,
+                state: TaskState {
+                    has_analysis,
+                    analysis_version,
+                    has_narrative,
+                    narrative_analysis_version,
+                    report_analysis_version,
+                },
+                last_event,
+            });
+        }
+        Ok(TaskPage {
+            snapshot,
+            tasks,
+            next,
+        })
     }
 
     async fn events_after(
@@ -1408,6 +1618,35 @@ impl RedisTail {
             }
         };
         Ok(&mut self.connection.insert((connection, generation)).0)
+    }
+}
+
+/// A read script's flat reply, taken field by field in the order the script returns them.
+struct Fields(std::vec::IntoIter<Value>);
+
+impl Fields {
+    fn of(reply: Vec<Value>) -> Self {
+        Self(reply.into_iter())
+    }
+
+    fn remaining(&self) -> bool {
+        self.0.len() > 0
+    }
+
+    fn next(&mut self) -> Result<Value, MemoryError> {
+        self.0
+            .next()
+            .ok_or_else(|| MemoryError::Corrupt("a script's reply ended early".into()))
+    }
+
+    fn text(&mut self) -> Result<String, MemoryError> {
+        redis::from_redis_value::<String>(self.next()?)
+            .map_err(|e| MemoryError::Corrupt(format!("a script's reply: {e}")))
+    }
+
+    fn number(&mut self) -> Result<u64, MemoryError> {
+        redis::from_redis_value::<u64>(self.next()?)
+            .map_err(|e| MemoryError::Corrupt(format!("a script's reply: {e}")))
     }
 }
 

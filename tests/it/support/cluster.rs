@@ -79,6 +79,13 @@ impl Node {
         }
     }
 
+    /// Starts a killed node again with its cluster config, empty (no persistence): it
+    /// rejoins as a replica of whoever took its slots.
+    pub(crate) fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
     pub(crate) fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
@@ -145,20 +152,8 @@ impl Cluster {
     /// Whether every running node says `cluster_state:ok`, every slot is served, and every
     /// master has a replica whose link is up.
     pub(crate) async fn settled(&self) -> bool {
-        for node in self.nodes.iter().filter(|node| node.is_running()) {
-            let Ok(mut connection) = connect(node.port).await else {
-                return false;
-            };
-            let info: redis::RedisResult<String> = redis::cmd("CLUSTER")
-                .arg("INFO")
-                .query_async(&mut connection)
-                .await;
-            match info {
-                Ok(info)
-                    if info.contains("cluster_state:ok")
-                        && info.contains("cluster_slots_ok:16384") => {}
-                _ => return false,
-            }
+        if !self.serving().await {
+            return false;
         }
         let Some(masters) = self.masters().await else {
             return false;
@@ -233,6 +228,35 @@ impl Cluster {
     /// A connection to the node on `port`.
     pub(crate) async fn connection(&self, port: u16) -> MultiplexedConnection {
         connect(port).await.expect("connect to a cluster node")
+    }
+
+    /// The node on `port`.
+    pub(crate) fn node_mut(&mut self, port: u16) -> &mut Node {
+        self.nodes
+            .iter_mut()
+            .find(|node| node.port == port)
+            .expect("a node of the cluster")
+    }
+
+    /// Whether every running node says `cluster_state:ok` with every slot served (replicas
+    /// or not).
+    pub(crate) async fn serving(&self) -> bool {
+        for node in self.nodes.iter().filter(|node| node.is_running()) {
+            let Ok(mut connection) = connect(node.port).await else {
+                return false;
+            };
+            let info: redis::RedisResult<String> = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query_async(&mut connection)
+                .await;
+            match info {
+                Ok(info)
+                    if info.contains("cluster_state:ok")
+                        && info.contains("cluster_slots_ok:16384") => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// Polls `done` every 50 ms until it holds; panics after [`SETTLE`].

@@ -4,6 +4,7 @@
 //! - [`redis`]: a throwaway `redis-server` per test ([`redis::RedisServer`]), on a unix
 //!   socket in a temporary directory, killed when dropped; plain clients to read back what
 //!   Rift wrote.
+//! - [`prototype`]: the Python prototype, run for real on a test's Redis.
 //! - [`rift`]: Rift itself under test, in this process or as a `rift` process.
 //! - [`cluster`]: a Redis Cluster (three masters, three replicas) on free ports.
 //! - [`sentinel`]: a Sentinel group (a master, a replica, three Sentinels) on free ports.
@@ -14,6 +15,7 @@
 pub(crate) mod browser;
 pub(crate) mod cluster;
 pub(crate) mod grpc;
+pub(crate) mod prototype;
 pub(crate) mod redis;
 pub(crate) mod rift;
 pub(crate) mod sentinel;

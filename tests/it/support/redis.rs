@@ -69,6 +69,29 @@ impl RedisServer {
             .collect()
     }
 
+    /// Holds every write (scripts included) for `millis`, as a slow or stuck Redis would
+    /// (`CLIENT PAUSE ... WRITE`); reads go on.
+    pub(crate) async fn pause_writes(&self, millis: u64) {
+        let mut connection = self.connection().await;
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(millis)
+            .arg("WRITE")
+            .query_async(&mut connection)
+            .await
+            .expect("CLIENT PAUSE");
+    }
+
+    /// Ends a [`RedisServer::pause_writes`] early.
+    pub(crate) async fn unpause(&self) {
+        let mut connection = self.connection().await;
+        let _: () = redis::cmd("CLIENT")
+            .arg("UNPAUSE")
+            .query_async(&mut connection)
+            .await
+            .expect("CLIENT UNPAUSE");
+    }
+
     /// Starts a server and waits until it accepts connections. Panics, with the server's log,
     /// if it does not within ten seconds.
     pub(crate) fn start() -> Self {

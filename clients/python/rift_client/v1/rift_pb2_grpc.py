@@ -62,6 +62,21 @@ class RiftStub:
                 request_serializer=rift__client_dot_v1_dot_rift__pb2.DeleteTaskRequest.SerializeToString,
                 response_deserializer=rift__client_dot_v1_dot_rift__pb2.DeleteTaskResponse.FromString,
                 _registered_method=True)
+        self.GetTask = channel.unary_unary(
+                '/rift.v1.Rift/GetTask',
+                request_serializer=rift__client_dot_v1_dot_rift__pb2.GetTaskRequest.SerializeToString,
+                response_deserializer=rift__client_dot_v1_dot_rift__pb2.GetTaskResponse.FromString,
+                _registered_method=True)
+        self.ListTasks = channel.unary_unary(
+                '/rift.v1.Rift/ListTasks',
+                request_serializer=rift__client_dot_v1_dot_rift__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=rift__client_dot_v1_dot_rift__pb2.ListTasksResponse.FromString,
+                _registered_method=True)
+        self.Report = channel.unary_unary(
+                '/rift.v1.Rift/Report',
+                request_serializer=rift__client_dot_v1_dot_rift__pb2.ReportRequest.SerializeToString,
+                response_deserializer=rift__client_dot_v1_dot_rift__pb2.ReportResponse.FromString,
+                _registered_method=True)
 
 
 class RiftServicer:
@@ -106,6 +121,36 @@ class RiftServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTask(self, request, context):
+        """A task as stored: its analysis, narrative, report and status. Reads only: unlike
+        Progress it records nothing and announces nothing. Reader role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTasks(self, request, context):
+        """The tasks, most recently changed first, a page at a time (AIP-158). Reads only. Every
+        task that exists throughout a listing appears in it exactly once, whatever is written
+        meanwhile: the order is that of the last change as of the listing's first page. Reader
+        role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Report(self, request, context):
+        """ReportAgent: profile the items of a task's latest analysis (numbers, strings, booleans,
+        nulls, and per field of records), chart them as self-contained SVG, and store the report,
+        built on that analysis version (stale once the task is analysed again) and announced
+        (action report_stored). FAILED_PRECONDITION: reason ANALYSIS_MISSING before any Analyze,
+        DATA_MISSING when the latest analysis was stored by a writer that keeps no items (the
+        prototype). Writer role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RiftServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +178,21 @@ def add_RiftServicer_to_server(servicer, server):
                     servicer.DeleteTask,
                     request_deserializer=rift__client_dot_v1_dot_rift__pb2.DeleteTaskRequest.FromString,
                     response_serializer=rift__client_dot_v1_dot_rift__pb2.DeleteTaskResponse.SerializeToString,
+            ),
+            'GetTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTask,
+                    request_deserializer=rift__client_dot_v1_dot_rift__pb2.GetTaskRequest.FromString,
+                    response_serializer=rift__client_dot_v1_dot_rift__pb2.GetTaskResponse.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=rift__client_dot_v1_dot_rift__pb2.ListTasksRequest.FromString,
+                    response_serializer=rift__client_dot_v1_dot_rift__pb2.ListTasksResponse.SerializeToString,
+            ),
+            'Report': grpc.unary_unary_rpc_method_handler(
+                    servicer.Report,
+                    request_deserializer=rift__client_dot_v1_dot_rift__pb2.ReportRequest.FromString,
+                    response_serializer=rift__client_dot_v1_dot_rift__pb2.ReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -273,6 +333,87 @@ class Rift:
             '/rift.v1.Rift/DeleteTask',
             rift__client_dot_v1_dot_rift__pb2.DeleteTaskRequest.SerializeToString,
             rift__client_dot_v1_dot_rift__pb2.DeleteTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rift.v1.Rift/GetTask',
+            rift__client_dot_v1_dot_rift__pb2.GetTaskRequest.SerializeToString,
+            rift__client_dot_v1_dot_rift__pb2.GetTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rift.v1.Rift/ListTasks',
+            rift__client_dot_v1_dot_rift__pb2.ListTasksRequest.SerializeToString,
+            rift__client_dot_v1_dot_rift__pb2.ListTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Report(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rift.v1.Rift/Report',
+            rift__client_dot_v1_dot_rift__pb2.ReportRequest.SerializeToString,
+            rift__client_dot_v1_dot_rift__pb2.ReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

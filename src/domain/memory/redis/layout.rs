@@ -120,6 +120,12 @@ pub(crate) struct TaskKeys {
     pub(crate) last_event: String,
     pub(crate) stream: String,
     pub(crate) meta: String,
+    /// The task index of the task's history (`rift:tasks`), which ListTasks pages through.
+    pub(crate) index: String,
+    /// The items of the latest analysis, for ReportAgent.
+    pub(crate) data: String,
+    /// ReportAgent's report.
+    pub(crate) report: String,
 }
 
 impl TaskKeys {
@@ -132,11 +138,15 @@ impl TaskKeys {
     }
 }
 
-/// A partition's history: its stream and meta hash.
+/// A partition's history: its stream and meta hash, its task index, and the prefixes a
+/// listing builds its tasks' context and deleted-task keys from.
 #[derive(Debug, Clone)]
 pub(crate) struct HistoryKeys {
     pub(crate) stream: String,
     pub(crate) meta: String,
+    pub(crate) index: String,
+    pub(crate) context_prefix: String,
+    pub(crate) last_event_prefix: String,
 }
 
 impl Keys {
@@ -207,6 +217,9 @@ impl Keys {
                 last_event: keys::last_event(task),
                 stream: NOTIFICATIONS.to_owned(),
                 meta: keys::META.to_owned(),
+                index: keys::TASK_INDEX.to_owned(),
+                data: keys::data(task),
+                report: keys::report(task),
             };
         };
         TaskKeys {
@@ -220,6 +233,9 @@ impl Keys {
             last_event: format!("rift:task_last:{{{tag}}}:{task}"),
             stream: format!("{NOTIFICATIONS}:{{{tag}}}"),
             meta: format!("{}:{{{tag}}}", keys::META),
+            index: format!("{}:{{{tag}}}", keys::TASK_INDEX),
+            data: format!("rift:data:{{{tag}}}:{task}"),
+            report: format!("rift:report:{{{tag}}}:{task}"),
         }
     }
 
@@ -229,10 +245,16 @@ impl Keys {
             None => HistoryKeys {
                 stream: NOTIFICATIONS.to_owned(),
                 meta: keys::META.to_owned(),
+                index: keys::TASK_INDEX.to_owned(),
+                context_prefix: keys::CONTEXT_PREFIX.to_owned(),
+                last_event_prefix: keys::LAST_EVENT_PREFIX.to_owned(),
             },
             Some(Partition { tag, .. }) => HistoryKeys {
                 stream: format!("{NOTIFICATIONS}:{{{tag}}}"),
                 meta: format!("{}:{{{tag}}}", keys::META),
+                index: format!("{}:{{{tag}}}", keys::TASK_INDEX),
+                context_prefix: format!("{}{{{tag}}}:", keys::CONTEXT_PREFIX),
+                last_event_prefix: format!("{}{{{tag}}}:", keys::LAST_EVENT_PREFIX),
             },
         }
     }

@@ -59,6 +59,17 @@ local function notify(stream, channel, maxlen, task_id, agent, action, payload, 
   return id
 end
 
+-- Puts the task first in Rift's task index (score: the millisecond of its newest notification,
+-- `id`), in the write's own step. With a retention, also drops the tasks whose keys have expired
+-- by now: those whose last write is older than the retention.
+local function index_task(index, task_id, id)
+  local ms = tonumber(string.match(id, '^(%d+)-'))
+  redis.call('ZADD', index, ms, task_id)
+  if task_ttl_ms ~= '' then
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (ms - tonumber(task_ttl_ms)))
+  end
+end
+
 -- Refuses the write once Redis's clock is past the deadline (unix ms; '0' for none), so a
 -- write that arrives after its caller gave up is never applied.
 local function check_deadline(deadline_ms)

@@ -17,7 +17,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file rift/v1/rift.proto.
  */
 export const file_rift_v1_rift: GenFile = /*@__PURE__*/
-  fileDesc("ChJyaWZ0L3YxL3JpZnQucHJvdG8SB3JpZnQudjEingEKDkFuYWx5emVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSJAoEZGF0YRgCIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRISCgpyZXF1ZXN0X2lkGAMgASgJEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKARIAIgBARINCgVlcG9jaBgFIAEoCUITChFfZXhwZWN0ZWRfdmVyc2lvbiJ6Cg9BbmFseXplUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRIPCgdzdW1tYXJ5GAIgASgJEg8KB3ZlcnNpb24YAyABKAQSJQoFc3RhdHMYBCABKAsyFi5yaWZ0LnYxLkFuYWx5c2lzU3RhdHMSDQoFZXBvY2gYBSABKAkilQEKDUFuYWx5c2lzU3RhdHMSEgoKaXRlbV9jb3VudBgBIAEoBBIiCgV0eXBlcxgCIAEoCzITLnJpZnQudjEuVHlwZUNvdW50cxIlCgdudW1iZXJzGAMgASgLMhQucmlmdC52MS5OdW1iZXJTdGF0cxIlCgdzdHJpbmdzGAQgASgLMhQucmlmdC52MS5TdHJpbmdTdGF0cyJvCgpUeXBlQ291bnRzEg0KBW51bGxzGAEgASgEEhAKCGJvb2xlYW5zGAIgASgEEg8KB251bWJlcnMYAyABKAQSDwoHc3RyaW5ncxgEIAEoBBINCgVsaXN0cxgFIAEoBBIPCgdvYmplY3RzGAYgASgEIlEKC051bWJlclN0YXRzEg0KBWNvdW50GAEgASgEEgsKA21pbhgCIAEoARILCgNtYXgYAyABKAESDAoEbWVhbhgEIAEoARILCgNzdW0YBSABKAEiUAoLU3RyaW5nU3RhdHMSDQoFY291bnQYASABKAQSEAoIZGlzdGluY3QYAiABKAQSIAoDdG9wGAMgAygLMhMucmlmdC52MS5WYWx1ZUNvdW50Ij0KClZhbHVlQ291bnQSDQoFdmFsdWUYASABKAkSDQoFY291bnQYAiABKAQSEQoJdHJ1bmNhdGVkGAMgASgIIkQKDk5hcnJhdGVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVlcG9jaBgDIAEoCSJeCg9OYXJyYXRlUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRIRCgluYXJyYXRpdmUYAiABKAkSGAoQYW5hbHlzaXNfdmVyc2lvbhgDIAEoBBINCgVlcG9jaBgEIAEoCSIiCg9Qcm9ncmVzc1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSKVAQoQUHJvZ3Jlc3NSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEiMKBnN0YXR1cxgCIAEoDjITLnJpZnQudjEuVGFza1N0YXR1cxIYChBhbmFseXNpc192ZXJzaW9uGAMgASgEEiIKGm5hcnJhdGl2ZV9hbmFseXNpc192ZXJzaW9uGAQgASgEEg0KBWVwb2NoGAUgASgJIjIKEFN1YnNjcmliZVJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRINCgVhZnRlchgCIAEoCSIkChFEZWxldGVUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIjYKEkRlbGV0ZVRhc2tSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEg8KB2RlbGV0ZWQYAiABKAgiswEKDE5vdGlmaWNhdGlvbhIKCgJpZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg0KBWFnZW50GAMgASgJEg4KBmFjdGlvbhgEIAEoCRIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIoCgR0aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgt0cmFjZXBhcmVudBgHIAEoCSplCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASDwoLTk9UX1NUQVJURUQQARIPCgtJTl9QUk9HUkVTUxACEg0KCUNPTVBMRVRFRBADEgkKBVNUQUxFEAQyywIKBFJpZnQSPAoHQW5hbHl6ZRIXLnJpZnQudjEuQW5hbHl6ZVJlcXVlc3QaGC5yaWZ0LnYxLkFuYWx5emVSZXNwb25zZRI8CgdOYXJyYXRlEhcucmlmdC52MS5OYXJyYXRlUmVxdWVzdBoYLnJpZnQudjEuTmFycmF0ZVJlc3BvbnNlEj8KCFByb2dyZXNzEhgucmlmdC52MS5Qcm9ncmVzc1JlcXVlc3QaGS5yaWZ0LnYxLlByb2dyZXNzUmVzcG9uc2USPwoJU3Vic2NyaWJlEhkucmlmdC52MS5TdWJzY3JpYmVSZXF1ZXN0GhUucmlmdC52MS5Ob3RpZmljYXRpb24wARJFCgpEZWxldGVUYXNrEhoucmlmdC52MS5EZWxldGVUYXNrUmVxdWVzdBobLnJpZnQudjEuRGVsZXRlVGFza1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChJyaWZ0L3YxL3JpZnQucHJvdG8SB3JpZnQudjEingEKDkFuYWx5emVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSJAoEZGF0YRgCIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRISCgpyZXF1ZXN0X2lkGAMgASgJEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKARIAIgBARINCgVlcG9jaBgFIAEoCUITChFfZXhwZWN0ZWRfdmVyc2lvbiJ6Cg9BbmFseXplUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRIPCgdzdW1tYXJ5GAIgASgJEg8KB3ZlcnNpb24YAyABKAQSJQoFc3RhdHMYBCABKAsyFi5yaWZ0LnYxLkFuYWx5c2lzU3RhdHMSDQoFZXBvY2gYBSABKAkilQEKDUFuYWx5c2lzU3RhdHMSEgoKaXRlbV9jb3VudBgBIAEoBBIiCgV0eXBlcxgCIAEoCzITLnJpZnQudjEuVHlwZUNvdW50cxIlCgdudW1iZXJzGAMgASgLMhQucmlmdC52MS5OdW1iZXJTdGF0cxIlCgdzdHJpbmdzGAQgASgLMhQucmlmdC52MS5TdHJpbmdTdGF0cyJvCgpUeXBlQ291bnRzEg0KBW51bGxzGAEgASgEEhAKCGJvb2xlYW5zGAIgASgEEg8KB251bWJlcnMYAyABKAQSDwoHc3RyaW5ncxgEIAEoBBINCgVsaXN0cxgFIAEoBBIPCgdvYmplY3RzGAYgASgEIlEKC051bWJlclN0YXRzEg0KBWNvdW50GAEgASgEEgsKA21pbhgCIAEoARILCgNtYXgYAyABKAESDAoEbWVhbhgEIAEoARILCgNzdW0YBSABKAEiUAoLU3RyaW5nU3RhdHMSDQoFY291bnQYASABKAQSEAoIZGlzdGluY3QYAiABKAQSIAoDdG9wGAMgAygLMhMucmlmdC52MS5WYWx1ZUNvdW50Ij0KClZhbHVlQ291bnQSDQoFdmFsdWUYASABKAkSDQoFY291bnQYAiABKAQSEQoJdHJ1bmNhdGVkGAMgASgIIkQKDk5hcnJhdGVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRINCgVlcG9jaBgDIAEoCSJeCg9OYXJyYXRlUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRIRCgluYXJyYXRpdmUYAiABKAkSGAoQYW5hbHlzaXNfdmVyc2lvbhgDIAEoBBINCgVlcG9jaBgEIAEoCSIiCg9Qcm9ncmVzc1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSKVAQoQUHJvZ3Jlc3NSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEiMKBnN0YXR1cxgCIAEoDjITLnJpZnQudjEuVGFza1N0YXR1cxIYChBhbmFseXNpc192ZXJzaW9uGAMgASgEEiIKGm5hcnJhdGl2ZV9hbmFseXNpc192ZXJzaW9uGAQgASgEEg0KBWVwb2NoGAUgASgJIjIKEFN1YnNjcmliZVJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRINCgVhZnRlchgCIAEoCSIkChFEZWxldGVUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIjYKEkRlbGV0ZVRhc2tSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEg8KB2RlbGV0ZWQYAiABKAgiswEKDE5vdGlmaWNhdGlvbhIKCgJpZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg0KBWFnZW50GAMgASgJEg4KBmFjdGlvbhgEIAEoCRIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIoCgR0aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgt0cmFjZXBhcmVudBgHIAEoCSI2Cg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhMKC3dpdGhfcmVwb3J0GAIgASgIIvMBCg9HZXRUYXNrUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRIjCgZzdGF0dXMYAiABKA4yEy5yaWZ0LnYxLlRhc2tTdGF0dXMSKQoIYW5hbHlzaXMYAyABKAsyFy5yaWZ0LnYxLlN0b3JlZEFuYWx5c2lzEisKCW5hcnJhdGl2ZRgEIAEoCzIYLnJpZnQudjEuU3RvcmVkTmFycmF0aXZlEiUKBnJlcG9ydBgFIAEoCzIVLnJpZnQudjEuU3RvcmVkUmVwb3J0EhwKFGxhc3Rfbm90aWZpY2F0aW9uX2lkGAYgASgJEg0KBWVwb2NoGAcgASgJIlkKDlN0b3JlZEFuYWx5c2lzEg8KB3N1bW1hcnkYASABKAkSDwoHdmVyc2lvbhgCIAEoBBIlCgVzdGF0cxgDIAEoCzIWLnJpZnQudjEuQW5hbHlzaXNTdGF0cyI5Cg9TdG9yZWROYXJyYXRpdmUSDAoEdGV4dBgBIAEoCRIYChBhbmFseXNpc192ZXJzaW9uGAIgASgEInoKDFN0b3JlZFJlcG9ydBIYChBhbmFseXNpc192ZXJzaW9uGAEgASgEEg0KBXN0YWxlGAIgASgIEiEKB3Byb2ZpbGUYAyABKAsyEC5yaWZ0LnYxLlByb2ZpbGUSHgoGY2hhcnRzGAQgAygLMg4ucmlmdC52MS5DaGFydCIgCg1SZXBvcnRSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkijQEKDlJlcG9ydFJlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkSGAoQYW5hbHlzaXNfdmVyc2lvbhgCIAEoBBIhCgdwcm9maWxlGAMgASgLMhAucmlmdC52MS5Qcm9maWxlEh4KBmNoYXJ0cxgEIAMoCzIOLnJpZnQudjEuQ2hhcnQSDQoFZXBvY2gYBSABKAkibgoHUHJvZmlsZRISCgppdGVtX2NvdW50GAEgASgEEiUKBnZhbHVlcxgCIAEoCzIVLnJpZnQudjEuVmFsdWVQcm9maWxlEigKB3JlY29yZHMYAyABKAsyFy5yaWZ0LnYxLlJlY29yZHNQcm9maWxlIr0BCgxWYWx1ZVByb2ZpbGUSDQoFY291bnQYASABKAQSIgoFdHlwZXMYAiABKAsyEy5yaWZ0LnYxLlR5cGVDb3VudHMSKAoIYm9vbGVhbnMYAyABKAsyFi5yaWZ0LnYxLkJvb2xlYW5Db3VudHMSJwoHbnVtYmVycxgEIAEoCzIWLnJpZnQudjEuTnVtYmVyUHJvZmlsZRInCgdzdHJpbmdzGAUgASgLMhYucmlmdC52MS5TdHJpbmdQcm9maWxlIjgKDUJvb2xlYW5Db3VudHMSEgoKdHJ1ZV9jb3VudBgBIAEoBBITCgtmYWxzZV9jb3VudBgCIAEoBCKxAQoNTnVtYmVyUHJvZmlsZRINCgVjb3VudBgBIAEoBBIMCgRtZWFuGAIgASgBEgsKA3N0ZBgDIAEoARILCgNtaW4YBCABKAESCgoCcTEYBSABKAESDgoGbWVkaWFuGAYgASgBEgoKAnEzGAcgASgBEgsKA21heBgIIAEoARINCgVleGFjdBgJIAEoCBIlCgloaXN0b2dyYW0YCiABKAsyEi5yaWZ0LnYxLkhpc3RvZ3JhbSI5CglIaXN0b2dyYW0SDQoFc3RhcnQYASABKAESDQoFd2lkdGgYAiABKAESDgoGY291bnRzGAMgAygEIqcBCg1TdHJpbmdQcm9maWxlEg0KBWNvdW50GAEgASgEEhAKCGRpc3RpbmN0GAIgASgEEhYKDmRpc3RpbmN0X2V4YWN0GAMgASgIEiAKA3RvcBgEIAMoCzITLnJpZnQudjEuVmFsdWVDb3VudBISCgptaW5fbGVuZ3RoGAUgASgEEhMKC21lYW5fbGVuZ3RoGAYgASgBEhIKCm1heF9sZW5ndGgYByABKAQiYAoOUmVjb3Jkc1Byb2ZpbGUSDQoFY291bnQYASABKAQSJQoGZmllbGRzGAIgAygLMhUucmlmdC52MS5GaWVsZFByb2ZpbGUSGAoQZmllbGRzX3RydW5jYXRlZBgDIAEoCCJUCgxGaWVsZFByb2ZpbGUSDAoEbmFtZRgBIAEoCRIPCgdwcmVzZW50GAIgASgEEiUKBnZhbHVlcxgDIAEoCzIVLnJpZnQudjEuVmFsdWVQcm9maWxlIkAKBUNoYXJ0EgwKBGtpbmQYASABKAkSDQoFZmllbGQYAiABKAkSDQoFdGl0bGUYAyABKAkSCwoDc3ZnGAQgASgJIl4KEExpc3RUYXNrc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSIwoGc3RhdHVzGAMgASgOMhMucmlmdC52MS5UYXNrU3RhdHVzImAKEUxpc3RUYXNrc1Jlc3BvbnNlEiMKBXRhc2tzGAEgAygLMhQucmlmdC52MS5UYXNrU3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSDQoFYXNfb2YYAyABKAki9wEKC1Rhc2tTdW1tYXJ5Eg8KB3Rhc2tfaWQYASABKAkSIwoGc3RhdHVzGAIgASgOMhMucmlmdC52MS5UYXNrU3RhdHVzEhgKEGFuYWx5c2lzX3ZlcnNpb24YAyABKAQSIgoabmFycmF0aXZlX2FuYWx5c2lzX3ZlcnNpb24YBCABKAQSJQoGcmVwb3J0GAUgASgLMhUucmlmdC52MS5TdG9yZWRSZXBvcnQSLwoLbGFzdF9jaGFuZ2UYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFGxhc3Rfbm90aWZpY2F0aW9uX2lkGAcgASgJKmUKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIPCgtOT1RfU1RBUlRFRBABEg8KC0lOX1BST0dSRVNTEAISDQoJQ09NUExFVEVEEAMSCQoFU1RBTEUQBDKIBAoEUmlmdBI8CgdBbmFseXplEhcucmlmdC52MS5BbmFseXplUmVxdWVzdBoYLnJpZnQudjEuQW5hbHl6ZVJlc3BvbnNlEjwKB05hcnJhdGUSFy5yaWZ0LnYxLk5hcnJhdGVSZXF1ZXN0GhgucmlmdC52MS5OYXJyYXRlUmVzcG9uc2USPwoIUHJvZ3Jlc3MSGC5yaWZ0LnYxLlByb2dyZXNzUmVxdWVzdBoZLnJpZnQudjEuUHJvZ3Jlc3NSZXNwb25zZRI/CglTdWJzY3JpYmUSGS5yaWZ0LnYxLlN1YnNjcmliZVJlcXVlc3QaFS5yaWZ0LnYxLk5vdGlmaWNhdGlvbjABEkUKCkRlbGV0ZVRhc2sSGi5yaWZ0LnYxLkRlbGV0ZVRhc2tSZXF1ZXN0GhsucmlmdC52MS5EZWxldGVUYXNrUmVzcG9uc2USPAoHR2V0VGFzaxIXLnJpZnQudjEuR2V0VGFza1JlcXVlc3QaGC5yaWZ0LnYxLkdldFRhc2tSZXNwb25zZRJCCglMaXN0VGFza3MSGS5yaWZ0LnYxLkxpc3RUYXNrc1JlcXVlc3QaGi5yaWZ0LnYxLkxpc3RUYXNrc1Jlc3BvbnNlEjkKBlJlcG9ydBIWLnJpZnQudjEuUmVwb3J0UmVxdWVzdBoXLnJpZnQudjEuUmVwb3J0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message rift.v1.AnalyzeRequest
@@ -398,14 +398,17 @@ export type ProgressResponse = Message<"rift.v1.ProgressResponse"> & {
   status: TaskStatus;
 
   /**
-   * Latest analysis version; 0 when there is none.
+   * Latest analysis version; 0 when there is none. An analysis written by a writer that keeps
+   * no versions (the Python prototype, sharing the Redis) counts as one version newer than
+   * the last one Rift recorded (1 when Rift recorded none).
    *
    * @generated from field: uint64 analysis_version = 3;
    */
   analysisVersion: bigint;
 
   /**
-   * The analysis version the current narrative was built on; 0 when there is none.
+   * The analysis version the current narrative was built on; 0 when there is none, or when
+   * a writer that keeps no versions built it on an analysis no longer stored.
    *
    * @generated from field: uint64 narrative_analysis_version = 4;
    */
@@ -556,6 +559,723 @@ export const NotificationSchema: GenMessage<Notification> = /*@__PURE__*/
   messageDesc(file_rift_v1_rift, 14);
 
 /**
+ * @generated from message rift.v1.GetTaskRequest
+ */
+export type GetTaskRequest = Message<"rift.v1.GetTaskRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * Also return the stored report's profile and charts (StoredReport.profile, .charts).
+   *
+   * @generated from field: bool with_report = 2;
+   */
+  withReport: boolean;
+};
+
+/**
+ * Describes the message rift.v1.GetTaskRequest.
+ * Use `create(GetTaskRequestSchema)` to create a new message.
+ */
+export const GetTaskRequestSchema: GenMessage<GetTaskRequest> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 15);
+
+/**
+ * @generated from message rift.v1.GetTaskResponse
+ */
+export type GetTaskResponse = Message<"rift.v1.GetTaskResponse"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * As Progress reports it, without recording anything. NOT_STARTED for a task with
+   * nothing stored.
+   *
+   * @generated from field: rift.v1.TaskStatus status = 2;
+   */
+  status: TaskStatus;
+
+  /**
+   * Absent when the task has no analysis.
+   *
+   * @generated from field: rift.v1.StoredAnalysis analysis = 3;
+   */
+  analysis?: StoredAnalysis | undefined;
+
+  /**
+   * Absent when the task has no narrative.
+   *
+   * @generated from field: rift.v1.StoredNarrative narrative = 4;
+   */
+  narrative?: StoredNarrative | undefined;
+
+  /**
+   * Absent when the task has no report.
+   *
+   * @generated from field: rift.v1.StoredReport report = 5;
+   */
+  report?: StoredReport | undefined;
+
+  /**
+   * The task's newest notification id (empty: none): Subscribe with task_id and this as
+   * after to follow the task from this read on, missing nothing.
+   *
+   * @generated from field: string last_notification_id = 6;
+   */
+  lastNotificationId: string;
+
+  /**
+   * As AnalyzeResponse.epoch; empty while nothing was ever written.
+   *
+   * @generated from field: string epoch = 7;
+   */
+  epoch: string;
+};
+
+/**
+ * Describes the message rift.v1.GetTaskResponse.
+ * Use `create(GetTaskResponseSchema)` to create a new message.
+ */
+export const GetTaskResponseSchema: GenMessage<GetTaskResponse> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 16);
+
+/**
+ * @generated from message rift.v1.StoredAnalysis
+ */
+export type StoredAnalysis = Message<"rift.v1.StoredAnalysis"> & {
+  /**
+   * Exactly "Analyzed N items".
+   *
+   * @generated from field: string summary = 1;
+   */
+  summary: string;
+
+  /**
+   * As ProgressResponse.analysis_version.
+   *
+   * @generated from field: uint64 version = 2;
+   */
+  version: bigint;
+
+  /**
+   * Absent when the analysis was written by a writer that keeps none (the prototype).
+   *
+   * @generated from field: rift.v1.AnalysisStats stats = 3;
+   */
+  stats?: AnalysisStats | undefined;
+};
+
+/**
+ * Describes the message rift.v1.StoredAnalysis.
+ * Use `create(StoredAnalysisSchema)` to create a new message.
+ */
+export const StoredAnalysisSchema: GenMessage<StoredAnalysis> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 17);
+
+/**
+ * @generated from message rift.v1.StoredNarrative
+ */
+export type StoredNarrative = Message<"rift.v1.StoredNarrative"> & {
+  /**
+   * @generated from field: string text = 1;
+   */
+  text: string;
+
+  /**
+   * As ProgressResponse.narrative_analysis_version.
+   *
+   * @generated from field: uint64 analysis_version = 2;
+   */
+  analysisVersion: bigint;
+};
+
+/**
+ * Describes the message rift.v1.StoredNarrative.
+ * Use `create(StoredNarrativeSchema)` to create a new message.
+ */
+export const StoredNarrativeSchema: GenMessage<StoredNarrative> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 18);
+
+/**
+ * @generated from message rift.v1.StoredReport
+ */
+export type StoredReport = Message<"rift.v1.StoredReport"> & {
+  /**
+   * The analysis version the report profiles.
+   *
+   * @generated from field: uint64 analysis_version = 1;
+   */
+  analysisVersion: bigint;
+
+  /**
+   * The task was analysed again since: the report describes older data.
+   *
+   * @generated from field: bool stale = 2;
+   */
+  stale: boolean;
+
+  /**
+   * With GetTaskRequest.with_report: the report's profile and charts.
+   *
+   * @generated from field: rift.v1.Profile profile = 3;
+   */
+  profile?: Profile | undefined;
+
+  /**
+   * @generated from field: repeated rift.v1.Chart charts = 4;
+   */
+  charts: Chart[];
+};
+
+/**
+ * Describes the message rift.v1.StoredReport.
+ * Use `create(StoredReportSchema)` to create a new message.
+ */
+export const StoredReportSchema: GenMessage<StoredReport> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 19);
+
+/**
+ * @generated from message rift.v1.ReportRequest
+ */
+export type ReportRequest = Message<"rift.v1.ReportRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message rift.v1.ReportRequest.
+ * Use `create(ReportRequestSchema)` to create a new message.
+ */
+export const ReportRequestSchema: GenMessage<ReportRequest> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 20);
+
+/**
+ * @generated from message rift.v1.ReportResponse
+ */
+export type ReportResponse = Message<"rift.v1.ReportResponse"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * The analysis version whose items were profiled.
+   *
+   * @generated from field: uint64 analysis_version = 2;
+   */
+  analysisVersion: bigint;
+
+  /**
+   * @generated from field: rift.v1.Profile profile = 3;
+   */
+  profile?: Profile | undefined;
+
+  /**
+   * The type mix, then per numbers a histogram and per strings the most frequent, for the
+   * items and then for each record field.
+   *
+   * @generated from field: repeated rift.v1.Chart charts = 4;
+   */
+  charts: Chart[];
+
+  /**
+   * As AnalyzeResponse.epoch.
+   *
+   * @generated from field: string epoch = 5;
+   */
+  epoch: string;
+};
+
+/**
+ * Describes the message rift.v1.ReportResponse.
+ * Use `create(ReportResponseSchema)` to create a new message.
+ */
+export const ReportResponseSchema: GenMessage<ReportResponse> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 21);
+
+/**
+ * A data list's profile, in one pass and bounded memory (see each field for what is exact).
+ *
+ * @generated from message rift.v1.Profile
+ */
+export type Profile = Message<"rift.v1.Profile"> & {
+  /**
+   * @generated from field: uint64 item_count = 1;
+   */
+  itemCount: bigint;
+
+  /**
+   * The items themselves.
+   *
+   * @generated from field: rift.v1.ValueProfile values = 2;
+   */
+  values?: ValueProfile | undefined;
+
+  /**
+   * Present when at least one item is an object: per field.
+   *
+   * @generated from field: rift.v1.RecordsProfile records = 3;
+   */
+  records?: RecordsProfile | undefined;
+};
+
+/**
+ * Describes the message rift.v1.Profile.
+ * Use `create(ProfileSchema)` to create a new message.
+ */
+export const ProfileSchema: GenMessage<Profile> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 22);
+
+/**
+ * @generated from message rift.v1.ValueProfile
+ */
+export type ValueProfile = Message<"rift.v1.ValueProfile"> & {
+  /**
+   * @generated from field: uint64 count = 1;
+   */
+  count: bigint;
+
+  /**
+   * @generated from field: rift.v1.TypeCounts types = 2;
+   */
+  types?: TypeCounts | undefined;
+
+  /**
+   * Present when at least one value is a boolean.
+   *
+   * @generated from field: rift.v1.BooleanCounts booleans = 3;
+   */
+  booleans?: BooleanCounts | undefined;
+
+  /**
+   * Present when at least one value is a number.
+   *
+   * @generated from field: rift.v1.NumberProfile numbers = 4;
+   */
+  numbers?: NumberProfile | undefined;
+
+  /**
+   * Present when at least one value is a string.
+   *
+   * @generated from field: rift.v1.StringProfile strings = 5;
+   */
+  strings?: StringProfile | undefined;
+};
+
+/**
+ * Describes the message rift.v1.ValueProfile.
+ * Use `create(ValueProfileSchema)` to create a new message.
+ */
+export const ValueProfileSchema: GenMessage<ValueProfile> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 23);
+
+/**
+ * @generated from message rift.v1.BooleanCounts
+ */
+export type BooleanCounts = Message<"rift.v1.BooleanCounts"> & {
+  /**
+   * @generated from field: uint64 true_count = 1;
+   */
+  trueCount: bigint;
+
+  /**
+   * @generated from field: uint64 false_count = 2;
+   */
+  falseCount: bigint;
+};
+
+/**
+ * Describes the message rift.v1.BooleanCounts.
+ * Use `create(BooleanCountsSchema)` to create a new message.
+ */
+export const BooleanCountsSchema: GenMessage<BooleanCounts> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 24);
+
+/**
+ * @generated from message rift.v1.NumberProfile
+ */
+export type NumberProfile = Message<"rift.v1.NumberProfile"> & {
+  /**
+   * @generated from field: uint64 count = 1;
+   */
+  count: bigint;
+
+  /**
+   * @generated from field: double mean = 2;
+   */
+  mean: number;
+
+  /**
+   * Sample standard deviation (n - 1 denominator, as pandas); 0 for a single number.
+   *
+   * @generated from field: double std = 3;
+   */
+  std: number;
+
+  /**
+   * @generated from field: double min = 4;
+   */
+  min: number;
+
+  /**
+   * Quartiles by linear interpolation (as pandas), over a uniform sample of at most 4096
+   * numbers: exact when there are at most that many.
+   *
+   * @generated from field: double q1 = 5;
+   */
+  q1: number;
+
+  /**
+   * @generated from field: double median = 6;
+   */
+  median: number;
+
+  /**
+   * @generated from field: double q3 = 7;
+   */
+  q3: number;
+
+  /**
+   * @generated from field: double max = 8;
+   */
+  max: number;
+
+  /**
+   * Quartiles and histogram exact (at most 4096 numbers), not estimated from the sample.
+   *
+   * @generated from field: bool exact = 9;
+   */
+  exact: boolean;
+
+  /**
+   * @generated from field: rift.v1.Histogram histogram = 10;
+   */
+  histogram?: Histogram | undefined;
+};
+
+/**
+ * Describes the message rift.v1.NumberProfile.
+ * Use `create(NumberProfileSchema)` to create a new message.
+ */
+export const NumberProfileSchema: GenMessage<NumberProfile> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 25);
+
+/**
+ * Equal-width bins from min: bin i holds numbers from start + i * width (the last includes
+ * max). Sturges' rule, at most 20 bins.
+ *
+ * @generated from message rift.v1.Histogram
+ */
+export type Histogram = Message<"rift.v1.Histogram"> & {
+  /**
+   * @generated from field: double start = 1;
+   */
+  start: number;
+
+  /**
+   * @generated from field: double width = 2;
+   */
+  width: number;
+
+  /**
+   * @generated from field: repeated uint64 counts = 3;
+   */
+  counts: bigint[];
+};
+
+/**
+ * Describes the message rift.v1.Histogram.
+ * Use `create(HistogramSchema)` to create a new message.
+ */
+export const HistogramSchema: GenMessage<Histogram> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 26);
+
+/**
+ * @generated from message rift.v1.StringProfile
+ */
+export type StringProfile = Message<"rift.v1.StringProfile"> & {
+  /**
+   * @generated from field: uint64 count = 1;
+   */
+  count: bigint;
+
+  /**
+   * Distinct strings; a lower bound unless distinct_exact.
+   *
+   * @generated from field: uint64 distinct = 2;
+   */
+  distinct: bigint;
+
+  /**
+   * Every distinct string was counted (at most 1024); beyond that, strings first seen later
+   * are not counted.
+   *
+   * @generated from field: bool distinct_exact = 3;
+   */
+  distinctExact: boolean;
+
+  /**
+   * The 10 most frequent, most frequent first, ties in lexical order.
+   *
+   * @generated from field: repeated rift.v1.ValueCount top = 4;
+   */
+  top: ValueCount[];
+
+  /**
+   * Lengths in characters.
+   *
+   * @generated from field: uint64 min_length = 5;
+   */
+  minLength: bigint;
+
+  /**
+   * @generated from field: double mean_length = 6;
+   */
+  meanLength: number;
+
+  /**
+   * @generated from field: uint64 max_length = 7;
+   */
+  maxLength: bigint;
+};
+
+/**
+ * Describes the message rift.v1.StringProfile.
+ * Use `create(StringProfileSchema)` to create a new message.
+ */
+export const StringProfileSchema: GenMessage<StringProfile> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 27);
+
+/**
+ * @generated from message rift.v1.RecordsProfile
+ */
+export type RecordsProfile = Message<"rift.v1.RecordsProfile"> & {
+  /**
+   * Object items.
+   *
+   * @generated from field: uint64 count = 1;
+   */
+  count: bigint;
+
+  /**
+   * In the order fields were first seen; at most 32.
+   *
+   * @generated from field: repeated rift.v1.FieldProfile fields = 2;
+   */
+  fields: FieldProfile[];
+
+  /**
+   * More than 32 field names were seen; the rest are not profiled.
+   *
+   * @generated from field: bool fields_truncated = 3;
+   */
+  fieldsTruncated: boolean;
+};
+
+/**
+ * Describes the message rift.v1.RecordsProfile.
+ * Use `create(RecordsProfileSchema)` to create a new message.
+ */
+export const RecordsProfileSchema: GenMessage<RecordsProfile> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 28);
+
+/**
+ * @generated from message rift.v1.FieldProfile
+ */
+export type FieldProfile = Message<"rift.v1.FieldProfile"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Records that have the field.
+   *
+   * @generated from field: uint64 present = 2;
+   */
+  present: bigint;
+
+  /**
+   * @generated from field: rift.v1.ValueProfile values = 3;
+   */
+  values?: ValueProfile | undefined;
+};
+
+/**
+ * Describes the message rift.v1.FieldProfile.
+ * Use `create(FieldProfileSchema)` to create a new message.
+ */
+export const FieldProfileSchema: GenMessage<FieldProfile> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 29);
+
+/**
+ * @generated from message rift.v1.Chart
+ */
+export type Chart = Message<"rift.v1.Chart"> & {
+  /**
+   * histogram, top_strings or type_mix.
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * The record field it is about; empty for the items themselves.
+   *
+   * @generated from field: string field = 2;
+   */
+  field: string;
+
+  /**
+   * @generated from field: string title = 3;
+   */
+  title: string;
+
+  /**
+   * A self-contained SVG document: no scripts, no external fonts or links; every label from
+   * the data is escaped. Each bar carries its count in data-count.
+   *
+   * @generated from field: string svg = 4;
+   */
+  svg: string;
+};
+
+/**
+ * Describes the message rift.v1.Chart.
+ * Use `create(ChartSchema)` to create a new message.
+ */
+export const ChartSchema: GenMessage<Chart> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 30);
+
+/**
+ * @generated from message rift.v1.ListTasksRequest
+ */
+export type ListTasksRequest = Message<"rift.v1.ListTasksRequest"> & {
+  /**
+   * At most this many tasks; 0: 50. More than 1000 is taken as 1000. A page may hold fewer
+   * (even none) and still have a next one: follow next_page_token until it is empty.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page, unchanged; empty to begin a listing. A token of
+   * a listing that can no longer be continued is FAILED_PRECONDITION (reason
+   * LISTING_EXPIRED): list again.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Only tasks of this status; TASK_STATUS_UNSPECIFIED for all. Give every page of a listing
+   * the same filter.
+   *
+   * @generated from field: rift.v1.TaskStatus status = 3;
+   */
+  status: TaskStatus;
+};
+
+/**
+ * Describes the message rift.v1.ListTasksRequest.
+ * Use `create(ListTasksRequestSchema)` to create a new message.
+ */
+export const ListTasksRequestSchema: GenMessage<ListTasksRequest> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 31);
+
+/**
+ * @generated from message rift.v1.ListTasksResponse
+ */
+export type ListTasksResponse = Message<"rift.v1.ListTasksResponse"> & {
+  /**
+   * @generated from field: repeated rift.v1.TaskSummary tasks = 1;
+   */
+  tasks: TaskSummary[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * The newest notification id when the listing began (empty: none yet): Subscribe to every
+   * task with this as after to follow every change made since, missing nothing.
+   *
+   * @generated from field: string as_of = 3;
+   */
+  asOf: string;
+};
+
+/**
+ * Describes the message rift.v1.ListTasksResponse.
+ * Use `create(ListTasksResponseSchema)` to create a new message.
+ */
+export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 32);
+
+/**
+ * @generated from message rift.v1.TaskSummary
+ */
+export type TaskSummary = Message<"rift.v1.TaskSummary"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: rift.v1.TaskStatus status = 2;
+   */
+  status: TaskStatus;
+
+  /**
+   * @generated from field: uint64 analysis_version = 3;
+   */
+  analysisVersion: bigint;
+
+  /**
+   * @generated from field: uint64 narrative_analysis_version = 4;
+   */
+  narrativeAnalysisVersion: bigint;
+
+  /**
+   * Absent when the task has no report.
+   *
+   * @generated from field: rift.v1.StoredReport report = 5;
+   */
+  report?: StoredReport | undefined;
+
+  /**
+   * The task's last change as of the listing's beginning: what the listing is ordered by.
+   *
+   * @generated from field: google.protobuf.Timestamp last_change = 6;
+   */
+  lastChange?: Timestamp | undefined;
+
+  /**
+   * The task's newest notification id now.
+   *
+   * @generated from field: string last_notification_id = 7;
+   */
+  lastNotificationId: string;
+};
+
+/**
+ * Describes the message rift.v1.TaskSummary.
+ * Use `create(TaskSummarySchema)` to create a new message.
+ */
+export const TaskSummarySchema: GenMessage<TaskSummary> = /*@__PURE__*/
+  messageDesc(file_rift_v1_rift, 33);
+
+/**
  * @generated from enum rift.v1.TaskStatus
  */
 export enum TaskStatus {
@@ -657,6 +1377,45 @@ export const Rift: GenService<{
     methodKind: "unary";
     input: typeof DeleteTaskRequestSchema;
     output: typeof DeleteTaskResponseSchema;
+  },
+  /**
+   * A task as stored: its analysis, narrative, report and status. Reads only: unlike
+   * Progress it records nothing and announces nothing. Reader role.
+   *
+   * @generated from rpc rift.v1.Rift.GetTask
+   */
+  getTask: {
+    methodKind: "unary";
+    input: typeof GetTaskRequestSchema;
+    output: typeof GetTaskResponseSchema;
+  },
+  /**
+   * The tasks, most recently changed first, a page at a time (AIP-158). Reads only. Every
+   * task that exists throughout a listing appears in it exactly once, whatever is written
+   * meanwhile: the order is that of the last change as of the listing's first page. Reader
+   * role.
+   *
+   * @generated from rpc rift.v1.Rift.ListTasks
+   */
+  listTasks: {
+    methodKind: "unary";
+    input: typeof ListTasksRequestSchema;
+    output: typeof ListTasksResponseSchema;
+  },
+  /**
+   * ReportAgent: profile the items of a task's latest analysis (numbers, strings, booleans,
+   * nulls, and per field of records), chart them as self-contained SVG, and store the report,
+   * built on that analysis version (stale once the task is analysed again) and announced
+   * (action report_stored). FAILED_PRECONDITION: reason ANALYSIS_MISSING before any Analyze,
+   * DATA_MISSING when the latest analysis was stored by a writer that keeps no items (the
+   * prototype). Writer role.
+   *
+   * @generated from rpc rift.v1.Rift.Report
+   */
+  report: {
+    methodKind: "unary";
+    input: typeof ReportRequestSchema;
+    output: typeof ReportResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_rift_v1_rift, 0);
