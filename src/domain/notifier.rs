@@ -103,6 +103,8 @@ struct Shared {
     telemetry: Telemetry,
     /// Told when a subscriber joins, so an idle tail loop starts reading.
     subscribed: Notify,
+    /// How often a tail nobody listens to looks where history ends.
+    idle_poll: Duration,
     /// How many times the tail found its history gone; a marker with this number in its id
     /// (`0-<n>`) went through the broadcast each time.
     losses: AtomicU64,
@@ -136,11 +138,24 @@ impl Notifier {
         telemetry: Telemetry,
         shutdown: CancellationToken,
     ) -> Self {
+        Self::start_idling(memory, config, telemetry, shutdown, IDLE_POLL)
+    }
+
+    /// [`Notifier::start`], with a tail nobody listens to looking where history ends every
+    /// `idle_poll` (one of many partitions' notifiers polls less often).
+    pub(crate) fn start_idling(
+        memory: Arc<dyn Memory>,
+        config: NotifierConfig,
+        telemetry: Telemetry,
+        shutdown: CancellationToken,
+        idle_poll: Duration,
+    ) -> Self {
         let (live, _) = broadcast::channel(config.live_buffer.max(1));
         let shared = Arc::new(Shared {
             memory,
             config,
             telemetry,
+            idle_poll,
             subscribed: Notify::new(),
             joined_epoch: std::sync::Mutex::new(None),
             losses: AtomicU64::new(0),
@@ -647,7 +662,7 @@ async fn tail_loop(
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = shared.subscribed.notified() => {}
-                () = tokio::time::sleep(IDLE_POLL) => {}
+                () = tokio::time::sleep(shared.idle_poll) => {}
             }
             if live.receiver_count() > 0 {
                 continue;

@@ -395,7 +395,9 @@ pub(super) struct NotificationFrame<'a> {
 #[derive(Serialize, JsonSchema)]
 #[schemars(rename = "Notification", deny_unknown_fields)]
 struct NotificationBody<'a> {
-    /// The resume token: `Watch ... from <id>` goes on strictly after it.
+    /// The resume token: `Watch ... from <id>` goes on strictly after it. The notification's
+    /// id (`<ms>-<seq>`), except on a watch of every task in cluster mode, where it is where
+    /// the watch stands in every partition (`v1:<p>=<ms>-<seq>,...`); opaque either way.
     id: String,
     task_id: &'a str,
     /// `TechAgent`, `ConceptAgent`, `TaskAgent`, or `Rift` for notices about the stream.

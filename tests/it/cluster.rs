@@ -29,6 +29,7 @@ use crate::support::{
     cluster::{Cluster, SETTLE},
     grpc::{patient, patient_analyze, subscribe, version},
     rift::{RiftProcess, TestRift},
+    ws::WsClient,
 };
 
 /// A Rift in this process on `cluster`.
@@ -294,6 +295,32 @@ async fn subscriptions_across_processes(rift: &TestRift, cluster: &Cluster) {
     for v in 6..=VERSIONS {
         assert_eq!(version(&next(&mut task_resumed).await) as u64, v);
     }
+
+    // The same over the WebSocket: `Watch all tasks from <token>` goes on after it.
+    let mut ws = WsClient::connect(rift.http_addr).await;
+    let started = ws
+        .command(&format!("Watch all tasks from {}", received[middle - 1].2))
+        .await;
+    assert!(started.starts_with("Watching all tasks"), "{started}");
+    let mut over_ws = BTreeSet::new();
+    // What came after the token, and the one live write since.
+    for _ in middle..=received.len() {
+        let body = ws.notification().await;
+        let token = body["id"].as_str().expect("an id").to_owned();
+        assert!(token.starts_with("v1:"), "{token}");
+        let task = body["task_id"].as_str().expect("a task").to_owned();
+        let v = body["payload"]["version"].as_u64().expect("a version");
+        assert!(
+            over_ws.insert((task, v)),
+            "delivered once over the WebSocket"
+        );
+    }
+    let mut expected_ws = expected.clone();
+    expected_ws.insert(("two-0".to_owned(), VERSIONS + 1));
+    assert_eq!(
+        over_ws, expected_ws,
+        "no gap, no duplicate over the WebSocket"
+    );
     other.kill().await;
 }
 

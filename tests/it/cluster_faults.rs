@@ -10,6 +10,12 @@
 //! the master owning a busy partition SIGKILLed, its replica promoted by the cluster, the old
 //! master back empty (it rejoins as a replica).
 //!
+//! Last, replication of one master is cut (`ACL SETUSER default -psync -sync`, `CLIENT KILL
+//! TYPE replica`): five writes run there and reach the subscriber but are answered
+//! `UNAVAILABLE` (no replica confirms them); the master is killed, the stale replica promoted.
+//! The subscriber is told `history_diverged` for that partition and then gets the partition's
+//! history as it is; the five retried writes land once each.
+//!
 //! Writers retry `UNAVAILABLE` with the same request id, as clients should. Afterwards every
 //! acknowledged write is on the slot's master, applied once (the task's version is the count
 //! of its acknowledged writes, every request key is there), and the subscriber, resubscribing
@@ -42,7 +48,7 @@ use tonic::{Code, transport::Channel};
 
 use crate::support::{
     cluster::{Cluster, SETTLE, redis_cli},
-    grpc::{patient, patient_analyze, subscribe, version},
+    grpc::{patient, patient_analyze, subscribe, until_acknowledged, version},
     redis::RedisServer,
     rift::TestRift,
 };
@@ -59,29 +65,6 @@ fn tasks_in_first_partitions(prefix: &str, count: u32, how_many: usize) -> Vec<S
         .filter(|task| partition_of(task, DEFAULT_PARTITIONS) < count)
         .take(how_many)
         .collect()
-}
-
-async fn until_acknowledged(
-    client: &mut RiftClient<Channel>,
-    task: &str,
-    request_id: &str,
-) -> usize {
-    let deadline = Instant::now() + SETTLE;
-    let mut refused = 0;
-    loop {
-        match client.analyze(patient_analyze(task, request_id)).await {
-            Ok(_) => return refused,
-            Err(status) if status.code() == Code::Unavailable => {
-                refused += 1;
-                assert!(
-                    Instant::now() < deadline,
-                    "{request_id} not acknowledged within {SETTLE:?}: {status:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(status) => panic!("{request_id}: {status:?}"),
-        }
-    }
 }
 
 /// What the subscriber has: deliveries per (task, version) since the last notice about the
@@ -168,7 +151,8 @@ impl Load {
                     while !stop.load(Ordering::Relaxed) {
                         n += 1;
                         let tries =
-                            until_acknowledged(&mut client, &task, &format!("{task}-{n}")).await;
+                            until_acknowledged(&mut client, &task, &format!("{task}-{n}"), SETTLE)
+                                .await;
                         *refused.lock().await += tries;
                         acknowledged.lock().await[w] = n;
                     }
@@ -365,21 +349,10 @@ async fn master_killed_under_load(
     let load = Load::start(&client, tasks.clone());
     load.until_each_has(BEFORE).await;
     let owner = cluster
-        .keys_per_master(&format!("shared:task_context:*:{}", tasks[0]))
-        .await
-        .into_iter()
-        .find(|(_, keys)| !keys.is_empty())
-        .map(|(port, _)| port)
-        .expect("a master holds the task");
-    let killed_at = Instant::now();
-    cluster.node_mut(owner).kill();
-    cluster
-        .until("the killed master's slots served by another", || async {
-            let map = cluster.slot_map().await;
-            map.is_some_and(|map| map.values().all(|(_, port)| *port != owner))
-                && cluster.serving().await
-        })
+        .master_holding(&format!("shared:task_context:*:{}", tasks[0]))
         .await;
+    let killed_at = Instant::now();
+    cluster.kill_master_and_fail_over(owner).await;
     let failed_over = killed_at.elapsed();
     // Back empty: it rejoins as a replica of whoever took its slots.
     cluster.node_mut(owner).restart();
@@ -505,6 +478,18 @@ async fn migration_from_single(cluster: &Cluster) {
         String::from_utf8_lossy(&again.stderr)
     );
 
+    // The task index moved with the tasks: the partition's index lists mig-a.
+    let indexed = cluster.keys_per_master("rift:tasks:*").await;
+    let mut listed = false;
+    for (port, keys) in &indexed {
+        let mut master = cluster.connection(*port).await;
+        for key in keys {
+            let score: Option<f64> = master.zscore(key, "mig-a").await.expect("ZSCORE");
+            listed |= score.is_some();
+        }
+    }
+    assert!(listed, "mig-a in its partition's task index: {indexed:?}");
+
     let after = TestRift::start(Config {
         memory: MemoryConfig::Redis(RedisConfig {
             mode: RedisMode::Cluster,
@@ -557,6 +542,81 @@ async fn migration_from_single(cluster: &Cluster) {
     after.stop().await.expect("the cluster Rift stops");
 }
 
+/// Writes the master took but no replica got (replication cut), which the subscriber had
+/// received, are lost in a failover: the subscriber is told (`history_diverged` for that
+/// partition) and then gets the partition's history as it is, each event once.
+async fn lost_writes_are_announced(
+    rift: &TestRift,
+    cluster: &mut Cluster,
+    received: &Arc<Mutex<Received>>,
+) {
+    const UNCONFIRMED: usize = 5;
+    cluster
+        .until("every master with a linked replica again", || {
+            cluster.settled()
+        })
+        .await;
+    let task = "load-lost-0";
+    let partition = partition_of(task, DEFAULT_PARTITIONS);
+    let mut client = rift.client().await;
+    until_acknowledged(&mut client, task, "load-lost-0-1", SETTLE).await;
+    let owner = cluster
+        .master_holding(&format!("shared:task_context:*:{task}"))
+        .await;
+    // Cut replication without stopping anything: the replica may not resync.
+    let mut master = cluster.connection(owner).await;
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "default", "-psync", "-sync"])
+        .query_async(&mut master)
+        .await
+        .expect("ACL SETUSER");
+    let _: u64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "replica"])
+        .query_async(&mut master)
+        .await
+        .expect("CLIENT KILL");
+    // Each write runs on the master, is delivered, and is answered UNAVAILABLE: no replica
+    // confirms it.
+    for n in 2..=UNCONFIRMED + 1 {
+        let status = client
+            .analyze(patient_analyze(task, &format!("load-lost-0-{n}")))
+            .await
+            .expect_err("not confirmed without a replica");
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    }
+    let deadline = Instant::now() + SETTLE;
+    while !received
+        .lock()
+        .await
+        .seen
+        .contains_key(&(task.to_owned(), UNCONFIRMED as u64 + 1))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the unconfirmed writes are delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let notices_before = received.lock().await.notices.len();
+    cluster.kill_master_and_fail_over(owner).await;
+    cluster.node_mut(owner).restart();
+    // Retried with the same request ids: the new master never had them, so they are written.
+    for n in 2..=UNCONFIRMED + 1 {
+        until_acknowledged(&mut client, task, &format!("load-lost-0-{n}"), SETTLE).await;
+    }
+    check_every_write(cluster, &[(task.to_owned(), UNCONFIRMED + 1)], received).await;
+    let notices = received.lock().await.notices[notices_before..].to_vec();
+    assert!(
+        notices
+            .iter()
+            .any(|notice| *notice == format!("history_diverged (partition {partition})")),
+        "the subscriber is told that events it had are gone: {notices:?}"
+    );
+    eprintln!(
+        "lost writes: {UNCONFIRMED} unconfirmed writes delivered, then lost with the master; notices {notices:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_mode_survives_a_reshard_and_a_master_kill() {
     let mut cluster = Cluster::start().await;
@@ -584,6 +644,7 @@ async fn cluster_mode_survives_a_reshard_and_a_master_kill() {
     ));
     reshard_under_load(&rift, &cluster, &received).await;
     master_killed_under_load(&rift, &mut cluster, &received).await;
+    lost_writes_are_announced(&rift, &mut cluster, &received).await;
     stop.store(true, Ordering::Relaxed);
     subscribing.abort();
 }

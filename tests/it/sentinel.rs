@@ -32,10 +32,10 @@ use rift::{
     server::{Config, MemoryConfig},
 };
 use tokio::sync::Mutex;
-use tonic::{Code, transport::Channel};
+use tonic::transport::Channel;
 
 use crate::support::{
-    grpc::{patient, patient_analyze, subscribe, version},
+    grpc::{patient, patient_analyze, subscribe, until_acknowledged, version},
     redis::RedisServer,
     rift::{RiftProcess, TestRift},
     sentinel::SentinelGroup,
@@ -50,31 +50,6 @@ const SETTLE: Duration = Duration::from_secs(90);
 
 async fn connection(server: &RedisServer) -> redis::aio::MultiplexedConnection {
     server.connection().await
-}
-
-/// Analyzes `task` with `request_id` until acknowledged, retrying on `UNAVAILABLE` with the
-/// same request id, as a client should; returns how many attempts were refused.
-async fn until_acknowledged(
-    client: &mut RiftClient<Channel>,
-    task: &str,
-    request_id: &str,
-) -> usize {
-    let deadline = Instant::now() + SETTLE;
-    let mut refused = 0;
-    loop {
-        match client.analyze(patient_analyze(task, request_id)).await {
-            Ok(_) => return refused,
-            Err(status) if status.code() == Code::Unavailable => {
-                refused += 1;
-                assert!(
-                    Instant::now() < deadline,
-                    "{request_id} not acknowledged within {SETTLE:?}: {status:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(status) => panic!("{request_id}: {status:?}"),
-        }
-    }
 }
 
 /// What the subscriber received since the last notice (agent `Rift`), and the notices.
@@ -205,7 +180,7 @@ async fn writer(
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
-        refused += until_acknowledged(&mut client, &task, &format!("{task}-{n}")).await;
+        refused += until_acknowledged(&mut client, &task, &format!("{task}-{n}"), SETTLE).await;
         acknowledged.lock().await[w] = n;
     }
     refused

@@ -275,6 +275,28 @@ impl Cluster {
         }
     }
 
+    /// Kills the master on `port` (SIGKILL) and waits until another node serves its slots and
+    /// every running node says the cluster is ok.
+    pub(crate) async fn kill_master_and_fail_over(&mut self, port: u16) {
+        self.node_mut(port).kill();
+        self.until("the killed master's slots served by another", || async {
+            let map = self.slot_map().await;
+            map.is_some_and(|map| map.values().all(|(_, owner)| *owner != port))
+                && self.serving().await
+        })
+        .await;
+    }
+
+    /// The port of the master holding a key that matches `pattern`.
+    pub(crate) async fn master_holding(&self, pattern: &str) -> u16 {
+        self.keys_per_master(pattern)
+            .await
+            .into_iter()
+            .find(|(_, keys)| !keys.is_empty())
+            .map(|(port, _)| port)
+            .unwrap_or_else(|| panic!("no master holds a key matching {pattern}"))
+    }
+
     /// Keys matching `pattern` on each master, by master port.
     pub(crate) async fn keys_per_master(&self, pattern: &str) -> BTreeMap<u16, Vec<String>> {
         let mut found = BTreeMap::new();

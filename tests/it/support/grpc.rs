@@ -25,6 +25,32 @@ pub(crate) fn patient_analyze(task_id: &str, request_id: &str) -> Request<pb::An
     })
 }
 
+/// Analyzes `task` with `request_id` until acknowledged, retrying `UNAVAILABLE` with the same
+/// request id as a client should, for up to `within`; returns how many attempts were refused.
+pub(crate) async fn until_acknowledged(
+    client: &mut RiftClient<Channel>,
+    task: &str,
+    request_id: &str,
+    within: Duration,
+) -> usize {
+    let deadline = std::time::Instant::now() + within;
+    let mut refused = 0;
+    loop {
+        match client.analyze(patient_analyze(task, request_id)).await {
+            Ok(_) => return refused,
+            Err(status) if status.code() == tonic::Code::Unavailable => {
+                refused += 1;
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{request_id} not acknowledged within {within:?}: {status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(status) => panic!("{request_id}: {status:?}"),
+        }
+    }
+}
+
 /// A Subscribe stream of `task_id` (empty: every task) after the resume token `after`.
 pub(crate) async fn subscribe(
     client: &mut RiftClient<Channel>,
