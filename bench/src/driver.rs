@@ -1,6 +1,8 @@
 //! C concurrent callers in a closed loop: each sends one operation, waits for its answer,
 //! records the latency, and sends the next, until the warmup and the measured duration have
-//! passed. Each caller is a task with its own histograms, merged when all are done.
+//! passed, or, given a count, until that many operations were measured between them all (what
+//! `scripts/callgrind.sh` needs: the same work in every run). Each caller is a task with its own
+//! histograms, merged when all are done.
 //!
 //! Also what every load scenario shares: the operations ([`Op`], [`Kind`]), the loop's flags
 //! ([`LoadArgs`]) and how long it runs ([`Timing`], [`parse_duration`] for the flags).
@@ -8,6 +10,10 @@
 use std::{
     collections::BTreeMap,
     future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -74,8 +80,12 @@ pub(crate) struct LoadArgs {
     #[arg(long, short = 'c', default_value_t = 64)]
     pub(crate) concurrency: usize,
     /// Measured time.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_duration, conflicts_with = "count")]
     pub(crate) duration: Duration,
+    /// Measure exactly this many operations, shared among the callers, instead of running for
+    /// `--duration`: the same work in every run, for instruction counts.
+    #[arg(long)]
+    pub(crate) count: Option<u64>,
     /// Unmeasured time before it.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub(crate) warmup: Duration,
@@ -89,6 +99,7 @@ impl LoadArgs {
         Timing {
             duration: self.duration,
             warmup: self.warmup,
+            count: self.count,
         }
     }
 }
@@ -96,12 +107,15 @@ impl LoadArgs {
 /// How long callers run.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub(crate) struct Timing {
-    /// Measured.
+    /// Measured, unless `count` is given.
     #[serde(serialize_with = "serialize_secs")]
     pub(crate) duration: Duration,
-    /// Run but not measured, before `duration`.
+    /// Run but not measured, before `duration` (or the counted operations).
     #[serde(serialize_with = "serialize_secs")]
     pub(crate) warmup: Duration,
+    /// Operations to measure, between all callers, instead of `duration`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) count: Option<u64>,
 }
 
 fn serialize_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -208,21 +222,30 @@ pub(crate) async fn drive<C: Caller>(
     let start = Instant::now();
     let measure_from = start + timing.warmup;
     let end = measure_from + timing.duration;
+    // With a count, each measured call first takes one of `count` tickets; the callers stop
+    // when none is left, whatever the time.
+    let tickets = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = callers
         .into_iter()
         .map(|mut caller| {
+            let tickets = Arc::clone(&tickets);
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 let mut i = 0;
                 loop {
                     let sent = Instant::now();
-                    if sent >= end {
+                    let measured = sent >= measure_from;
+                    let done = match timing.count {
+                        Some(count) => measured && tickets.fetch_add(1, Ordering::Relaxed) >= count,
+                        None => sent >= end,
+                    };
+                    if done {
                         break;
                     }
                     let kind = op.nth(i);
                     i += 1;
                     let result = caller.call(kind).await;
-                    if sent >= measure_from {
+                    if measured {
                         tally.record(kind, sent.elapsed(), result);
                     }
                 }
@@ -234,7 +257,10 @@ pub(crate) async fn drive<C: Caller>(
     for task in tasks {
         total.merge(task.await?);
     }
-    let measured = timing.duration.as_secs_f64();
+    let measured = match timing.count {
+        Some(_) => measure_from.elapsed().as_secs_f64(),
+        None => timing.duration.as_secs_f64(),
+    };
     let kinds: Vec<Kind> = match op {
         Op::Mix => Kind::ALL.to_vec(),
         single => vec![single.nth(0)],

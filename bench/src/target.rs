@@ -35,11 +35,21 @@ impl Target {
 
 /// A tag that keeps this run's task ids apart from earlier runs on the same Redis.
 pub(crate) fn run_tag() -> String {
-    let ms = SystemTime::now()
+    format!("bench-{}-{}", std::process::id(), run_millis())
+}
+
+/// The same, in digits only (the prototype accepts nothing else as a task id): the process id
+/// and the time, each zero-padded, so `tag` followed by a caller's number stays apart too.
+pub(crate) fn numeric_run_tag() -> String {
+    format!("{:07}{:09}", std::process::id(), run_millis())
+}
+
+fn run_millis() -> u128 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_millis();
-    format!("bench-{}-{}", std::process::id(), ms % 1_000_000_000)
+        .as_millis()
+        % 1_000_000_000
 }
 
 /// The data every Analyze sends: `["data1", "data2", ...]`, as in the README.

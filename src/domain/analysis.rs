@@ -1,4 +1,9 @@
 //! TechAgent's analysis: the prototype's summary plus statistics over the items.
+//!
+//! [`AnalysisStats::of`] is the one part of an Analyze whose cost grows with the data (up to
+//! `max_items`, 10,000 by default), so it is written for that: one pass over the items, the
+//! strings counted in a map hashed with foldhash and sized once, and the top strings picked in
+//! one pass over the map instead of sorting every distinct string (BENCHMARKS.md, "Per item").
 
 use std::collections::HashMap;
 
@@ -134,12 +139,16 @@ impl ValueCount {
 }
 
 impl AnalysisStats {
-    /// Computes the statistics of `items` in one pass (plus a sort of the distinct strings).
+    /// Computes the statistics of `items` in one pass over them and one over their distinct
+    /// strings.
     pub fn of(items: &[Value]) -> Self {
         let mut types = TypeCounts::default();
         let mut numbers: Option<NumberStats> = None;
-        let mut strings: HashMap<&str, u64> = HashMap::new();
-        for item in items {
+        // foldhash, not the standard SipHash: a few times faster on short strings, and still
+        // seeded per process, so which strings collide cannot be chosen in advance; a map lives
+        // for one call over at most `max_items` strings.
+        let mut strings: StringCounts<'_> = StringCounts::default();
+        for (index, item) in items.iter().enumerate() {
             match item {
                 Value::Null => types.nulls += 1,
                 Value::Bool(_) => types.booleans += 1,
@@ -162,6 +171,11 @@ impl AnalysisStats {
                 }
                 Value::String(s) => {
                     types.strings += 1;
+                    if strings.capacity() == 0 {
+                        // At most every item left is a distinct string: room for them at once
+                        // instead of growing (and rehashing) the map as they come.
+                        strings.reserve(items.len() - index);
+                    }
                     *strings.entry(s.as_str()).or_default() += 1;
                 }
                 Value::Array(_) => types.lists += 1,
@@ -171,19 +185,13 @@ impl AnalysisStats {
         if let Some(stats) = numbers.as_mut() {
             stats.mean = stats.sum / stats.count as f64;
         }
-        let strings = (types.strings > 0).then(|| {
-            let mut ranked: Vec<(&str, u64)> = strings.into_iter().collect();
-            let distinct = ranked.len() as u64;
-            ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-            ranked.truncate(TOP_STRINGS);
-            StringStats {
-                count: types.strings,
-                distinct,
-                top: ranked
-                    .into_iter()
-                    .map(|(value, count)| ValueCount::of(value, count))
-                    .collect(),
-            }
+        let strings = (types.strings > 0).then(|| StringStats {
+            count: types.strings,
+            distinct: strings.len() as u64,
+            top: top_strings(&strings)
+                .into_iter()
+                .map(|(value, count)| ValueCount::of(value, count))
+                .collect(),
         });
         Self {
             item_count: items.len() as u64,
@@ -192,6 +200,28 @@ impl AnalysisStats {
             strings,
         }
     }
+}
+
+/// Each distinct string of an analysis and how often it occurs.
+type StringCounts<'a> = HashMap<&'a str, u64, foldhash::fast::RandomState>;
+
+/// The [`TOP_STRINGS`] most frequent of `counts`, most frequent first, ties in lexical order:
+/// one pass, keeping the best so far in order (a new entry beats the last kept one at most
+/// once per entry, and is placed among at most [`TOP_STRINGS`]).
+fn top_strings<'a>(counts: &StringCounts<'a>) -> Vec<(&'a str, u64)> {
+    // Whether `a` ranks before `b`.
+    let before = |a: (&str, u64), b: (&str, u64)| a.1 > b.1 || (a.1 == b.1 && a.0 < b.0);
+    let mut top: Vec<(&'a str, u64)> = Vec::with_capacity(TOP_STRINGS + 1);
+    for (&value, &count) in counts {
+        let entry = (value, count);
+        if top.len() == TOP_STRINGS && !top.last().is_some_and(|&last| before(entry, last)) {
+            continue;
+        }
+        let at = top.partition_point(|&kept| before(kept, entry));
+        top.insert(at, entry);
+        top.truncate(TOP_STRINGS);
+    }
+    top
 }
 
 #[cfg(test)]
@@ -263,6 +293,28 @@ mod tests {
             json!({"value": "short", "count": 1}),
             "whole values as before"
         );
+    }
+
+    proptest::proptest! {
+        /// The one-pass pick agrees with sorting every distinct string.
+        #[test]
+        fn top_is_the_head_of_the_full_ranking(
+            picks in proptest::collection::vec(0u8..12, 0..60)
+        ) {
+            let items: Vec<Value> = picks.iter().map(|p| json!(format!("s{p}"))).collect();
+            let mut counts: HashMap<String, u64> = HashMap::new();
+            for pick in &picks {
+                *counts.entry(format!("s{pick}")).or_default() += 1;
+            }
+            let mut ranked: Vec<(String, u64)> = counts.into_iter().collect();
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            ranked.truncate(TOP_STRINGS);
+            let top: Vec<(String, u64)> = AnalysisStats::of(&items)
+                .strings
+                .map(|s| s.top.into_iter().map(|v| (v.value, v.count)).collect())
+                .unwrap_or_default();
+            proptest::prop_assert_eq!(top, ranked);
+        }
     }
 
     #[test]

@@ -62,7 +62,13 @@ impl BoundedAnalyzeRequest {
             let index = items.len();
             let field = || format!("data[{index}]");
             // `data` holds only what `merge_field` encoded, so it always splits into items.
-            let item = next_item(&mut encoded).ok_or(CoreError::Internal)?;
+            let Some(item) = next_item(&mut encoded) else {
+                return Err(CoreError::Internal);
+            };
+            if let Some(value) = plain_value(item) {
+                items.push(value);
+                continue;
+            }
             let value = prost_types::Value::decode(item).map_err(|error| {
                 // Deeper than prost's own recursion limit: deeper than the domain's too.
                 if error.to_string().contains("recursion limit") {
@@ -74,6 +80,43 @@ impl BoundedAnalyzeRequest {
             items.push(convert::json_from_proto(value, &field)?);
         }
         Ok(items)
+    }
+}
+
+/// The usual item read straight from its bytes: a `Value` that is one string, number, bool or
+/// null, encoded as one field (as every protobuf library encodes it). What prost and
+/// [`convert::json_from_proto`] would make of the same bytes, without building the `Value`
+/// first; anything else (lists, objects, several fields, invalid UTF-8, a number that is not
+/// finite) is `None`, left to them, errors included. Most of the per-item cost of a large
+/// Analyze was that generic path (BENCHMARKS.md, "Per item").
+fn plain_value(item: &[u8]) -> Option<JsonValue> {
+    // Keys of `google.protobuf.Value`'s fields: null_value (1, varint), number_value
+    // (2, 64-bit), string_value (3, length-delimited), bool_value (4, varint).
+    const NULL: u8 = 1 << 3;
+    const NUMBER: u8 = 2 << 3 | 1;
+    const STRING: u8 = 3 << 3 | 2;
+    const BOOL: u8 = 4 << 3;
+    match item {
+        // No kind at all reads as null, as `json_from_proto` has it.
+        [] => Some(JsonValue::Null),
+        // One-byte varints only; any NullValue is null, any non-zero bool true.
+        [NULL, value] if *value < 0x80 => Some(JsonValue::Null),
+        [BOOL, value] if *value < 0x80 => Some(JsonValue::Bool(*value != 0)),
+        [NUMBER, bits @ ..] => {
+            let bits: [u8; 8] = bits.try_into().ok()?;
+            serde_json::Number::from_f64(f64::from_le_bytes(bits)).map(JsonValue::Number)
+        }
+        [STRING, rest @ ..] => {
+            let mut text = rest;
+            let len = encoding::decode_varint(&mut text).ok()?;
+            if usize::try_from(len).ok()? != text.len() {
+                return None;
+            }
+            std::str::from_utf8(text)
+                .ok()
+                .map(|text| JsonValue::String(text.to_owned()))
+        }
+        _ => None,
     }
 }
 
@@ -116,11 +159,33 @@ impl Message for BoundedAnalyzeRequest {
         match tag {
             TASK_ID => encoding::string::merge(wire_type, &mut self.task_id, buf, ctx),
             DATA => {
-                // An empty item (the cheapest to send) allocates nothing here.
+                self.item_count += 1;
+                if self.data.is_empty() {
+                    // Items are most of a request: room for all of them at once rather than
+                    // growing by doubling. At most the rest of the message, as before.
+                    self.data.reserve(buf.remaining());
+                }
+                // Length and bytes copied straight from the request when they lie in one
+                // chunk (tonic decodes from one contiguous buffer): no buffer of its own per
+                // item. Otherwise, or when they do not add up, prost's own merge, for its
+                // error; an empty item (the cheapest to send) allocates nothing either way.
+                if wire_type == WireType::LengthDelimited {
+                    let chunk = buf.chunk();
+                    let mut rest = chunk;
+                    if let Ok(len) = encoding::decode_varint(&mut rest)
+                        && let Ok(len) = usize::try_from(len)
+                        && len <= rest.len()
+                    {
+                        let whole = chunk.len() - rest.len() + len;
+                        encoding::encode_key(DATA, WireType::LengthDelimited, &mut self.data);
+                        self.data.extend_from_slice(&chunk[..whole]);
+                        buf.advance(whole);
+                        return Ok(());
+                    }
+                }
                 let mut item = Vec::new();
                 encoding::bytes::merge(wire_type, &mut item, buf, ctx)?;
                 encoding::bytes::encode(DATA, &item, &mut self.data);
-                self.item_count += 1;
                 Ok(())
             }
             REQUEST_ID => encoding::string::merge(wire_type, &mut self.request_id, buf, ctx),
@@ -192,6 +257,100 @@ mod tests {
             bounded.data(&Limits::default()).expect("valid"),
             vec![json!("a"), json!(null), json!("b")]
         );
+    }
+
+    proptest::proptest! {
+        /// The items read straight from their bytes are what prost and the generic
+        /// conversion make of the same bytes; what it leaves to them, they still read.
+        #[test]
+        fn plain_items_read_as_the_generic_path_reads_them(
+            kind in 0u8..6,
+            number_bits in proptest::num::u64::ANY,
+            text in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            flag in 0u64..300,
+        ) {
+            let value = match kind {
+                0 => prost_types::Value::default(),
+                1 => prost_types::Value { kind: Some(Kind::NullValue(flag as i32)) },
+                2 => prost_types::Value { kind: Some(Kind::BoolValue(flag % 2 == 1)) },
+                3 => prost_types::Value {
+                    kind: Some(Kind::NumberValue(f64::from_bits(number_bits))),
+                },
+                4 => prost_types::Value {
+                    kind: Some(Kind::StringValue(String::from_utf8_lossy(&text).into_owned())),
+                },
+                _ => prost_types::Value {
+                    kind: Some(Kind::ListValue(ListValue { values: vec![string("x")] })),
+                },
+            };
+            let bytes = value.encode_to_vec();
+            let generic = prost_types::Value::decode(bytes.as_slice())
+                .ok()
+                .and_then(|value| convert::json_from_proto(value, &|| "data[0]".into()).ok());
+            if let Some(plain) = plain_value(&bytes) {
+                proptest::prop_assert_eq!(Some(plain), generic);
+            }
+            // Raw bytes after a string key: valid UTF-8 or not, the same answer.
+            let mut raw = vec![0x1a];
+            encoding::encode_varint(text.len() as u64, &mut raw);
+            raw.extend_from_slice(&text);
+            let generic = prost_types::Value::decode(raw.as_slice())
+                .ok()
+                .and_then(|value| convert::json_from_proto(value, &|| "data[0]".into()).ok());
+            if let Some(plain) = plain_value(&raw) {
+                proptest::prop_assert_eq!(Some(plain), generic);
+            } else {
+                proptest::prop_assert!(std::str::from_utf8(&text).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn common_items_take_the_direct_path() {
+        for value in [
+            prost_types::Value::default(),
+            prost_types::Value {
+                kind: Some(Kind::NullValue(0)),
+            },
+            prost_types::Value {
+                kind: Some(Kind::BoolValue(true)),
+            },
+            prost_types::Value {
+                kind: Some(Kind::NumberValue(-1.5)),
+            },
+            string("data1"),
+            string(&"é".repeat(300)),
+        ] {
+            assert!(plain_value(&value.encode_to_vec()).is_some(), "{value:?}");
+        }
+        let nan = prost_types::Value {
+            kind: Some(Kind::NumberValue(f64::NAN)),
+        };
+        assert_eq!(plain_value(&nan.encode_to_vec()), None);
+    }
+
+    #[test]
+    fn split_chunks_decode_alike() {
+        // The same request from a buffer in many small chunks: every item goes through
+        // prost's own merge, with the same outcome.
+        let generated = pb::AnalyzeRequest {
+            task_id: "t".into(),
+            data: vec![
+                string("a"),
+                prost_types::Value::default(),
+                string(&"b".repeat(200)),
+            ],
+            ..Default::default()
+        };
+        let bytes = generated.encode_to_vec();
+        let whole = BoundedAnalyzeRequest::decode(bytes.as_slice()).expect("decodes");
+        let mut chained: Box<dyn Buf> = Box::new(&[][..]);
+        for piece in bytes.chunks(3) {
+            chained = Box::new(chained.chain(piece));
+        }
+        let split = BoundedAnalyzeRequest::decode(chained).expect("decodes");
+        assert_eq!(split, whole);
+        assert_eq!(split.encode_to_vec(), bytes);
     }
 
     #[test]

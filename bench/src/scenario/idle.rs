@@ -60,7 +60,7 @@ pub(crate) async fn run(target: &Target, args: &IdleArgs) -> anyhow::Result<Repo
     let failures: Vec<String> = stream::iter(sockets.iter_mut())
         .map(|socket| {
             let command = command.clone();
-            async move { ws::exchange(socket, command, Kind::Progress).await }
+            async move { ws::exchange(socket, command, Kind::Progress, &ws::Replies::Rift).await }
         })
         .buffer_unordered(args.parallel.max(1))
         .filter_map(

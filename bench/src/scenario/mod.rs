@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use clap::Subcommand;
 
-use crate::{driver, process, redis_info, report::Report, target::Target};
+use crate::{process, redis_info, report::Report, target::Target};
 
 /// What to drive.
 #[derive(Debug, Clone, Subcommand)]
@@ -19,7 +19,7 @@ pub(crate) enum Scenario {
     /// Unary gRPC calls from C concurrent callers.
     Grpc(grpc::GrpcArgs),
     /// Natural-language WebSocket commands from C concurrent connections.
-    Ws(driver::LoadArgs),
+    Ws(ws::WsArgs),
     /// Subscribe fan-out: delivery latency, and every event delivered to everyone once.
     Subscribe(subscribe::SubscribeArgs),
     /// Idle WebSocket connections: server memory per connection.

@@ -212,6 +212,9 @@ fn analyze_args(
     ttl: &str,
 ) {
     let expected_version = write.expected_version.map(|v| v.to_string());
+    // As JSON: the script puts the notification's payload together from it (analyze.lua), so
+    // Redis does not encode JSON on every Analyze. A string always serializes.
+    let summary_json = serde_json::to_string(write.summary).unwrap_or_default();
     call.key(&keys.analysis)
         .key(&keys.context)
         .key(&keys.progress)
@@ -222,7 +225,7 @@ fn analyze_args(
         .key(&keys.data)
         .arg(write.task.as_str())
         .arg(write.record_json)
-        .arg(write.summary)
+        .arg(&summary_json)
         .arg(max_events)
         .arg(expected_version.as_deref().unwrap_or_default())
         .arg(write.data_json);

@@ -10,8 +10,8 @@ if redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[10], KEYS[11]) == 
   return ''
 end
 check_epoch(KEYS[9], ARGV[4], '')
-local id = notify(KEYS[5], KEYS[6], ARGV[2], ARGV[1], 'Rift', 'task_deleted', {task_id = ARGV[1]},
-  previous)
+local id = notify(KEYS[5], KEYS[6], ARGV[2], ARGV[1], 'Rift', 'task_deleted',
+  cjson.encode({task_id = ARGV[1]}), previous)
 -- The context hash is gone: the chain of the task's events starts here from now on.
 redis.call('SET', KEYS[7], id)
 retain(KEYS[7])

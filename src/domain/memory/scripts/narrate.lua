@@ -27,7 +27,7 @@ local version = state.analysis_version
 local narrative = ARGV[2] .. analysis.summary .. ARGV[3]
 redis.call('SET', KEYS[1], narrative)
 local id = notify(KEYS[3], KEYS[4], ARGV[4], ARGV[1], 'ConceptAgent', 'narrative_stored',
-  {task_id = ARGV[1], narrative = narrative, analysis_version = version},
+  cjson.encode({task_id = ARGV[1], narrative = narrative, analysis_version = version}),
   previous_event(state.last_event, KEYS[5]))
 redis.call('HSET', KEYS[2], 'ConceptAgent_narrative', narrative,
   'rift_narrative_analysis_version', version, 'rift_narrative_digest', redis.sha1hex(narrative),

@@ -12,7 +12,7 @@ if task_status(state) == 'completed' and redis.call('GET', KEYS[1]) ~= ARGV[2] t
   redis.call('SET', KEYS[1], ARGV[2])
   retain(KEYS[1], KEYS[2])
   recorded = notify(KEYS[3], KEYS[4], ARGV[3], ARGV[1], 'TaskAgent', 'progress_completed',
-    {task_id = ARGV[1], status = 'completed', analysis_version = state.analysis_version},
+    cjson.encode({task_id = ARGV[1], status = 'completed', analysis_version = state.analysis_version}),
     previous_event(state.last_event, KEYS[5]))
   redis.call('HSET', KEYS[2], 'rift_last_event', recorded)
   index_task(KEYS[6], ARGV[1], recorded)

@@ -13,7 +13,7 @@ if state.analysis_version ~= tonumber(ARGV[3]) then
 end
 redis.call('SET', KEYS[1], ARGV[2])
 local id = notify(KEYS[3], KEYS[4], ARGV[4], ARGV[1], 'ReportAgent', 'report_stored',
-  {task_id = ARGV[1], analysis_version = state.analysis_version},
+  cjson.encode({task_id = ARGV[1], analysis_version = state.analysis_version}),
   previous_event(state.last_event, KEYS[5]))
 redis.call('HSET', KEYS[2], 'rift_report_analysis_version', state.analysis_version,
   'rift_last_event', id)
