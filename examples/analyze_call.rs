@@ -20,9 +20,8 @@ fn main() -> anyhow::Result<()> {
     };
     let data: Vec<Value> = ["data1", "data2", "data3"].map(Value::from).to_vec();
     let deadline = SystemTime::now() + Duration::from_secs(24 * 3600);
-    let call =
-        rift::domain::memory::analyze_script_call(&task, &data, maxlen.parse()?, deadline)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let call = rift::domain::memory::analyze_script_call(&task, &data, maxlen.parse()?, deadline)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let printed = json!({ "source": call.source, "keys": call.keys, "args": call.args });
     println!("{printed}");
     Ok(())
