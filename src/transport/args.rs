@@ -4,8 +4,8 @@ use std::{path::PathBuf, time::Duration};
 
 use super::{TlsConfig, TransportConfig};
 
-/// Flags of [`TransportConfig`] (`--max-connections` sets the HTTP listener's cap with the
-/// others, in `rift serve`).
+/// Flags of [`TransportConfig`] (`--max-connections`, the WebSocket limit, sets the HTTP
+/// listener's cap with [`super::HTTP_HEADROOM`] more, in `rift serve`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct TransportArgs {
     /// A DNS name this server is reached by (repeat, or separate with commas), e.g. the name
@@ -51,8 +51,8 @@ fn millis(duration: Duration) -> u64 {
 }
 
 impl TransportArgs {
-    /// The config these flags say, with `max_http_connections` on the HTTP listener.
-    pub fn into_config(self, max_http_connections: usize) -> TransportConfig {
+    /// The config these flags say, for a server taking `max_websockets` WebSockets.
+    pub fn into_config(self, max_websockets: usize) -> TransportConfig {
         let Self {
             public_host,
             allowed_origins,
@@ -71,7 +71,7 @@ impl TransportArgs {
             header_read_timeout: Duration::from_millis(header_read_timeout_ms),
             keepalive: (keepalive_secs > 0).then(|| Duration::from_secs(keepalive_secs)),
             max_in_flight_per_connection,
-            max_http_connections,
+            max_http_connections: max_websockets.saturating_add(super::HTTP_HEADROOM),
             tls: tls_cert.zip(tls_key).map(|(cert, key)| TlsConfig {
                 cert,
                 key,

@@ -34,6 +34,11 @@ pub use self::{
     tls::{TlsConfig, TlsError, install_crypto_provider, server_config},
 };
 
+/// Connections the HTTP listener takes beyond the WebSocket limit: `/readyz`, `/metrics`, the
+/// dashboard's files, and an upgrade past the limit, which is answered (close 1013) rather than
+/// left in the kernel's queue.
+pub const HTTP_HEADROOM: usize = 64;
+
 /// What the operator says about the transport, besides each adapter's limits.
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
@@ -53,7 +58,9 @@ pub struct TransportConfig {
     /// gRPC calls in progress at once on one connection; more are shed with
     /// `RESOURCE_EXHAUSTED`, on that connection only.
     pub max_in_flight_per_connection: usize,
-    /// Connections open at once on the HTTP listener, WebSockets included.
+    /// Connections open at once on the HTTP listener, WebSockets included: the WebSocket
+    /// limit plus [`HTTP_HEADROOM`], so probes and the one WebSocket too many (told 1013) still
+    /// get in when the WebSockets are all taken.
     pub max_http_connections: usize,
     /// TLS on both listeners; `None`: plaintext.
     pub tls: Option<TlsConfig>,
@@ -68,7 +75,7 @@ impl Default for TransportConfig {
             header_read_timeout: Duration::from_secs(10),
             keepalive: Some(Duration::from_secs(30)),
             max_in_flight_per_connection: 64,
-            max_http_connections: 10_000,
+            max_http_connections: 10_000 + HTTP_HEADROOM,
             tls: None,
         }
     }

@@ -317,6 +317,39 @@ async fn a_flooding_connection_is_shed_and_a_canary_on_its_own_is_served() {
     assert!(completed >= 1, "the flood's admitted calls complete");
 }
 
+/// With every WebSocket slot taken (`--max-connections 2`), one more upgrade is answered
+/// (an error frame, close 1013) and the probes still answer: the HTTP listener keeps headroom
+/// beyond the WebSocket limit.
+#[tokio::test]
+async fn with_every_websocket_taken_probes_answer_and_one_more_is_told_to_retry() {
+    let rift = RiftProcess::spawn(&["--max-connections", "2"]).await;
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut client = WsClient::connect(rift.http_addr).await;
+        let reply = client.command("Check progress for task 1").await;
+        assert!(reply.contains("not-started"), "{reply}");
+        open.push(client);
+    }
+    let mut one_more = WsClient::connect(rift.http_addr).await;
+    let refusal = one_more.reply().await;
+    assert!(refusal.contains("RESOURCE_EXHAUSTED"), "{refusal}");
+    let close = one_more.closed().await.expect("a close frame with a code");
+    assert_eq!(u16::from(close.code), 1013, "{close:?}");
+    let mut probe = TcpStream::connect(rift.http_addr).await.expect("connect");
+    let request = format!(
+        "GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        rift.http_addr
+    );
+    probe.write_all(request.as_bytes()).await.expect("write");
+    let response = closed_by_server(&mut probe, "a probe").await;
+    assert!(
+        String::from_utf8_lossy(&response).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
+    drop(open);
+}
+
 const READER: &str = "reader-token-0123456789";
 
 /// Generous for a loaded two-core machine; nothing waits this long when it works.
