@@ -1,7 +1,8 @@
 //! TLS on every link (issue 12, §7), with a CA made in the test (rcgen): grpcurl with
 //! `-cacert` and the command-line client over gRPC, a `wss://` client and HTTPS on the HTTP
 //! port, a client certificate refused and accepted with `--tls-client-ca`, and Redis over TLS
-//! (`rediss://`, Debian's redis-server with `--tls-port`).
+//! (`rediss://`, Debian's redis-server with `--tls-port`), a Sentinel group included: its
+//! master, replica and Sentinels on TLS ports alone.
 
 use std::sync::Arc;
 
@@ -23,9 +24,10 @@ use tokio::{
 use tokio_rustls::{TlsConnector, client::TlsStream, rustls};
 
 use crate::support::{
-    grpc::strings,
+    grpc::{patient, patient_analyze, strings},
     redis::{RedisServer, free_port},
     rift::{RiftProcess, TestRift},
+    sentinel::{SentinelGroup, TlsFiles},
     tools::grpcurl,
 };
 
@@ -367,4 +369,64 @@ async fn redis_over_tls() {
         .await
         .expect("GET");
     assert!(stored.is_some_and(|json| json.contains("Analyzed 1 items")));
+}
+
+/// `--redis-mode sentinel` with `rediss://` Sentinel URLs: the master they name is reached
+/// over TLS too. Nothing in the group listens in plain text on TCP, so a master reached in
+/// plain text would leave every call `UNAVAILABLE`.
+#[tokio::test]
+async fn sentinel_over_tls() {
+    let pki = Pki::new();
+    let mut group = SentinelGroup::start_tls(&TlsFiles {
+        cert: pki.path("server.pem"),
+        key: pki.path("server.key"),
+        ca: pki.path("ca.pem"),
+    })
+    .await;
+    let urls = group.url();
+    assert!(urls.starts_with("rediss://"), "{urls}");
+    let ca = pki.path("ca.pem");
+    let rift = RiftProcess::spawn_with(
+        "127.0.0.1:0",
+        &[("SSL_CERT_FILE", &ca)],
+        &["--redis-mode", "sentinel", "--redis-url", &urls],
+    )
+    .await;
+    let mut client = rift.client().await;
+    let analysis = client
+        .analyze(patient_analyze("tls-sentinel", ""))
+        .await
+        .expect("analyze through rediss:// Sentinels")
+        .into_inner();
+    assert_eq!(analysis.version, 1);
+    client
+        .narrate(patient(pb::NarrateRequest {
+            task_id: "tls-sentinel".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("narrate");
+    let progress = client
+        .progress(patient(pb::ProgressRequest {
+            task_id: "tls-sentinel".into(),
+        }))
+        .await
+        .expect("progress")
+        .into_inner();
+    assert_eq!(progress.status(), pb::TaskStatus::Completed);
+    // The keys are on the master the Sentinels name (read back over its unix socket).
+    let mut master = group.master().await.connection().await;
+    for key in [
+        "TechAgent:analysis:tls-sentinel",
+        "ConceptAgent:narrative:tls-sentinel",
+        "TaskAgent:progress:tls-sentinel",
+        "shared:task_context:tls-sentinel",
+    ] {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(key)
+            .query_async(&mut master)
+            .await
+            .expect("EXISTS");
+        assert!(exists, "{key} on the master");
+    }
 }

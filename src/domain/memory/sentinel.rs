@@ -94,9 +94,10 @@ impl Master {
         })))
     }
 
-    /// The master named `name` by the Sentinels at `urls` (comma-separated `redis://` URLs).
-    /// Credentials in the URLs are used for the Sentinels and the master alike; a database
-    /// number, for the master only.
+    /// The master named `name` by the Sentinels at `urls` (comma-separated `redis://` or
+    /// `rediss://` URLs). Credentials and TLS (with its settings: `#insecure`) of the first URL
+    /// are used for the master too, since Sentinel names it by host and port alone; a
+    /// database number, for the master only.
     pub(super) fn followed(
         urls: &str,
         name: &str,
@@ -117,7 +118,7 @@ impl Master {
                 "--redis-mode sentinel needs at least one Sentinel URL".into(),
             ));
         };
-        let node = first.redis_settings().clone();
+        let node = first.clone();
         let sentinels = sentinels
             .into_iter()
             .map(|info| {
@@ -173,8 +174,9 @@ impl Master {
 pub(super) struct Follower {
     sentinels: Vec<Client>,
     name: String,
-    /// Credentials and database for the master.
-    node: RedisConnectionInfo,
+    /// How the master is reached, but for its address: the first Sentinel's connection info
+    /// (TLS or not, credentials, database); see [`node_at`].
+    node: ConnectionInfo,
     manager: ConnectionManagerConfig,
     op_timeout: Duration,
     current: watch::Sender<Option<Current>>,
@@ -258,11 +260,7 @@ impl Follower {
     /// Whether `host:port` says it is a master (`ROLE`), and the client to reach it.
     async fn verify(&self, host: String, port: u16) -> Resolution {
         let address = format!("{host}:{port}");
-        let client = ConnectionAddr::Tcp(host, port)
-            .into_connection_info()
-            .map(|info: ConnectionInfo| info.set_redis_settings(self.node.clone()))
-            .and_then(Client::open);
-        let Ok(client) = client else {
+        let Ok(client) = Client::open(node_at(&self.node, host, port)) else {
             return Resolution::NotMaster(address);
         };
         let role = async {
@@ -371,6 +369,26 @@ async fn bounded<T>(
     }
 }
 
+/// `node` with the address `host:port`: over TLS (with the same settings) when `node` is
+/// reached over TLS, so `rediss://` Sentinels lead to a master reached over TLS as well,
+/// never in plain text.
+fn node_at(node: &ConnectionInfo, host: String, port: u16) -> ConnectionInfo {
+    let addr = match node.addr() {
+        ConnectionAddr::TcpTls {
+            insecure,
+            tls_params,
+            ..
+        } => ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure: *insecure,
+            tls_params: tls_params.clone(),
+        },
+        _ => ConnectionAddr::Tcp(host, port),
+    };
+    node.clone().set_addr(addr)
+}
+
 fn without_db(settings: &RedisConnectionInfo) -> RedisConnectionInfo {
     let mut plain = RedisConnectionInfo::default().set_protocol(settings.protocol());
     if let Some(username) = settings.username() {
@@ -380,4 +398,37 @@ fn without_db(settings: &RedisConnectionInfo) -> RedisConnectionInfo {
         plain = plain.set_password(password);
     }
     plain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_master_is_reached_over_tls_when_the_sentinels_are() {
+        let tls = "rediss://:secret@10.0.0.1:26379/2#insecure"
+            .into_connection_info()
+            .expect("URL");
+        let master = node_at(&tls, "10.0.0.2".into(), 6380);
+        assert!(
+            matches!(
+                master.addr(),
+                ConnectionAddr::TcpTls { host, port: 6380, insecure: true, .. } if host == "10.0.0.2"
+            ),
+            "{:?}",
+            master.addr()
+        );
+        assert_eq!(master.redis_settings().password(), Some("secret"));
+        assert_eq!(master.redis_settings().db(), 2);
+
+        let plain = "redis://10.0.0.1:26379"
+            .into_connection_info()
+            .expect("URL");
+        let master = node_at(&plain, "10.0.0.2".into(), 6380);
+        assert!(
+            matches!(master.addr(), ConnectionAddr::Tcp(host, 6380) if host == "10.0.0.2"),
+            "{:?}",
+            master.addr()
+        );
+    }
 }

@@ -3,7 +3,8 @@
 //! server and tests run in parallel without sharing keys.
 //!
 //! Replication needs TCP: [`RedisServer::start_master`] also listens on a free port of
-//! 127.0.0.1, and [`RedisServer::start_replica_of`] starts a replica of such a master.
+//! 127.0.0.1, and [`RedisServer::start_replica_of`] starts a replica of such a master;
+//! [`RedisServer::start_master_tls`] makes that port a TLS one (its replicas' too).
 //!
 //! Readiness is read from the server's log (on stdout), never guessed with a sleep.
 //! A missing `redis-server` fails the test with instructions; it is never a skip.
@@ -39,6 +40,9 @@ pub(crate) struct RedisServer {
     durable: bool,
     /// A TCP port on 127.0.0.1 too, for replicas (replication needs TCP); chosen free.
     port: Option<u16>,
+    /// That port speaks TLS only (`--port 0 --tls-port <port>`), replication too; the
+    /// certificate files come in `args`. The unix socket stays plain text.
+    tls: bool,
     /// Further `redis-server` arguments, on every start.
     args: Vec<String>,
     child: Option<Child>,
@@ -108,7 +112,7 @@ impl RedisServer {
     /// Like [`RedisServer::start`], with further `redis-server` arguments (`["--requirepass",
     /// "secret"]`) on this start and every restart.
     pub(crate) fn start_with_args(args: &[&str]) -> Self {
-        Self::launch(false, false, args)
+        Self::launch(false, false, false, args)
     }
 
     /// A server that replicas can follow: it also listens on a free TCP port of 127.0.0.1,
@@ -116,11 +120,19 @@ impl RedisServer {
     pub(crate) fn start_master(args: &[&str]) -> Self {
         let mut all = vec!["--repl-diskless-sync-delay", "0"];
         all.extend_from_slice(args);
-        Self::launch(false, true, &all)
+        Self::launch(false, true, false, &all)
+    }
+
+    /// Like [`RedisServer::start_master`], its TCP port speaking TLS only, with `args` naming
+    /// the certificate files (`--tls-cert-file`, ...).
+    pub(crate) fn start_master_tls(args: &[&str]) -> Self {
+        let mut all = vec!["--repl-diskless-sync-delay", "0"];
+        all.extend_from_slice(args);
+        Self::launch(false, true, true, &all)
     }
 
     /// A replica of `master` (started with [`RedisServer::start_master`]), itself on TCP too
-    /// so it can be promoted and followed. It is ready to serve; [`wait_for_replicas`] tells
+    /// so it can be promoted and followed, over TLS if `master` is. It is ready to serve; [`wait_for_replicas`] tells
     /// when it has synced.
     pub(crate) fn start_replica_of(master: &RedisServer, args: &[&str]) -> Self {
         let port = master.port().to_string();
@@ -132,14 +144,14 @@ impl RedisServer {
             "0",
         ];
         all.extend_from_slice(args);
-        Self::launch(false, true, &all)
+        Self::launch(false, true, master.tls, &all)
     }
 
     fn start_with(durable: bool) -> Self {
-        Self::launch(durable, false, &[])
+        Self::launch(durable, false, false, &[])
     }
 
-    fn launch(durable: bool, tcp: bool, args: &[&str]) -> Self {
+    fn launch(durable: bool, tcp: bool, tls: bool, args: &[&str]) -> Self {
         let binary = find_binary();
         let dir = tempfile::Builder::new()
             .prefix("rift-redis-")
@@ -150,6 +162,7 @@ impl RedisServer {
             socket: dir.path().join("redis.sock"),
             durable,
             port: tcp.then(free_port),
+            tls,
             args: args.iter().map(|arg| (*arg).to_owned()).collect(),
             child: None,
             dir,
@@ -262,8 +275,15 @@ impl RedisServer {
         let stderr_path = self.dir.path().join("stderr.log");
         let stderr = File::create(&stderr_path).expect("create redis-server's stderr file");
         let port = self.port.unwrap_or(0).to_string();
+        let (plain, tls) = if self.tls {
+            ("0", vec!["--tls-port", &port, "--tls-replication", "yes"])
+        } else {
+            (port.as_str(), vec![])
+        };
         let mut child = Command::new(&self.binary)
-            .args(["--port", &port, "--bind", "127.0.0.1", "--unixsocket"])
+            .args(["--port", plain])
+            .args(tls)
+            .args(["--bind", "127.0.0.1", "--unixsocket"])
             .arg(&self.socket)
             .args([
                 "--unixsocketperm",

@@ -1,6 +1,8 @@
 //! A Sentinel group of the test's own: a master, a replica and three Sentinels
 //! (`redis-server <generated config> --sentinel`), all on free ports of 127.0.0.1, with
 //! failure detection fast enough for a test ([`DOWN_AFTER_MS`]) so a failover takes seconds.
+//! [`SentinelGroup::start_tls`] starts one on TLS only: every server and Sentinel listens on
+//! a TLS port alone, and replication and Sentinel's own links use TLS too.
 //!
 //! Readiness is read from the logs (`+monitor` for a Sentinel), and failovers are observed by
 //! asking the Sentinels, never guessed with a sleep.
@@ -11,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use redis::{AsyncConnectionConfig, Client};
+use redis::{AsyncConnectionConfig, Client, TlsCertificates};
 use tempfile::TempDir;
 
 use super::redis::{RedisServer, find_binary, free_port, wait_for_log_line, wait_for_replicas};
@@ -27,27 +29,67 @@ const DOWN_AFTER_MS: u64 = 5000;
 /// Generous for failure detection, election and promotion on a loaded two-core machine.
 const FAILOVER_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// PEM files for a group on TLS only: the servers' certificate and key (for 127.0.0.1), and
+/// the CA that signed it.
+#[derive(Debug, Clone)]
+pub(crate) struct TlsFiles {
+    pub(crate) cert: String,
+    pub(crate) key: String,
+    pub(crate) ca: String,
+}
+
+impl TlsFiles {
+    /// As `redis-server` arguments; clients need no certificate of their own.
+    fn args(&self) -> Vec<&str> {
+        vec![
+            "--tls-cert-file",
+            &self.cert,
+            "--tls-key-file",
+            &self.key,
+            "--tls-ca-cert-file",
+            &self.ca,
+            "--tls-auth-clients",
+            "no",
+        ]
+    }
+
+    /// The CA, for the test's own connections (it cannot set `SSL_CERT_FILE` for itself).
+    fn ca_pem(&self) -> Vec<u8> {
+        fs::read(&self.ca).expect("read the CA file")
+    }
+}
+
 /// One `redis-server --sentinel`, killed on drop.
 #[derive(Debug)]
 pub(crate) struct Sentinel {
     port: u16,
+    /// The CA PEM when this Sentinel listens on TLS only.
+    ca: Option<Vec<u8>>,
     child: Child,
     /// Holds the config file Sentinel rewrites; removed after the process is gone.
     _dir: TempDir,
 }
 
 impl Sentinel {
-    fn start(master_port: u16) -> Self {
+    fn start(master_port: u16, tls: Option<&TlsFiles>) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("rift-sentinel-")
             .tempdir()
             .expect("create a temporary directory for a Sentinel");
         let port = free_port();
         let config = dir.path().join("sentinel.conf");
+        let listen = match tls {
+            None => format!("port {port}\n"),
+            Some(files) => format!(
+                "port 0\ntls-port {port}\ntls-replication yes\ntls-cert-file {}\n\
+                 tls-key-file {}\ntls-ca-cert-file {}\ntls-auth-clients no\n",
+                files.cert, files.key, files.ca
+            ),
+        };
         fs::write(
             &config,
             format!(
-                "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+                "{listen}bind 127.0.0.1\ndir {dir}\n\
                  sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n\
                  sentinel failover-timeout {MASTER_NAME} 5000\n\
@@ -75,19 +117,21 @@ impl Sentinel {
         }
         Self {
             port,
+            ca: tls.map(TlsFiles::ca_pem),
             child,
             _dir: dir,
         }
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>`, or `rediss://` on TLS.
     pub(crate) fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.ca.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The master's port as this Sentinel names it.
     async fn master_port(&self) -> Option<u16> {
-        let mut connection = connect(&self.url()).await.ok()?;
+        let mut connection = connect(&self.url(), self.ca.as_deref()).await.ok()?;
         let reply: redis::RedisResult<Option<(String, u16)>> = redis::cmd("SENTINEL")
             .arg("get-master-addr-by-name")
             .arg(MASTER_NAME)
@@ -111,19 +155,37 @@ pub(crate) struct SentinelGroup {
     /// which is master ([`SentinelGroup::master_port`]).
     pub(crate) servers: Vec<RedisServer>,
     pub(crate) sentinels: Vec<Sentinel>,
+    /// The CA PEM when the group is on TLS only.
+    ca: Option<Vec<u8>>,
 }
 
 impl SentinelGroup {
     /// Starts the group with `args` for both data servers, and returns once the replica has
     /// synced and every Sentinel monitors the master.
     pub(crate) async fn start(args: &[&str]) -> Self {
-        let master = RedisServer::start_master(args);
+        Self::launch(args, None).await
+    }
+
+    /// Like [`SentinelGroup::start`] (no further arguments), on TLS only with `files`.
+    pub(crate) async fn start_tls(files: &TlsFiles) -> Self {
+        Self::launch(&files.args(), Some(files)).await
+    }
+
+    async fn launch(args: &[&str], tls: Option<&TlsFiles>) -> Self {
+        let master = if tls.is_some() {
+            RedisServer::start_master_tls(args)
+        } else {
+            RedisServer::start_master(args)
+        };
         let replica = RedisServer::start_replica_of(&master, args);
         wait_for_replicas(&master, 1).await;
-        let sentinels = (0..3).map(|_| Sentinel::start(master.port())).collect();
+        let sentinels = (0..3)
+            .map(|_| Sentinel::start(master.port(), tls))
+            .collect();
         let group = Self {
             servers: vec![master, replica],
             sentinels,
+            ca: tls.map(TlsFiles::ca_pem),
         };
         // Each Sentinel must have discovered the replica, or it could not fail over to it.
         group
@@ -187,7 +249,7 @@ impl SentinelGroup {
         self.servers[killed].stop();
         self.until(|group| async move {
             match group.agreed_master_port().await {
-                Some(port) if port != old => is_master(port).await,
+                Some(port) if port != old => is_master(port, group.ca.as_deref()).await,
                 _ => false,
             }
         })
@@ -215,7 +277,7 @@ impl SentinelGroup {
     async fn replicas_known(&self) -> usize {
         let mut fewest = usize::MAX;
         for sentinel in &self.sentinels {
-            let Ok(mut connection) = connect(&sentinel.url()).await else {
+            let Ok(mut connection) = connect(&sentinel.url(), sentinel.ca.as_deref()).await else {
                 return 0;
             };
             let replicas: redis::RedisResult<Vec<redis::Value>> = redis::cmd("SENTINEL")
@@ -229,9 +291,10 @@ impl SentinelGroup {
     }
 }
 
-/// Whether the server on `port` answers `ROLE` as a master.
-async fn is_master(port: u16) -> bool {
-    let Ok(mut connection) = connect(&format!("redis://127.0.0.1:{port}")).await else {
+/// Whether the server on `port` (TLS only, trusting `ca`, if given) answers `ROLE` as a master.
+async fn is_master(port: u16, ca: Option<&[u8]>) -> bool {
+    let scheme = if ca.is_some() { "rediss" } else { "redis" };
+    let Ok(mut connection) = connect(&format!("{scheme}://127.0.0.1:{port}"), ca).await else {
         return false;
     };
     matches!(
@@ -242,11 +305,25 @@ async fn is_master(port: u16) -> bool {
     )
 }
 
-async fn connect(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+/// A connection to `url`, trusting `ca` (PEM) alone when given.
+async fn connect(
+    url: &str,
+    ca: Option<&[u8]>,
+) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(5)));
-    Client::open(url)?
+    let client = match ca {
+        Some(ca) => Client::build_with_tls(
+            url,
+            TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca.to_vec()),
+            },
+        )?,
+        None => Client::open(url)?,
+    };
+    client
         .get_multiplexed_async_connection_with_config(&config)
         .await
 }
