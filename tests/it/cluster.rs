@@ -27,7 +27,7 @@ use tonic::Streaming;
 
 use crate::support::{
     cluster::{Cluster, SETTLE},
-    grpc::{patient, patient_analyze, subscribe, version},
+    grpc::{complete_task, patient, patient_analyze, subscribe, version},
     rift::{RiftProcess, TestRift},
     ws::WsClient,
 };
@@ -57,26 +57,8 @@ async fn next(stream: &mut Streaming<pb::Notification>) -> pb::Notification {
 
 async fn task_flow(rift: &TestRift, cluster: &Cluster) {
     let mut client = rift.client().await;
-    let analysis = client
-        .analyze(patient_analyze("flow", ""))
-        .await
-        .expect("analyze")
-        .into_inner();
+    let (analysis, progress) = complete_task(&mut client, "flow").await;
     assert_eq!(analysis.version, 1);
-    client
-        .narrate(patient(pb::NarrateRequest {
-            task_id: "flow".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("narrate");
-    let progress = client
-        .progress(patient(pb::ProgressRequest {
-            task_id: "flow".into(),
-        }))
-        .await
-        .expect("progress")
-        .into_inner();
     assert_eq!(progress.status(), TaskStatus::Completed);
 
     // Every key of the task on one master, each with the partition's hash tag before the id.

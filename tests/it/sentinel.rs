@@ -35,7 +35,7 @@ use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
 use crate::support::{
-    grpc::{patient, patient_analyze, subscribe, until_acknowledged, version},
+    grpc::{complete_task, subscribe, until_acknowledged, version},
     redis::RedisServer,
     rift::{RiftProcess, TestRift},
     sentinel::SentinelGroup,
@@ -133,26 +133,8 @@ async fn until_received(
 
 async fn task_flow(rift: &TestRift, group: &mut SentinelGroup) {
     let mut client = rift.client().await;
-    let analysis = client
-        .analyze(patient_analyze("flow", ""))
-        .await
-        .expect("analyze")
-        .into_inner();
+    let (analysis, progress) = complete_task(&mut client, "flow").await;
     assert_eq!(analysis.version, 1);
-    client
-        .narrate(patient(pb::NarrateRequest {
-            task_id: "flow".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("narrate");
-    let progress = client
-        .progress(patient(pb::ProgressRequest {
-            task_id: "flow".into(),
-        }))
-        .await
-        .expect("progress")
-        .into_inner();
     assert_eq!(progress.status(), TaskStatus::Completed);
     // The prototype's keys, on the master the Sentinels name.
     let mut master = connection(group.master().await).await;

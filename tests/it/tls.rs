@@ -24,7 +24,7 @@ use tokio::{
 use tokio_rustls::{TlsConnector, client::TlsStream, rustls};
 
 use crate::support::{
-    grpc::{patient, patient_analyze, strings},
+    grpc::{complete_task, strings},
     redis::{RedisServer, free_port},
     rift::{RiftProcess, TestRift},
     sentinel::{SentinelGroup, TlsFiles},
@@ -393,26 +393,8 @@ async fn sentinel_over_tls() {
     )
     .await;
     let mut client = rift.client().await;
-    let analysis = client
-        .analyze(patient_analyze("tls-sentinel", ""))
-        .await
-        .expect("analyze through rediss:// Sentinels")
-        .into_inner();
+    let (analysis, progress) = complete_task(&mut client, "tls-sentinel").await;
     assert_eq!(analysis.version, 1);
-    client
-        .narrate(patient(pb::NarrateRequest {
-            task_id: "tls-sentinel".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("narrate");
-    let progress = client
-        .progress(patient(pb::ProgressRequest {
-            task_id: "tls-sentinel".into(),
-        }))
-        .await
-        .expect("progress")
-        .into_inner();
     assert_eq!(progress.status(), pb::TaskStatus::Completed);
     // The keys are on the master the Sentinels name (read back over its unix socket).
     let mut master = group.master().await.connection().await;

@@ -340,6 +340,19 @@ fn traced(call: &mut impl ScriptArgs) {
     call.arg(&crate::traces::current_traceparent().unwrap_or_default());
 }
 
+/// The KEYS and first ARGV of an agent step that stores `result` and announces it, in the
+/// order `narrate.lua` and `report.lua` read them: the result, the context hash, the history,
+/// the task's channel and newest-event key, the task index; then the task id.
+fn announced_step(call: &mut impl ScriptArgs, result: &str, keys: &TaskKeys, task: &TaskId) {
+    call.key(result)
+        .key(&keys.context)
+        .key(&keys.stream)
+        .key(&keys.channel)
+        .key(&keys.last_event)
+        .key(&keys.index)
+        .arg(task.as_str());
+}
+
 fn deadline_arg(deadline: Option<SystemTime>) -> String {
     deadline.map_or(0, unix_ms).to_string()
 }
@@ -633,6 +646,26 @@ impl RedisMemory {
     /// When a write starting now is abandoned, for a caller to be answered by `deadline`.
     fn give_up_within(&self, deadline: Option<SystemTime>) -> GiveUp {
         GiveUp::within(self.config.op_timeout, deadline)
+    }
+
+    /// Ends a write call's arguments with its guard (deadline, epoch, request key), the
+    /// retention and the trace; returns when Rift gives up on it.
+    fn guard_write(
+        &self,
+        call: &mut impl ScriptArgs,
+        write: &WriteGuard<'_>,
+        keys: &TaskKeys,
+    ) -> GiveUp {
+        let give_up = self.give_up_within(write.deadline);
+        let candidate = self.epochs.next();
+        let guard = Guard {
+            deadline_ms: give_up.deadline_arg(),
+            candidate_epoch: &candidate,
+        };
+        guarded(call, write, &guard, keys);
+        retained(call, &self.ttl);
+        traced(call);
+        give_up
     }
 
     /// Runs one request-path call until `give_up`; a write's script was given the same moment.
@@ -1007,25 +1040,11 @@ impl Memory for RedisMemory {
         let task = write.task;
         let keys = self.keys.task(task);
         let mut call = self.scripts.narrate.prepare_invoke();
-        call.key(&keys.narrative)
-            .key(&keys.context)
-            .key(&keys.stream)
-            .key(&keys.channel)
-            .key(&keys.last_event)
-            .key(&keys.index)
-            .arg(task.as_str())
-            .arg(write.prefix)
+        announced_step(&mut call, &keys.narrative, &keys, task);
+        call.arg(write.prefix)
             .arg(write.suffix)
             .arg(self.max_events());
-        let give_up = self.give_up_within(write.guard.deadline);
-        let candidate = self.epochs.next();
-        let guard = Guard {
-            deadline_ms: give_up.deadline_arg(),
-            candidate_epoch: &candidate,
-        };
-        guarded(&mut call, &write.guard, &guard, &keys);
-        retained(&mut call, &self.ttl);
-        traced(&mut call);
+        let give_up = self.guard_write(&mut call, &write.guard, &keys);
         let (found, epoch, narrative, analysis_version, id, replayed) = self
             .run_write::<(u8, String, String, u64, String, u8)>(
                 &call,
@@ -1186,25 +1205,11 @@ impl Memory for RedisMemory {
         let task = write.task;
         let keys = self.keys.task(task);
         let mut call = self.scripts.report.prepare_invoke();
-        call.key(&keys.report)
-            .key(&keys.context)
-            .key(&keys.stream)
-            .key(&keys.channel)
-            .key(&keys.last_event)
-            .key(&keys.index)
-            .arg(task.as_str())
-            .arg(write.report_json)
+        announced_step(&mut call, &keys.report, &keys, task);
+        call.arg(write.report_json)
             .arg(write.analysis_version)
             .arg(self.max_events());
-        let give_up = self.give_up_within(write.guard.deadline);
-        let candidate = self.epochs.next();
-        let guard = Guard {
-            deadline_ms: give_up.deadline_arg(),
-            candidate_epoch: &candidate,
-        };
-        guarded(&mut call, &write.guard, &guard, &keys);
-        retained(&mut call, &self.ttl);
-        traced(&mut call);
+        let give_up = self.guard_write(&mut call, &write.guard, &keys);
         let (epoch, id) = self
             .run_write::<(String, String)>(&call, self.slot(keys.partition), give_up, |_| true)
             .await?;

@@ -51,6 +51,34 @@ pub(crate) async fn until_acknowledged(
     }
 }
 
+/// The prototype's flow on `task_id`, each step [`patient`]: Analyze (no data), Narrate,
+/// Progress; their answers, for the caller's own assertions.
+pub(crate) async fn complete_task(
+    client: &mut RiftClient<Channel>,
+    task_id: &str,
+) -> (pb::AnalyzeResponse, pb::ProgressResponse) {
+    let analysis = client
+        .analyze(patient_analyze(task_id, ""))
+        .await
+        .expect("analyze")
+        .into_inner();
+    client
+        .narrate(patient(pb::NarrateRequest {
+            task_id: task_id.into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("narrate");
+    let progress = client
+        .progress(patient(pb::ProgressRequest {
+            task_id: task_id.into(),
+        }))
+        .await
+        .expect("progress")
+        .into_inner();
+    (analysis, progress)
+}
+
 /// A Subscribe stream of `task_id` (empty: every task) after the resume token `after`.
 pub(crate) async fn subscribe(
     client: &mut RiftClient<Channel>,
