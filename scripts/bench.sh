@@ -136,7 +136,12 @@ fi
 bench ws-mix ws --op mix -c 64 --duration "$duration"
 bench subscribe subscribe -s 1000 -e 1000 --duration "$duration"
 bench calls calls --count 10000
-bench idle idle -n 10000
+# 10,000 idle connections, or as many as Rift's descriptor share allows (each listener may hold
+# half of the hard open-file limit less 128, src/transport/descriptors.rs): past its share Rift
+# accepts no more, and the rest would wait unanswered in the accept queue.
+idle_connections=$(( ($(ulimit -Hn) - 128) / 2 - 64 ))
+if [ "$idle_connections" -gt 10000 ]; then idle_connections=10000; fi
+bench idle idle -n "$idle_connections"
 
 # k6, a load tool the project did not write, on the same workloads: WebSocket Analyze against
 # Rift and the prototype, gRPC Analyze against Rift, each with the CPU of every process.

@@ -169,6 +169,21 @@ pub async fn serve(
     // Each listener's share of the descriptors, so a flood on one leaves the other room.
     let descriptors = descriptors::raise_limit();
     let share = descriptors.map_or(usize::MAX, descriptors::listener_share);
+    // Past its share a listener stops accepting: further clients wait in the kernel's accept
+    // queue with no answer, so a limit the descriptors cannot back is said once, here.
+    let configured = config
+        .grpc
+        .max_connections
+        .max(config.transport.max_http_connections);
+    if configured > share {
+        tracing::warn!(
+            descriptor_limit = descriptors,
+            connections_per_listener = share,
+            configured,
+            "the open-file limit caps each listener below its configured connection limit; \
+             raise the hard RLIMIT_NOFILE (e.g. LimitNOFILE=) to allow more"
+        );
+    }
     config.grpc.max_connections = config.grpc.max_connections.min(share);
     let http_limits = HttpLimits {
         max_connections: config.transport.max_http_connections.min(share),
