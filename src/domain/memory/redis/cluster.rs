@@ -8,7 +8,7 @@
 //! `CLUSTERDOWN`, connection trouble) answers the caller `UNAVAILABLE` with a retry delay, and
 //! the caller's retry with the same request id is safe. (`ASK` is not followed with `ASKING`:
 //! every write script names several keys, and an importing node answers such a command with
-//! `TRYAGAIN` unless all of them are already there; README, Operations, "Routing".)
+//! `TRYAGAIN` unless all of them are already there: README, Operations, Cluster, "Routing".)
 //!
 //! A [`Router`] keeps the slot map (`CLUSTER SLOTS`, asked of the known masters, then the seed
 //! nodes) and one [`Node`] per master: its request connection (a reconnecting
