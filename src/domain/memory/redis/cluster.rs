@@ -281,8 +281,12 @@ impl Router {
             }
             Err(_) => return None,
         };
+        let asked_host = match client.get_connection_info().addr() {
+            ConnectionAddr::Tcp(host, _) | ConnectionAddr::TcpTls { host, .. } => host.as_str(),
+            _ => "",
+        };
         let mut ranges = Vec::new();
-        for (first, last, address) in parse_slots(&reply)? {
+        for (first, last, address) in parse_slots(&reply, asked_host)? {
             let node = self.node_at(&address).ok()?;
             ranges.push((first, last, node));
         }
@@ -330,8 +334,12 @@ fn poisoned() -> MemoryError {
 }
 
 /// `CLUSTER SLOTS`: `[[first, last, [host, port, id, …], replicas…], …]` as
-/// `(first, last, "host:port" of the master)`. `None` if the reply is not of that form.
-fn parse_slots(reply: &Value) -> Option<Vec<(u16, u16, String)>> {
+/// `(first, last, "host:port" of the master)`. `None` if the reply is not of that form, or
+/// names a master as `?` (misconfigured). A master's host given as NULL (an endpoint the node
+/// does not know, behind a load balancer) or as an empty string (a node that does not know its
+/// own address yet: a one-node cluster, or one not yet joined) is `asked_host`, the host the
+/// reply came from, as the command's documentation asks of clients.
+fn parse_slots(reply: &Value, asked_host: &str) -> Option<Vec<(u16, u16, String)>> {
     let Value::Array(ranges) = reply else {
         return None;
     };
@@ -349,7 +357,13 @@ fn parse_slots(reply: &Value) -> Option<Vec<(u16, u16, String)>> {
             let host = match master.first()? {
                 Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok()?,
                 Value::SimpleString(text) => text.clone(),
+                Value::Nil => String::new(),
                 _ => return None,
+            };
+            let host = match host.as_str() {
+                "?" => return None,
+                "" => asked_host.to_owned(),
+                _ => host,
             };
             let port = int(master.get(1)?)?;
             Some((first, last, format!("{host}:{port}")))
@@ -403,12 +417,40 @@ mod tests {
             ]),
         ]);
         assert_eq!(
-            parse_slots(&reply),
+            parse_slots(&reply, "seed.example"),
             Some(vec![
                 (0, 5460, "127.0.0.1:7000".to_owned()),
                 (5461, 16383, "127.0.0.1:7001".to_owned()),
             ])
         );
-        assert_eq!(parse_slots(&Value::Nil), None);
+        assert_eq!(parse_slots(&Value::Nil, "seed.example"), None);
+    }
+
+    #[test]
+    fn a_master_without_a_known_address_is_where_the_map_came_from() {
+        let range = |host: Value| {
+            Value::Array(vec![Value::Array(vec![
+                Value::Int(0),
+                Value::Int(16383),
+                Value::Array(vec![
+                    host,
+                    Value::Int(7000),
+                    Value::BulkString(b"id1".to_vec()),
+                ]),
+            ])])
+        };
+        // What a one-node cluster answers: it does not know its own address.
+        assert_eq!(
+            parse_slots(&range(Value::BulkString(Vec::new())), "10.0.0.5"),
+            Some(vec![(0, 16383, "10.0.0.5:7000".to_owned())])
+        );
+        assert_eq!(
+            parse_slots(&range(Value::Nil), "10.0.0.5"),
+            Some(vec![(0, 16383, "10.0.0.5:7000".to_owned())])
+        );
+        assert_eq!(
+            parse_slots(&range(Value::BulkString(b"?".to_vec())), "10.0.0.5"),
+            None
+        );
     }
 }
