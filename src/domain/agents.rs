@@ -525,9 +525,10 @@ impl Agents {
         let token = (!page_token.is_empty())
             .then(|| PageToken::decode(page_token, status))
             .transpose()?;
+        let (snapshot, after) = token.map(|token| (token.snapshot, token.after)).unzip();
         let query = ListQuery {
-            snapshot: token.as_ref().map(|token| token.snapshot),
-            after: token.map(|token| token.after),
+            snapshot,
+            after,
             page_size,
             status: status.map(|status| status.as_str()),
         };

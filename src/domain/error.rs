@@ -233,8 +233,6 @@ pub mod reason {
     /// A `ListTasks` page token that can no longer be continued (the history it was taken
     /// against is trimmed, or too much changed since): start the listing again.
     pub const LISTING_EXPIRED: &str = "LISTING_EXPIRED";
-    /// An operation this memory mode does not offer yet (ListTasks in cluster mode).
-    pub const NOT_SUPPORTED: &str = "NOT_SUPPORTED";
 }
 
 impl CoreError {
@@ -303,9 +301,6 @@ pub enum MemoryError {
     /// A listing cannot be continued from its page token; why, for a person.
     #[error("listing expired: {0}")]
     ListingExpired(String),
-    /// This memory does not offer the operation; what instead, for a person.
-    #[error("not supported: {0}")]
-    Unsupported(String),
 }
 
 impl From<MemoryError> for CoreError {
@@ -344,10 +339,6 @@ impl From<MemoryError> for CoreError {
                 tracing::error!(%detail, "unexpected data in memory");
                 CoreError::Internal
             }
-            MemoryError::Unsupported(description) => CoreError::FailedPrecondition {
-                reason: reason::NOT_SUPPORTED,
-                description,
-            },
             MemoryError::ListingExpired(why) => CoreError::FailedPrecondition {
                 reason: reason::LISTING_EXPIRED,
                 description: format!(

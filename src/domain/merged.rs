@@ -218,11 +218,16 @@ impl Start {
 
 /// `v1:<p>=<id>,…` of every partition not at `0`.
 fn token(parts: &[notifier::Subscription]) -> String {
-    let mut token = String::with_capacity(TOKEN_PREFIX.len() + parts.len() * 20);
+    positions_token(parts.iter().map(notifier::Subscription::resume_after))
+}
+
+/// The merged token of a position per partition (by partition), naming those not at `0`:
+/// also how a cluster listing's snapshot is written (its page token and `as_of`).
+pub(crate) fn positions_token(at: impl ExactSizeIterator<Item = EventId>) -> String {
+    let mut token = String::with_capacity(TOKEN_PREFIX.len() + at.len() * 20);
     token.push_str(TOKEN_PREFIX);
     let mut first = true;
-    for (p, part) in parts.iter().enumerate() {
-        let at = part.resume_after();
+    for (p, at) in at.enumerate() {
         if at == EventId::ZERO {
             continue;
         }
@@ -234,6 +239,34 @@ fn token(parts: &[notifier::Subscription]) -> String {
     }
     token
 }
+
+/// The positions a merged token names, by partition, up to the last one named (the
+/// partitions after it are at `0`); `None` when `text` is not a merged token, `Some(None)`
+/// when it is one, malformed.
+pub(crate) fn parse_positions(text: &str) -> Option<Option<Vec<EventId>>> {
+    let positions = text.strip_prefix(TOKEN_PREFIX)?;
+    let mut at = Vec::new();
+    for position in positions.split(',').filter(|part| !part.is_empty()) {
+        let Some((p, id)) = position.split_once('=') else {
+            return Some(None);
+        };
+        let (Ok(p), Ok(id)) = (p.parse::<usize>(), id.parse::<EventId>()) else {
+            return Some(None);
+        };
+        // A token names each partition once; a bound keeps a forged one from costing memory.
+        if p >= MAX_TOKEN_PARTITIONS {
+            return Some(None);
+        }
+        if at.len() <= p {
+            at.resize(p + 1, EventId::ZERO);
+        }
+        at[p] = id;
+    }
+    Some(Some(at))
+}
+
+/// More partitions than any deployment has (`--redis-partitions` is bounded far below).
+const MAX_TOKEN_PARTITIONS: usize = 1 << 16;
 
 /// A subscriber's stream of notifications: the events in order (per partition when several
 /// are merged), then, if it stopped on an error, that error as the last item.

@@ -7,7 +7,7 @@
 use super::{
     AnalysisStats, CoreError, EventId, TaskStatus,
     charts::Chart,
-    memory::{ListPosition, ListedTask, TaskPage, TaskView},
+    memory::{ListPosition, ListSnapshot, ListedTask, TaskPage, TaskView},
     profile::Profile,
     records,
 };
@@ -163,15 +163,17 @@ pub struct TaskList {
     pub tasks: Vec<TaskSummary>,
     /// The token of the next page; empty when this is the last.
     pub next_page_token: String,
-    /// The newest notification when the listing began: watching every task from it (`after`)
-    /// delivers every change the listing may not show.
-    pub as_of: EventId,
+    /// The newest notification when the listing began, as a resume token of a subscription
+    /// to every task (in cluster mode the merged `v1:` token of every partition's; empty: no
+    /// notification yet): watching every task from it (`after`) delivers every change the
+    /// listing may not show.
+    pub as_of: String,
 }
 
 /// The page token: which listing (its snapshot and status filter) and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PageToken {
-    pub(crate) snapshot: EventId,
+    pub(crate) snapshot: ListSnapshot,
     pub(crate) after: ListPosition,
     pub(crate) status: Option<TaskStatus>,
 }
@@ -204,7 +206,7 @@ impl PageToken {
         if version != TOKEN_VERSION {
             return Err(invalid());
         }
-        let snapshot: EventId = snapshot.parse().map_err(|()| invalid())?;
+        let snapshot = ListSnapshot::parse(snapshot).ok_or_else(invalid)?;
         let ms: u64 = ms.parse().map_err(|_| invalid())?;
         let task_id = super::TaskId::parse(task_id).map_err(|_| invalid())?;
         if token_status != status.map_or("", |status| status.as_str()) {
@@ -238,6 +240,7 @@ pub(crate) fn page_size(asked: i64) -> Result<usize, CoreError> {
 
 impl TaskList {
     pub(crate) fn of(page: TaskPage, status: Option<TaskStatus>) -> Self {
+        let as_of = page.snapshot.resume_token();
         Self {
             next_page_token: page
                 .next
@@ -251,7 +254,7 @@ impl TaskList {
                 })
                 .unwrap_or_default(),
             tasks: page.tasks.into_iter().map(TaskSummary::from).collect(),
-            as_of: page.snapshot,
+            as_of,
         }
     }
 }
@@ -263,7 +266,7 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_belong_to_their_filter() {
         let token = PageToken {
-            snapshot: EventId { ms: 17, seq: 3 },
+            snapshot: ListSnapshot::One(EventId { ms: 17, seq: 3 }),
             after: ListPosition {
                 ms: 12,
                 task_id: "a.b-c_d".into(),
@@ -276,9 +279,43 @@ mod tests {
             Ok(token.clone())
         );
         assert!(PageToken::decode(&text, None).is_err());
-        for bad in ["", "x", "2~17-3~12~a~", "1~17-3~12~a b~", "1~nope~12~a~"] {
+        for bad in [
+            "",
+            "x",
+            "2~17-3~12~a~",
+            "1~17-3~12~a b~",
+            "1~nope~12~a~",
+            "1~v1:0=x~12~a~",
+            "1~v1:0~12~a~",
+        ] {
             assert!(PageToken::decode(bad, None).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn cluster_tokens_carry_every_partitions_snapshot_as_a_merged_token() {
+        let at = vec![
+            EventId { ms: 5, seq: 1 },
+            EventId::ZERO,
+            EventId { ms: 7, seq: 0 },
+        ];
+        let token = PageToken {
+            snapshot: ListSnapshot::Partitions(at.clone()),
+            after: ListPosition {
+                ms: 6,
+                task_id: "t-9".into(),
+            },
+            status: None,
+        };
+        let text = token.encode();
+        assert_eq!(text, "1~v1:0=5-1,2=7-0~6~t-9~");
+        assert_eq!(PageToken::decode(&text, None), Ok(token));
+        // What a subscription to every task resumes from.
+        assert_eq!(
+            ListSnapshot::Partitions(at).resume_token(),
+            "v1:0=5-1,2=7-0"
+        );
+        assert_eq!(ListSnapshot::One(EventId::ZERO).resume_token(), "");
     }
 
     #[test]

@@ -335,7 +335,7 @@ impl From<domain::TaskList> for pb::ListTasksResponse {
                 })
                 .collect(),
             next_page_token: list.next_page_token,
-            as_of: id_text(Some(list.as_of).filter(|id| *id != domain::EventId::ZERO)),
+            as_of: list.as_of,
         }
     }
 }

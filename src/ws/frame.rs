@@ -708,8 +708,8 @@ pub(super) struct TaskListResult<'a> {
     /// the next.
     next_page_token: &'a str,
     /// The newest notification id when the listing began (empty: none): `Watch all tasks from
-    /// <it>` follows every change since.
-    as_of: String,
+    /// <it>` follows every change since (in cluster mode a merged `v1:` token).
+    as_of: &'a str,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -750,10 +750,7 @@ impl<'a> TaskListResult<'a> {
                 })
                 .collect(),
             next_page_token: &list.next_page_token,
-            as_of: Some(list.as_of)
-                .filter(|id| *id != EventId::ZERO)
-                .map(|id| id.to_string())
-                .unwrap_or_default(),
+            as_of: &list.as_of,
         }
     }
 }

@@ -6,7 +6,9 @@
 //! masters within ±15% of even; a Rift started with another partition count refuses to
 //! start; subscriptions per task and to every task, with two Rift processes writing, each
 //! event once and in order per task, and resume tokens (per task: an id; every task: a vector
-//! of positions) that resume with no gap and no duplicate.
+//! of positions) that resume with no gap and no duplicate; ListTasks merging every partition's
+//! index, exact under concurrent writes, writing nothing, and its `as_of` a token the
+//! subscription to every task resumes from.
 //!
 //! Run with `--nocapture` to see the figures.
 
@@ -20,10 +22,10 @@ use std::{
 use redis::AsyncCommands;
 use rift::{
     domain::memory::{RedisConfig, RedisMode},
-    pb::{self, TaskStatus},
+    pb::{self, TaskStatus, rift_client::RiftClient},
     server::{Config, MemoryConfig},
 };
-use tonic::Streaming;
+use tonic::{Streaming, transport::Channel};
 
 use crate::support::{
     cluster::{Cluster, SETTLE},
@@ -109,7 +111,7 @@ async fn task_flow(rift: &TestRift, cluster: &Cluster) {
         "the prototype's value bytes: {analysis}"
     );
 
-    // The reads and the report run in the task's slot too; ListTasks is not offered yet.
+    // The reads and the report run in the task's slot too.
     let task = client
         .get_task(patient(pb::GetTaskRequest {
             task_id: "flow".into(),
@@ -127,15 +129,6 @@ async fn task_flow(rift: &TestRift, cluster: &Cluster) {
         .expect("Report")
         .into_inner();
     assert_eq!(report.analysis_version, 1);
-    let refused = client
-        .list_tasks(patient(pb::ListTasksRequest::default()))
-        .await
-        .expect_err("ListTasks in cluster mode");
-    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-    assert_eq!(
-        crate::support::grpc::error_info(&refused).reason,
-        "NOT_SUPPORTED"
-    );
 }
 
 /// 600 tasks with uniform ids: each master holds its share within ±15%.
@@ -342,4 +335,228 @@ async fn rift_runs_on_a_redis_cluster() {
     writes_spread_over_masters(&rift, &cluster).await;
     another_layout_is_refused(&cluster).await;
     subscriptions_across_processes(&rift, &cluster).await;
+    listing_across_partitions(&rift, &cluster).await;
+}
+
+/// One page of ListTasks.
+async fn list_page(
+    client: &mut RiftClient<Channel>,
+    page_size: i32,
+    page_token: &str,
+    status: TaskStatus,
+) -> pb::ListTasksResponse {
+    client
+        .list_tasks(patient(pb::ListTasksRequest {
+            page_size,
+            page_token: page_token.into(),
+            status: status.into(),
+        }))
+        .await
+        .expect("ListTasks")
+        .into_inner()
+}
+
+/// Every page of a listing; `between` runs after each page but the last. Returns the tasks
+/// and the first page's `as_of`.
+async fn list_every_page(
+    client: &mut RiftClient<Channel>,
+    page_size: i32,
+    status: TaskStatus,
+    mut between: impl AsyncFnMut(usize),
+) -> (Vec<pb::TaskSummary>, String) {
+    let mut tasks = Vec::new();
+    let mut token = String::new();
+    let mut as_of = String::new();
+    for pages in 1.. {
+        let page = list_page(client, page_size, &token, status).await;
+        assert!(page.tasks.len() <= page_size as usize);
+        if pages == 1 {
+            as_of = page.as_of.clone();
+        }
+        tasks.extend(page.tasks);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        assert!(
+            token.starts_with("1~v1:"),
+            "the snapshot is a vector: {token}"
+        );
+        between(pages).await;
+        assert!(pages < 10_000, "the listing does not end");
+    }
+    (tasks, as_of)
+}
+
+/// Most recently changed first, ties by id, both descending; each task once.
+fn assert_listing_order(tasks: &[pb::TaskSummary]) {
+    let key = |task: &pb::TaskSummary| {
+        let at = task.last_change.as_ref().expect("last_change");
+        ((at.seconds, at.nanos), task.task_id.clone())
+    };
+    for pair in tasks.windows(2) {
+        assert!(
+            key(&pair[0]) > key(&pair[1]),
+            "in order: {:?} before {:?}",
+            key(&pair[0]),
+            key(&pair[1])
+        );
+    }
+}
+
+/// Redis's counter of changes on every master.
+async fn changes_per_master(cluster: &Cluster) -> BTreeMap<u16, u64> {
+    let mut changes = BTreeMap::new();
+    for port in cluster.masters().await.expect("masters") {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query_async(&mut cluster.connection(port).await)
+            .await
+            .expect("INFO persistence");
+        let count = info
+            .lines()
+            .find_map(|line| line.strip_prefix("rdb_changes_since_last_save:"))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("rdb_changes_since_last_save");
+        changes.insert(port, count);
+    }
+    changes
+}
+
+/// ListTasks over every partition: exact and in order with small pages while tasks are
+/// written, the status filter as in one history, nothing written, and a subscription to
+/// every task from the listing's `as_of` delivering exactly what was written after it.
+async fn listing_across_partitions(rift: &TestRift, cluster: &Cluster) {
+    const TASKS: usize = 60;
+    let mut client = rift.client().await;
+    let ids: Vec<String> = (0..TASKS).map(|n| format!("list-{n:02}")).collect();
+    for (n, id) in ids.iter().enumerate() {
+        client
+            .analyze(patient_analyze(id, ""))
+            .await
+            .expect("analyze");
+        if n % 3 == 0 {
+            client
+                .narrate(patient(pb::NarrateRequest {
+                    task_id: id.clone(),
+                    ..Default::default()
+                }))
+                .await
+                .expect("narrate");
+        }
+    }
+    let partitions: BTreeSet<u32> = ids
+        .iter()
+        .map(|id| rift::domain::memory::partition_of(id, rift::domain::memory::DEFAULT_PARTITIONS))
+        .collect();
+    assert!(
+        partitions.len() > 10,
+        "over many partitions: {partitions:?}"
+    );
+
+    // Quiet: the whole listing, in order, each task once, and nothing written meanwhile.
+    let before = changes_per_master(cluster).await;
+    let (quiet, _) = list_every_page(&mut client, 7, TaskStatus::Unspecified, async |_| {}).await;
+    let (completed, _) = list_every_page(&mut client, 4, TaskStatus::Completed, async |_| {}).await;
+    assert_eq!(
+        changes_per_master(cluster).await,
+        before,
+        "a listing changed Redis"
+    );
+    assert_listing_order(&quiet);
+    let listed: BTreeSet<&str> = quiet.iter().map(|task| task.task_id.as_str()).collect();
+    assert!(ids.iter().all(|id| listed.contains(id.as_str())));
+    // The filter keeps exactly the completed tasks, in the same order.
+    let expected: Vec<&str> = quiet
+        .iter()
+        .filter(|task| task.status() == TaskStatus::Completed)
+        .map(|task| task.task_id.as_str())
+        .collect();
+    let filtered: Vec<&str> = completed.iter().map(|task| task.task_id.as_str()).collect();
+    assert_eq!(filtered, expected);
+    assert_eq!(
+        ids.iter()
+            .enumerate()
+            .filter(|(n, id)| n % 3 == 0 && filtered.contains(&id.as_str()))
+            .count(),
+        TASKS / 3
+    );
+
+    // Writers between pages: listed and unlisted tasks move to the top, new tasks appear.
+    let mut writer = rift.client().await;
+    let mut written = BTreeSet::new();
+    let (busy, as_of) = list_every_page(&mut client, 5, TaskStatus::Unspecified, async |pages| {
+        for id in [
+            ids[pages % TASKS].clone(),
+            ids[TASKS - 1 - pages % TASKS].clone(),
+            format!("list-new-{pages}"),
+        ] {
+            let version = writer
+                .analyze(patient_analyze(&id, ""))
+                .await
+                .expect("analyze")
+                .into_inner()
+                .version;
+            written.insert((id, version));
+        }
+    })
+    .await;
+    assert!(as_of.starts_with("v1:"), "a merged token: {as_of}");
+    assert_listing_order(&busy);
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for task in &busy {
+        *seen.entry(task.task_id.as_str()).or_default() += 1;
+    }
+    let quiet_ids: BTreeSet<&str> = quiet.iter().map(|task| task.task_id.as_str()).collect();
+    assert_eq!(
+        seen.keys().copied().collect::<BTreeSet<_>>(),
+        quiet_ids,
+        "every task that existed throughout, none created since"
+    );
+    assert!(
+        seen.values().all(|count| *count == 1),
+        "each once: {seen:?}"
+    );
+    assert!(
+        written.len() > 30,
+        "{} writes during the listing",
+        written.len()
+    );
+    eprintln!(
+        "cluster listing: {} tasks over {} partitions in pages of 5, {} writes meanwhile, each \
+         pre-existing task once",
+        busy.len(),
+        rift::domain::memory::DEFAULT_PARTITIONS,
+        written.len()
+    );
+
+    // Following every task from `as_of`: exactly the writes made after the listing began.
+    let mut follow = subscribe(&mut client, "", &as_of).await;
+    let mut delivered = BTreeSet::new();
+    for _ in 0..written.len() {
+        let notification = next(&mut follow).await;
+        assert!(
+            delivered.insert((notification.task_id.clone(), version(&notification) as u64)),
+            "once: {notification:?}"
+        );
+    }
+    assert_eq!(
+        delivered, written,
+        "no gap, nothing from before the listing"
+    );
+    let marker = client
+        .analyze(patient_analyze("list-marker", ""))
+        .await
+        .expect("analyze");
+    let live = next(&mut follow).await;
+    assert_eq!(
+        (live.task_id.as_str(), version(&live) as u64),
+        ("list-marker", marker.into_inner().version),
+        "then live, with nothing else in between"
+    );
+
+    // The same listing over the WebSocket: its as_of is the merged token too.
+    let mut ws = WsClient::connect(rift.http_addr).await;
+    let reply = ws.command("List tasks with status completed").await;
+    assert!(reply.contains("\"as_of\": \"v1:"), "{reply}");
 }

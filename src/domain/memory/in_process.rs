@@ -18,9 +18,9 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use super::{
-    AnalysisStored, AnalysisWrite, Epoch, History, ListPosition, ListQuery, ListedTask, Located,
-    Memory, NarrativeStored, NarrativeWrite, ProgressObserved, ReportSource, ReportStored,
-    ReportWrite, Tail, TaskPage, TaskState, TaskView, WriteGuard,
+    AnalysisStored, AnalysisWrite, Epoch, History, ListPosition, ListQuery, ListSnapshot,
+    ListedTask, Located, Memory, NarrativeStored, NarrativeWrite, ProgressObserved, ReportSource,
+    ReportStored, ReportWrite, Tail, TaskPage, TaskState, TaskView, WriteGuard,
 };
 use crate::domain::{
     EventId, MemoryError, Notification, TaskId, TaskStatus,
@@ -455,7 +455,15 @@ impl Memory for InProcessMemory {
 
     async fn list_tasks(&self, query: &ListQuery) -> Result<TaskPage, MemoryError> {
         let state = self.state();
-        let snapshot = query.snapshot.unwrap_or(state.last);
+        let snapshot = match &query.snapshot {
+            None => state.last,
+            Some(ListSnapshot::One(id)) => *id,
+            Some(ListSnapshot::Partitions(_)) => {
+                return Err(MemoryError::ListingExpired(
+                    "it began in a deployment with partitions".into(),
+                ));
+            }
+        };
         let after_cursor = |ms: u64, id: &str| match &query.after {
             None => true,
             Some(after) => (ms, id) < (after.ms, after.task_id.as_str()),
@@ -478,7 +486,7 @@ impl Memory for InProcessMemory {
         }
         placed.sort_unstable_by(|a, b| (b.0, b.1.as_str()).cmp(&(a.0, a.1.as_str())));
         let mut page = TaskPage {
-            snapshot,
+            snapshot: ListSnapshot::One(snapshot),
             tasks: Vec::new(),
             next: None,
         };

@@ -331,11 +331,54 @@ pub struct ListPosition {
     pub task_id: String,
 }
 
+/// Where a listing began: the newest notification of the history, or of each partition's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListSnapshot {
+    /// One history (`single`, `sentinel`, in-process).
+    One(EventId),
+    /// A history per partition (`cluster`), by partition; [`EventId::ZERO`] where a partition
+    /// had none.
+    Partitions(Vec<EventId>),
+}
+
+impl ListSnapshot {
+    /// The snapshot as a resume token of a subscription to every task: the id itself, or the
+    /// merged token (`v1:<p>=<id>,…`) a merged subscription resumes from. Empty for one
+    /// history without a notification yet.
+    pub fn resume_token(&self) -> String {
+        match self {
+            ListSnapshot::One(id) if *id == EventId::ZERO => String::new(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Reads what [`Display`](std::fmt::Display) wrote.
+    pub fn parse(text: &str) -> Option<Self> {
+        match crate::domain::merged::parse_positions(text) {
+            Some(at) => at.map(ListSnapshot::Partitions),
+            None => text.parse().ok().map(ListSnapshot::One),
+        }
+    }
+}
+
+/// The id (`<ms>-<seq>`), or the merged token of the partitions' ids.
+impl std::fmt::Display for ListSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListSnapshot::One(id) => write!(f, "{id}"),
+            ListSnapshot::Partitions(at) => {
+                f.write_str(&crate::domain::merged::positions_token(at.iter().copied()))
+            }
+        }
+    }
+}
+
 /// One page to read of a listing of tasks, most recently changed first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
-    /// The newest notification when the listing began; `None` begins one now.
-    pub snapshot: Option<EventId>,
+    /// The newest notification when the listing began (in every partition); `None` begins
+    /// one now.
+    pub snapshot: Option<ListSnapshot>,
     /// Where the previous page ended; `None` from the start.
     pub after: Option<ListPosition>,
     /// The most tasks to return.
@@ -369,7 +412,7 @@ pub struct ListedTask {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskPage {
     /// The listing's snapshot, for the next page (and a subscription from it).
-    pub snapshot: EventId,
+    pub snapshot: ListSnapshot,
     /// The tasks, in order.
     pub tasks: Vec<ListedTask>,
     /// Where the next page starts; `None` when this is the last.

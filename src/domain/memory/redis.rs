@@ -50,9 +50,9 @@ use self::{
     layout::{DEFAULT_PARTITIONS, HistoryKeys, Keys, LAYOUT_KEY, Layout, TaskKeys, key_slot},
 };
 use super::{
-    AnalysisStored, AnalysisWrite, Durability, History, ListPosition, ListQuery, ListedTask,
-    Located, Memory, NarrativeStored, NarrativeWrite, ProgressObserved, RedisMode, ReportSource,
-    ReportStored, ReportWrite, Tail, TaskPage, TaskState, TaskView, WriteGuard,
+    AnalysisStored, AnalysisWrite, Durability, History, ListPosition, ListQuery, ListSnapshot,
+    ListedTask, Located, Memory, NarrativeStored, NarrativeWrite, ProgressObserved, RedisMode,
+    ReportSource, ReportStored, ReportWrite, Tail, TaskPage, TaskState, TaskView, WriteGuard,
     replication::ReplicatedWrites, sentinel::Master, unix_ms,
 };
 use crate::domain::{
@@ -638,6 +638,80 @@ impl RedisMemory {
         self.bounded_until(give_up, call(connection)).await
     }
 
+    /// One page of `partition`'s listing, against its `snapshot` (`None`: now).
+    async fn list_partition(
+        &self,
+        partition: usize,
+        snapshot: Option<EventId>,
+        query: &ListQuery,
+    ) -> Result<PartitionPage, MemoryError> {
+        let history = self.keys.history(partition);
+        let mut call = self.scripts.list_tasks.prepare_invoke();
+        let (after_ms, after_id) = query
+            .after
+            .as_ref()
+            .map(|after| (after.ms.to_string(), after.task_id.as_str()))
+            .unwrap_or_default();
+        call.key(&history.index)
+            .key(&history.stream)
+            .arg(snapshot.map(|id| id.to_string()).unwrap_or_default())
+            .arg(after_ms)
+            .arg(after_id)
+            .arg(query.page_size.max(1))
+            .arg(query.status.unwrap_or_default())
+            .arg(super::LIST_SCAN_LIMIT)
+            .arg(super::LIST_MAX_CHANGED)
+            .arg(&history.context_prefix)
+            .arg(&history.last_event_prefix);
+        let reply = self
+            .read(self.slot(partition), |mut connection| async move {
+                call.invoke_async::<Vec<Value>>(&mut connection).await
+            })
+            .await?;
+        let mut fields = Fields::of(reply);
+        let snapshot = parse_id(&fields.text()?)?;
+        let next_ms = fields.text()?;
+        let next_id = fields.text()?;
+        let next = if next_ms.is_empty() {
+            None
+        } else {
+            Some(ListPosition {
+                ms: next_ms
+                    .parse()
+                    .map_err(|_| MemoryError::Corrupt(format!("not a position: {next_ms:?}")))?,
+                task_id: next_id,
+            })
+        };
+        let mut tasks = Vec::new();
+        while fields.remaining() {
+            let task_id = fields.text()?;
+            let position_ms = fields.number()?;
+            let has_analysis = fields.number()? == 1;
+            let analysis_version = fields.number()?;
+            let has_narrative = fields.number()? == 1;
+            let narrative_analysis_version = fields.number()?;
+            let report_analysis_version = fields.number()?;
+            let last_event = parse_optional_id(&fields.text()?)?;
+            tasks.push(ListedTask {
+                task_id,
+                position_ms,
+                state: TaskState {
+                    has_analysis,
+                    analysis_version,
+                    has_narrative,
+                    narrative_analysis_version,
+                    report_analysis_version,
+                },
+                last_event,
+            });
+        }
+        Ok(PartitionPage {
+            snapshot,
+            tasks,
+            next,
+        })
+    }
+
     /// When a call starting now is abandoned.
     fn give_up(&self) -> GiveUp {
         GiveUp::after(self.config.op_timeout)
@@ -1220,80 +1294,52 @@ impl Memory for RedisMemory {
     }
 
     async fn list_tasks(&self, query: &ListQuery) -> Result<TaskPage, MemoryError> {
-        // One history's index; a cluster's partitions each have their own, which one listing
-        // does not merge yet.
-        if self.keys.partition_count() > 1 {
-            return Err(MemoryError::Unsupported(
-                "ListTasks is not available in cluster mode yet: each partition keeps its own \
-                 index; use GetTask per task"
-                    .into(),
-            ));
-        }
-        let history = self.history_keys();
-        let mut call = self.scripts.list_tasks.prepare_invoke();
-        let (after_ms, after_id) = query
-            .after
-            .as_ref()
-            .map(|after| (after.ms.to_string(), after.task_id.as_str()))
-            .unwrap_or_default();
-        call.key(&history.index)
-            .key(&history.stream)
-            .arg(query.snapshot.map(|id| id.to_string()).unwrap_or_default())
-            .arg(after_ms)
-            .arg(after_id)
-            .arg(query.page_size.max(1))
-            .arg(query.status.unwrap_or_default())
-            .arg(super::LIST_SCAN_LIMIT)
-            .arg(super::LIST_MAX_CHANGED)
-            .arg(&history.context_prefix)
-            .arg(&history.last_event_prefix);
-        let reply = self
-            .read(self.slot(self.partition), |mut connection| async move {
-                call.invoke_async::<Vec<Value>>(&mut connection).await
-            })
-            .await?;
-        let mut fields = Fields::of(reply);
-        let snapshot = parse_id(&fields.text()?)?;
-        let next_ms = fields.text()?;
-        let next_id = fields.text()?;
-        let next = if next_ms.is_empty() {
-            None
-        } else {
-            Some(ListPosition {
-                ms: next_ms
-                    .parse()
-                    .map_err(|_| MemoryError::Corrupt(format!("not a position: {next_ms:?}")))?,
-                task_id: next_id,
-            })
-        };
-        let mut tasks = Vec::new();
-        while fields.remaining() {
-            let task_id = fields.text()?;
-            let position_ms = fields.number()?;
-            let has_analysis = fields.number()? == 1;
-            let analysis_version = fields.number()?;
-            let has_narrative = fields.number()? == 1;
-            let narrative_analysis_version = fields.number()?;
-            let report_analysis_version = fields.number()?;
-            let last_event = parse_optional_id(&fields.text()?)?;
-            tasks.push(ListedTask {
-                task_id,
-                position_ms,
-                state: TaskState {
-                    has_analysis,
-                    analysis_version,
-                    has_narrative,
-                    narrative_analysis_version,
-                    report_analysis_version,
-                },
-                last_event,
+        let Servers::Cluster(_) = self.servers else {
+            let snapshot = match &query.snapshot {
+                None => None,
+                Some(ListSnapshot::One(id)) => Some(*id),
+                Some(ListSnapshot::Partitions(_)) => {
+                    return Err(MemoryError::ListingExpired(
+                        "it began in a deployment with partitions".into(),
+                    ));
+                }
+            };
+            let page = self.list_partition(self.partition, snapshot, query).await?;
+            return Ok(TaskPage {
+                snapshot: ListSnapshot::One(page.snapshot),
+                tasks: page.tasks,
+                next: page.next,
             });
-        }
-        Ok(TaskPage {
-            snapshot,
-            tasks,
-            next,
-        })
+        };
+        // Every partition's page from the same cursor, each against its own snapshot, all at
+        // once (calls to one master share its connection, so they go out pipelined).
+        let count = self.keys.partition_count();
+        let snapshots = match &query.snapshot {
+            None => vec![None; count],
+            Some(ListSnapshot::Partitions(at)) if at.len() <= count => {
+                let mut at: Vec<_> = at.iter().copied().map(Some).collect();
+                at.resize(count, Some(EventId::ZERO));
+                at
+            }
+            Some(ListSnapshot::Partitions(_)) => {
+                return Err(MemoryError::ListingExpired(
+                    "it began in a deployment with more partitions".into(),
+                ));
+            }
+            Some(ListSnapshot::One(_)) => {
+                return Err(MemoryError::ListingExpired(
+                    "it began in a deployment without partitions".into(),
+                ));
+            }
+        };
+        let pages = futures::future::try_join_all(
+            snapshots
+                .into_iter()
+                .enumerate()
+                .map(|(partition, snapshot)| self.list_partition(partition, snapshot, query)),
+        )
+        .await?;
+        Ok(merge_pages(pages, query.page_size.max(1)))
     }
 
     async fn events_after(
@@ -1711,6 +1757,55 @@ fn notification_from_entry(entry: StreamId) -> Result<Notification, MemoryError>
     })
 }
 
+/// One partition's page of a listing: its snapshot, the tasks it listed, and where it
+/// stopped looking if more remain in it.
+#[derive(Debug)]
+struct PartitionPage {
+    snapshot: EventId,
+    tasks: Vec<ListedTask>,
+    next: Option<ListPosition>,
+}
+
+/// A cluster listing's page from every partition's page (all from the same cursor): the
+/// first `page_size` tasks of them all in the listing's order (last change, then id, both
+/// descending), up to where every partition has been looked through. A partition that
+/// stopped early (page full, or scan limit) has looked at nothing after its `next`, so the
+/// page may not go past the earliest such `next` in the order; within that, every task of
+/// every partition is in hand, so the merge cuts the same order one index would.
+fn merge_pages(pages: Vec<PartitionPage>, page_size: usize) -> TaskPage {
+    let key = |ms: u64, id: &str| (ms, id.to_owned());
+    let frontier = pages
+        .iter()
+        .filter_map(|page| page.next.as_ref())
+        .map(|next| key(next.ms, &next.task_id))
+        .max();
+    let snapshot = ListSnapshot::Partitions(pages.iter().map(|page| page.snapshot).collect());
+    let mut tasks: Vec<ListedTask> = pages
+        .into_iter()
+        .flat_map(|page| page.tasks)
+        .filter(|task| {
+            frontier
+                .as_ref()
+                .is_none_or(|frontier| key(task.position_ms, &task.task_id) >= *frontier)
+        })
+        .collect();
+    tasks.sort_unstable_by(|a, b| (b.position_ms, &b.task_id).cmp(&(a.position_ms, &a.task_id)));
+    let next = if tasks.len() > page_size {
+        tasks.truncate(page_size);
+        tasks.last().map(|last| ListPosition {
+            ms: last.position_ms,
+            task_id: last.task_id.clone(),
+        })
+    } else {
+        frontier.map(|(ms, task_id)| ListPosition { ms, task_id })
+    };
+    TaskPage {
+        snapshot,
+        tasks,
+        next,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1887,5 +1982,51 @@ mod tests {
             )),
             MemoryError::RequestIdReused
         ));
+    }
+
+    #[test]
+    fn cluster_pages_merge_up_to_where_every_partition_was_looked_through() {
+        let task = |ms, id: &str| ListedTask {
+            task_id: id.into(),
+            position_ms: ms,
+            state: TaskState::default(),
+            last_event: None,
+        };
+        let at = |ms, id: &str| ListPosition {
+            ms,
+            task_id: id.into(),
+        };
+        let page = |seq, tasks, next| PartitionPage {
+            snapshot: EventId { ms: 100, seq },
+            tasks,
+            next,
+        };
+        let pages = || {
+            // Partition 0 stopped after (7, b), its page full; 1 is done; 2 stopped at (5, z),
+            // a task the status filter left out. Only what comes from (7, b) on is certain.
+            vec![
+                page(0, vec![task(9, "a"), task(7, "b")], Some(at(7, "b"))),
+                page(1, vec![task(8, "c"), task(6, "d")], None),
+                page(2, vec![task(7, "e")], Some(at(5, "z"))),
+            ]
+        };
+        let ids = |page: &TaskPage| -> Vec<String> {
+            page.tasks.iter().map(|t| t.task_id.clone()).collect()
+        };
+        let merged = merge_pages(pages(), 2);
+        assert_eq!(ids(&merged), ["a", "c"]);
+        assert_eq!(merged.next, Some(at(8, "c")));
+        assert_eq!(merged.snapshot.to_string(), "v1:0=100-0,1=100-1,2=100-2");
+        // A larger page stops at the frontier, with fewer tasks than asked and a next page.
+        let merged = merge_pages(pages(), 10);
+        assert_eq!(ids(&merged), ["a", "c", "e", "b"]);
+        assert_eq!(merged.next, Some(at(7, "b")));
+        // Every partition done: everything, and no next page.
+        let merged = merge_pages(
+            vec![page(0, vec![task(3, "x")], None), page(1, vec![], None)],
+            10,
+        );
+        assert_eq!(ids(&merged), ["x"]);
+        assert_eq!(merged.next, None);
     }
 }

@@ -1207,8 +1207,9 @@ export type ListTasksResponse = Message<"rift.v1.ListTasksResponse"> & {
   nextPageToken: string;
 
   /**
-   * The newest notification id when the listing began (empty: none yet): Subscribe to every
-   * task with this as after to follow every change made since, missing nothing.
+   * The newest notification id when the listing began (empty: none yet; in cluster mode the
+   * merged token of every partition's, "v1:..."): Subscribe to every task with this as after
+   * to follow every change made since, missing nothing.
    *
    * @generated from field: string as_of = 3;
    */
@@ -1393,7 +1394,7 @@ export const Rift: GenService<{
    * The tasks, most recently changed first, a page at a time (AIP-158). Reads only. Every
    * task that exists throughout a listing appears in it exactly once, whatever is written
    * meanwhile: the order is that of the last change as of the listing's first page. Reader
-   * role. Not offered in cluster mode yet (FAILED_PRECONDITION, reason NOT_SUPPORTED).
+   * role. In cluster mode it merges every partition's index, in the same order.
    *
    * @generated from rpc rift.v1.Rift.ListTasks
    */
