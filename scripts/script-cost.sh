@@ -4,14 +4,15 @@
 #
 #   bash scripts/script-cost.sh [BASE_REV] [TASKS] [ROUNDS] [REQUESTS]   # main 1000 6 30000
 #
-# Two fresh redis-servers (no persistence) on free ports, one per revision: the base's
-# prelude.lua + analyze.lua, and the working tree's. Each stream is filled to its cap first
-# (100,000 entries, Rift's default --max-events, so every write trims as in steady state).
-# Then ROUNDS rounds, alternating between the two so both see the same load on a shared
-# machine: redis-benchmark runs REQUESTS EVALSHA calls with the KEYS and ARGV that revision's
-# redis.rs passes, TASKS task ids at random, 16 connections, after CONFIG RESETSTAT; `INFO
-# commandstats` gives the script's usec_per_call (the commands it calls included). Prints each
-# round and the minimum and median per revision.
+# Two fresh redis-servers (no persistence) on free ports, one per revision, each running that
+# revision's Analyze call as its `cargo run --example analyze_call` prints it (script, KEYS,
+# ARGV: scripts/analyze-call.sh), so the call cannot drift from Rift's. Each stream is filled
+# to its cap first (100,000 entries, Rift's default --max-events, so every write trims as in
+# steady state). Then ROUNDS rounds, alternating between the two so both see the same load on
+# a shared machine: redis-benchmark runs REQUESTS EVALSHA calls with that call's KEYS and ARGV,
+# TASKS task ids at random, 16 connections, after CONFIG RESETSTAT; `INFO commandstats` gives
+# the script's usec_per_call (the commands it calls included). Prints each round and the
+# minimum and median per revision.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:-main}
@@ -32,17 +33,12 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-mkdir -p "$work/base" "$work/tree"
-git show "$base:src/domain/memory/scripts/prelude.lua" > "$work/base/prelude.lua"
-git show "$base:src/domain/memory/scripts/analyze.lua" > "$work/base/analyze.lua"
-cp src/domain/memory/scripts/prelude.lua src/domain/memory/scripts/analyze.lua "$work/tree/"
-
-record='{"task_id": "__rand_int__", "summary": "Analyzed 3 items", "stats": {"count": 3}}'
-# ARGV: task, record, summary, maxlen, expected version, deadline (none), candidate epoch,
-# expected epoch, fingerprint, window, traceparent. The summary as JSON, as Rift passes it since
-# analyze.lua builds the payload from it; a revision from before takes it as text (its payload
-# then holds the quotes, which costs it nothing more).
-args=("__rand_int__" "$record" '"Analyzed 3 items"' "$maxlen" "" 0 bench "" "" "" "")
+# Each revision's call as Rift makes it (scripts/analyze-call.sh): its script, KEYS and ARGV.
+source scripts/analyze-call.sh
+for rev in base tree; do
+  analyze_call "$([[ $rev == base ]] && echo "$base" || echo tree)" __rand_int__ "$maxlen" \
+    > "$work/$rev.json"
+done
 declare -A port sha
 for rev in base tree; do
   port[$rev]=$(free_port)
@@ -50,27 +46,13 @@ for rev in base tree; do
     --daemonize no --logfile "$work/$rev.log" &
   pids+=($!)
   until redis-cli -p "${port[$rev]}" ping >/dev/null 2>&1; do sleep 0.05; done
-  sha[$rev]=$(printf '%s\n%s' "$(cat "$work/$rev/prelude.lua")" "$(cat "$work/$rev/analyze.lua")" \
-    | redis-cli -p "${port[$rev]}" -x script load)
+  sha[$rev]=$(analyze_source "$work/$rev.json" | redis-cli -p "${port[$rev]}" -x script load)
 done
-
-# The KEYS a revision passes: it names the last-event key iff its analyze.lua reads one.
-keys_of() {
-  if grep -q 'last event' "$work/$1/analyze.lua"; then
-    echo 7 "TechAgent:analysis:__rand_int__" "shared:task_context:__rand_int__" \
-      "TaskAgent:progress:__rand_int__" shared:notifications "task_updates:__rand_int__" \
-      "rift:task_last:__rand_int__" rift:meta
-  else
-    echo 6 "TechAgent:analysis:__rand_int__" "shared:task_context:__rand_int__" \
-      "TaskAgent:progress:__rand_int__" shared:notifications "task_updates:__rand_int__" rift:meta
-  fi
-}
 
 run() {
   local rev=$1 count=$2
-  # shellcheck disable=SC2046
-  redis-benchmark -p "${port[$rev]}" -c 16 -n "$count" -r "$tasks" -q \
-    evalsha "${sha[$rev]}" $(keys_of "$rev") "${args[@]}" >/dev/null
+  xargs -0 redis-benchmark -p "${port[$rev]}" -c 16 -n "$count" -r "$tasks" -q \
+    evalsha "${sha[$rev]}" < <(analyze_argv "$work/$rev.json") >/dev/null
 }
 
 for rev in base tree; do run "$rev" $((maxlen + 20000)); done

@@ -6,9 +6,10 @@
 #
 #   bash scripts/script-instructions.sh [BASE_REV] [N]      # main 3000
 #
-# For each revision (the base's prelude.lua + analyze.lua, and the working tree's), a fresh
-# redis-server under callgrind on a free port; redis-benchmark runs N EVALSHA calls (warm-up),
-# N, then 2N, with the KEYS and ARGV of scripts/script-cost.sh over 1,000 tasks, Redis's
+# For each revision (the base's Analyze call and the working tree's, each as that revision's
+# `cargo run --example analyze_call` prints it: scripts/analyze-call.sh), a fresh redis-server
+# under callgrind on a free port; redis-benchmark runs N EVALSHA calls (warm-up), N, then 2N,
+# with that call's KEYS and ARGV over 1,000 tasks, Redis's
 # counters dumped after each; per call (I(2N) - I(N)) / N. Needs valgrind (apt-get install
 # valgrind); the Debian redis-server keeps its symbols.
 set -euo pipefail
@@ -29,18 +30,12 @@ free_port() {
 }
 total() { python3 scripts/bench_report.py callgrind-total "$1"; }
 
-mkdir -p "$work/base" "$work/tree"
-git show "$base:src/domain/memory/scripts/prelude.lua" > "$work/base/prelude.lua"
-git show "$base:src/domain/memory/scripts/analyze.lua" > "$work/base/analyze.lua"
-cp src/domain/memory/scripts/prelude.lua src/domain/memory/scripts/analyze.lua "$work/tree/"
-
-# As scripts/script-cost.sh passes them.
-record='{"task_id": "__rand_int__", "summary": "Analyzed 3 items", "stats": {"count": 3}}'
-args=("__rand_int__" "$record" '"Analyzed 3 items"' 100000 "" 0 bench "" "" "" "")
-keys=(7 "TechAgent:analysis:__rand_int__" "shared:task_context:__rand_int__"
-  "TaskAgent:progress:__rand_int__" shared:notifications "task_updates:__rand_int__"
-  "rift:task_last:__rand_int__" rift:meta)
-
+# Each revision's call as Rift makes it (scripts/analyze-call.sh), 1,000 tasks at random.
+source scripts/analyze-call.sh
+for rev in base tree; do
+  analyze_call "$([[ $rev == base ]] && echo "$base" || echo tree)" __rand_int__ 100000 \
+    > "$work/$rev.json"
+done
 for rev in base tree; do
   port=$(free_port)
   valgrind --tool=callgrind --toggle-collect=evalShaCommand \
@@ -50,11 +45,10 @@ for rev in base tree; do
   pid=$!
   pids+=("$pid")
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
-  sha=$(printf '%s\n%s' "$(cat "$work/$rev/prelude.lua")" "$(cat "$work/$rev/analyze.lua")" |
-    redis-cli -p "$port" -x script load)
+  sha=$(analyze_source "$work/$rev.json" | redis-cli -p "$port" -x script load)
   for count in "$n" "$n" $((2 * n)); do
-    redis-benchmark -p "$port" -c 4 -n "$count" -r 1000 -q \
-      evalsha "$sha" "${keys[@]}" "${args[@]}" >/dev/null
+    xargs -0 redis-benchmark -p "$port" -c 4 -n "$count" -r 1000 -q evalsha "$sha" \
+      < <(analyze_argv "$work/$rev.json") >/dev/null
     callgrind_control --dump "$pid" >/dev/null
   done
   failed=$(redis-cli -p "$port" info commandstats | tr -d '\r' |

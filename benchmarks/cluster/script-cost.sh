@@ -23,17 +23,21 @@ mkdir $work/c; redis-server --port $p2 --cluster-enabled yes --cluster-config-fi
 for p in $p1 $p2; do until redis-cli -p $p ping >/dev/null 2>&1; do sleep 0.05; done; done
 redis-cli -p $p2 cluster addslotsrange 0 16383 >/dev/null
 until redis-cli -p $p2 cluster info | grep -q cluster_state:ok; do sleep 0.1; done
-plain=$(printf '%s\n%s' "$(cat $scripts/prelude.lua)" "$(cat $scripts/analyze.lua)")
+# The Analyze call as Rift makes it (scripts/analyze-call.sh), its keys hash-tagged into one slot.
+source scripts/analyze-call.sh
+analyze_call tree __rand_int__ 100000 > $work/call.json
+python3 -c 'import json, sys
+c = json.load(open(sys.argv[1])); c["keys"] = ["{t}" + k for k in c["keys"]]
+json.dump(c, open(sys.argv[1], "w"))' $work/call.json
+plain=$(analyze_source $work/call.json)
 sharded=${plain//"redis.call('PUBLISH',"/"redis.call('SPUBLISH',"}
 shebang=$(printf '#!lua\n%s' "$sharded")
 measure() { # port script-text label
   local port=$1 text=$2 label=$3
   local sha; sha=$(printf '%s' "$text" | redis-cli -p $port -x script load)
   redis-cli -p $port flushall >/dev/null; redis-cli -p $port config resetstat >/dev/null
-  redis-benchmark -p $port -c 8 -n 20000 -r 1000 -q evalsha $sha 7 \
-    "TechAgent:analysis:{t}:__rand_int__" "shared:task_context:{t}:__rand_int__" "TaskAgent:progress:{t}:__rand_int__" \
-    "shared:notifications:{t}" "task_updates:{t}:__rand_int__" "rift:task_last:{t}:__rand_int__" "rift:meta:{t}" \
-    x '{"task_id": "x", "summary": "Analyzed 3 items"}' "Analyzed 3 items" 100000 "" 0 bench "" "" "" "" >/dev/null
+  xargs -0 redis-benchmark -p $port -c 8 -n 20000 -r 1000 -q evalsha $sha \
+    < <(analyze_argv $work/call.json) >/dev/null
   redis-cli -p $port info commandstats | tr -d '\r' | grep '^cmdstat_evalsha' | sed "s/^/$label /"
 }
 for round in 1 2 3; do
