@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rift's Analyze script call (script, KEYS, ARGV) as a revision makes it, from the crate itself
 # (`cargo run --example analyze_call`), so the shell tools that run it against Redis cannot
-# drift from Rift's call. Sourced by scripts/script-cost.sh and scripts/script-instructions.sh.
+# drift from Rift's call. Sourced by scripts/script-cost.sh, scripts/script-instructions.sh,
+# scripts/replay-cost.sh and benchmarks/cluster/script-cost.sh.
 #
 #   analyze_call REV TASK MAXLEN > call.json   # REV: a git revision, or "tree" (the working tree)
 #   analyze_argv call.json                     # numkeys KEYS... ARGV..., each NUL-terminated

@@ -6,7 +6,8 @@
 # A fresh redis-server (no persistence) on a free port. The working tree's Analyze script fills
 # the stream with OTHERS entries of 100,000 other tasks (redis-benchmark, stream cap above
 # OTHERS so nothing is trimmed), with MINE analyses of task `mine` among them; the call is
-# the one Rift makes, printed by `cargo run --example analyze_call`. Then, after
+# the one Rift makes, printed by `cargo run --example analyze_call` (scripts/analyze-call.sh).
+# Then, after
 # CONFIG RESETSTAT, `task_history.lua` (what Subscribe(mine, after="0") and `Watch task mine
 # from 0` run) replays the task, and `INFO commandstats` tells its Redis CPU and what it read;
 # for comparison, the same replay by paging the whole stream (XRANGE COUNT 512, what a
@@ -34,24 +35,18 @@ pid=$!
 until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
 cli() { redis-cli -p "$port" "$@"; }
 
-# The Analyze call exactly as Rift makes it (script, KEYS, ARGV), from the crate itself.
-call_of() { cargo run -q --locked --example analyze_call -- "$1" "$maxlen"; }
-other_call=$(call_of "other-__rand_int__")
-mine_call=$(call_of mine)
-# A call's `numkeys KEYS... ARGV...`, each NUL-terminated (for xargs -0: empty arguments kept).
-argv_of() {
-  python3 -c 'import json, sys
-c = json.loads(sys.argv[1])
-sys.stdout.write("".join(a + "\0" for a in [str(len(c["keys"]))] + c["keys"] + c["args"]))' "$1"
-}
-analyze=$(python3 -c 'import json, sys; sys.stdout.write(json.loads(sys.argv[1])["source"])' "$other_call" |
-  cli -x script load)
+# The Analyze call exactly as Rift makes it (script, KEYS, ARGV), from the crate itself
+# (scripts/analyze-call.sh).
+source scripts/analyze-call.sh
+analyze_call tree "other-__rand_int__" "$maxlen" > "$work/other.json"
+analyze_call tree mine "$maxlen" > "$work/mine.json"
+analyze=$(analyze_source "$work/other.json" | cli -x script load)
 history=$(cli -x script load < $scripts/task_history.lua)
 per_part=$((others / mine))
 for _ in $(seq 1 "$mine"); do
   xargs -0 redis-benchmark -p "$port" -c 16 -n "$per_part" -r 100000 -q evalsha "$analyze" \
-    < <(argv_of "$other_call") >/dev/null
-  xargs -0 redis-cli -p "$port" evalsha "$analyze" < <(argv_of "$mine_call") >/dev/null
+    < <(analyze_argv "$work/other.json") >/dev/null
+  xargs -0 redis-cli -p "$port" evalsha "$analyze" < <(analyze_argv "$work/mine.json") >/dev/null
 done
 echo "stream length $(cli xlen shared:notifications), task mine: $(cli hget shared:task_context:mine rift_analysis_version) analyses"
 

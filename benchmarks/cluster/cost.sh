@@ -23,32 +23,10 @@ rift=${RIFT_BIN:-target/debug/rift}
 bench=${RIFT_BENCH_BIN:-target/debug/rift-bench}
 if [[ ! -x $rift || ! -x $bench ]]; then cargo build --workspace --bins; fi
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source benchmarks/cluster/common.sh
 
-# Seven ports: six cluster nodes (bus port +10000 free too), one single server, then two for Rift.
-read -r -a ports < <(python3 - <<'EOF'
-import socket
-ports, held = [], []
-while len(ports) < 9:
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]
-    if p + 10000 > 65535 or p in ports or p + 10000 in ports:
-        continue
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 10000))
-    except OSError:
-        continue
-    ports.append(p); held += [s, b]
-print(" ".join(map(str, ports)))
-EOF
-)
+# Nine ports: six cluster nodes, one single server, then two for Rift.
+read -r -a ports < <(free_cluster_ports 9)
 cluster_ports=("${ports[@]:0:6}")
 single_port=${ports[6]}
 grpc_port=${ports[7]}

@@ -24,27 +24,8 @@ rift_bin=${RIFT_BIN:-target/release/rift}
 python=.venv/bin/python
 [[ -x $python ]] || python=python3
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# A free port whose cluster bus port (port + 10000) is free too.
-port=$(python3 -c '
-import socket
-while True:
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    if p + 10000 > 65535: continue
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 10000)); print(p); break
-    except OSError:
-        pass
-')
+source benchmarks/cluster/common.sh
+port=$(free_cluster_ports 1)
 (cd "$work" && exec redis-server --port "$port" --bind 127.0.0.1 --cluster-enabled yes \
   --cluster-config-file "$work/nodes.conf" --save '' --appendonly no --daemonize no \
   --logfile "$work/redis.log") &

@@ -175,36 +175,23 @@ enum Start {
 impl Start {
     /// A merged token (`v1:…`) or anything [`Resume::parse`] takes.
     fn parse(after: &str, partitions: usize) -> Result<Self, CoreError> {
-        let trimmed = after.trim();
-        let Some(positions) = trimmed.strip_prefix(TOKEN_PREFIX) else {
+        let Some(positions) = parse_positions(after.trim()) else {
             return Resume::parse(after).map(Start::Every);
         };
         let invalid = |why: String| CoreError::invalid("after", why);
-        let mut at = vec![EventId::ZERO; partitions];
-        for position in positions.split(',').filter(|part| !part.is_empty()) {
-            let parsed = position.split_once('=').and_then(|(p, id)| {
-                let p: usize = p.parse().ok()?;
-                let id = match Resume::parse(id).ok()? {
-                    Resume::After(id) => id,
-                    Resume::Live => return None,
-                };
-                Some((p, id))
-            });
-            match parsed {
-                Some((p, id)) if p < partitions => at[p] = id,
-                Some((p, _)) => {
-                    return Err(invalid(format!(
-                        "the token names partition {p}, but this deployment has {partitions}"
-                    )));
-                }
-                None => {
-                    return Err(invalid(format!(
-                        "{position:?} in the token is not <partition>=<id>; pass back a token \
-                         exactly as Rift gave it"
-                    )));
-                }
-            }
+        let Some(mut at) = positions else {
+            return Err(invalid(
+                "the token is not v1:<partition>=<id>,…; pass back a token exactly as Rift gave it"
+                    .into(),
+            ));
+        };
+        if at.len() > partitions {
+            return Err(invalid(format!(
+                "the token names partition {}, but this deployment has {partitions}",
+                at.len() - 1
+            )));
         }
+        at.resize(partitions, EventId::ZERO);
         Ok(Start::Positions(at))
     }
 
@@ -254,7 +241,8 @@ pub(crate) fn parse_positions(text: &str) -> Option<Option<Vec<EventId>>> {
             return Some(None);
         };
         // A token names each partition once; a bound keeps a forged one from costing memory.
-        if p >= MAX_TOKEN_PARTITIONS {
+        // Ids past the year 9999 were never minted (as `Resume::parse` refuses them).
+        if p >= MAX_TOKEN_PARTITIONS || id.ms > EventId::LATEST_MS {
             return Some(None);
         }
         if at.len() <= p {

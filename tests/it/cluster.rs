@@ -29,7 +29,7 @@ use tonic::{Streaming, transport::Channel};
 
 use crate::support::{
     cluster::{Cluster, SETTLE},
-    grpc::{complete_task, patient, patient_analyze, subscribe, version},
+    grpc::{Listing, complete_task, list_every_page, patient, patient_analyze, subscribe, version},
     rift::{RiftProcess, TestRift},
     ws::WsClient,
 };
@@ -338,54 +338,25 @@ async fn rift_runs_on_a_redis_cluster() {
     listing_across_partitions(&rift, &cluster).await;
 }
 
-/// One page of ListTasks.
-async fn list_page(
+/// Every page of a listing over the partitions, whose page tokens carry a snapshot per
+/// partition.
+async fn listed_across_partitions(
     client: &mut RiftClient<Channel>,
     page_size: i32,
-    page_token: &str,
     status: TaskStatus,
-) -> pb::ListTasksResponse {
-    client
-        .list_tasks(patient(pb::ListTasksRequest {
-            page_size,
-            page_token: page_token.into(),
-            status: status.into(),
-        }))
-        .await
-        .expect("ListTasks")
-        .into_inner()
+) -> Listing {
+    let listing = list_every_page(client, page_size, status, async |_| {}).await;
+    assert_partitioned_tokens(&listing);
+    listing
 }
 
-/// Every page of a listing; `between` runs after each page but the last. Returns the tasks
-/// and the first page's `as_of`.
-async fn list_every_page(
-    client: &mut RiftClient<Channel>,
-    page_size: i32,
-    status: TaskStatus,
-    mut between: impl AsyncFnMut(usize),
-) -> (Vec<pb::TaskSummary>, String) {
-    let mut tasks = Vec::new();
-    let mut token = String::new();
-    let mut as_of = String::new();
-    for pages in 1.. {
-        let page = list_page(client, page_size, &token, status).await;
-        assert!(page.tasks.len() <= page_size as usize);
-        if pages == 1 {
-            as_of = page.as_of.clone();
-        }
-        tasks.extend(page.tasks);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
+fn assert_partitioned_tokens(listing: &Listing) {
+    for token in &listing.tokens {
         assert!(
             token.starts_with("1~v1:"),
             "the snapshot is a vector: {token}"
         );
-        between(pages).await;
-        assert!(pages < 10_000, "the listing does not end");
     }
-    (tasks, as_of)
 }
 
 /// Most recently changed first, ties by id, both descending; each task once.
@@ -456,8 +427,12 @@ async fn listing_across_partitions(rift: &TestRift, cluster: &Cluster) {
 
     // Quiet: the whole listing, in order, each task once, and nothing written meanwhile.
     let before = changes_per_master(cluster).await;
-    let (quiet, _) = list_every_page(&mut client, 7, TaskStatus::Unspecified, async |_| {}).await;
-    let (completed, _) = list_every_page(&mut client, 4, TaskStatus::Completed, async |_| {}).await;
+    let quiet = listed_across_partitions(&mut client, 7, TaskStatus::Unspecified)
+        .await
+        .tasks;
+    let completed = listed_across_partitions(&mut client, 4, TaskStatus::Completed)
+        .await
+        .tasks;
     assert_eq!(
         changes_per_master(cluster).await,
         before,
@@ -485,7 +460,7 @@ async fn listing_across_partitions(rift: &TestRift, cluster: &Cluster) {
     // Writers between pages: listed and unlisted tasks move to the top, new tasks appear.
     let mut writer = rift.client().await;
     let mut written = BTreeSet::new();
-    let (busy, as_of) = list_every_page(&mut client, 5, TaskStatus::Unspecified, async |pages| {
+    let busy = list_every_page(&mut client, 5, TaskStatus::Unspecified, async |pages| {
         for id in [
             ids[pages % TASKS].clone(),
             ids[TASKS - 1 - pages % TASKS].clone(),
@@ -501,6 +476,10 @@ async fn listing_across_partitions(rift: &TestRift, cluster: &Cluster) {
         }
     })
     .await;
+    assert_partitioned_tokens(&busy);
+    let Listing {
+        tasks: busy, as_of, ..
+    } = busy;
     assert!(as_of.starts_with("v1:"), "a merged token: {as_of}");
     assert_listing_order(&busy);
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();

@@ -6,7 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use rift::pb::{self, rift_client::RiftClient};
 use tonic::transport::Channel;
 
-use crate::support::{grpc::strings, redis::RedisServer, rift::TestRift, ws::WsClient};
+use crate::support::{
+    grpc::{list_every_page, list_page, strings},
+    redis::RedisServer,
+    rift::TestRift,
+    ws::WsClient,
+};
 
 async fn analyze(client: &mut RiftClient<Channel>, task_id: &str, items: &[&str]) -> u64 {
     client
@@ -40,51 +45,6 @@ async fn get_task(client: &mut RiftClient<Channel>, task_id: &str) -> pb::GetTas
         .await
         .expect("GetTask")
         .into_inner()
-}
-
-async fn page(
-    client: &mut RiftClient<Channel>,
-    page_size: i32,
-    page_token: &str,
-    status: pb::TaskStatus,
-) -> pb::ListTasksResponse {
-    client
-        .list_tasks(pb::ListTasksRequest {
-            page_size,
-            page_token: page_token.into(),
-            status: status.into(),
-        })
-        .await
-        .expect("ListTasks")
-        .into_inner()
-}
-
-/// Every task of a listing, page by page, calling `between` after each page.
-async fn list_all(
-    client: &mut RiftClient<Channel>,
-    page_size: i32,
-    status: pb::TaskStatus,
-    mut between: impl AsyncFnMut(usize),
-) -> Vec<pb::TaskSummary> {
-    let mut tasks = Vec::new();
-    let mut token = String::new();
-    for pages in 1.. {
-        let page = page(client, page_size, &token, status).await;
-        let most = if page_size == 0 {
-            50
-        } else {
-            page_size as usize
-        };
-        assert!(page.tasks.len() <= most, "{} tasks", page.tasks.len());
-        tasks.extend(page.tasks);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-        between(pages).await;
-        assert!(pages < 1000, "the listing does not end");
-    }
-    tasks
 }
 
 async fn check_get_task_shows_what_is_stored(rift: &TestRift) {
@@ -168,12 +128,14 @@ async fn populate(client: &mut RiftClient<Channel>, count: usize) -> Vec<String>
 
 async fn check_listing(rift: &TestRift) {
     let mut client = rift.client().await;
-    let empty = page(&mut client, 0, "", pb::TaskStatus::Unspecified).await;
+    let empty = list_page(&mut client, 0, "", pb::TaskStatus::Unspecified).await;
     assert!(empty.tasks.is_empty() && empty.next_page_token.is_empty());
 
     let ids = populate(&mut client, 20).await;
     // Most recently changed first: the last analysed comes first.
-    let listed = list_all(&mut client, 0, pb::TaskStatus::Unspecified, async |_| {}).await;
+    let listed = list_every_page(&mut client, 0, pb::TaskStatus::Unspecified, async |_| {})
+        .await
+        .tasks;
     let order: Vec<&str> = listed.iter().map(|task| task.task_id.as_str()).collect();
     let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
     expected.reverse();
@@ -184,12 +146,14 @@ async fn check_listing(rift: &TestRift) {
     assert!(last.last_change.is_some());
 
     // A status filter, over small pages.
-    let completed = list_all(&mut client, 2, pb::TaskStatus::Completed, async |_| {}).await;
+    let completed = list_every_page(&mut client, 2, pb::TaskStatus::Completed, async |_| {})
+        .await
+        .tasks;
     let completed: Vec<&str> = completed.iter().map(|task| task.task_id.as_str()).collect();
     assert_eq!(completed, ["t18", "t15", "t12", "t09", "t06", "t03", "t00"]);
 
     // A token belongs to its filter; garbage is no token.
-    let first = page(&mut client, 2, "", pb::TaskStatus::Completed).await;
+    let first = list_page(&mut client, 2, "", pb::TaskStatus::Completed).await;
     let other = client
         .list_tasks(pb::ListTasksRequest {
             page_token: first.next_page_token,
@@ -240,7 +204,7 @@ async fn check_listing_under_concurrent_writes(rift: &TestRift) {
         let id = &ids[n % ids.len()];
         if id == deleted { &ids[0] } else { id }
     };
-    let listed = list_all(&mut client, 3, pb::TaskStatus::Unspecified, async |pages| {
+    let listed = list_every_page(&mut client, 3, pb::TaskStatus::Unspecified, async |pages| {
         // Tasks listed already and tasks not listed yet move to the top...
         analyze(&mut writer, pick(pages), &["again"]).await;
         analyze(
@@ -261,7 +225,8 @@ async fn check_listing_under_concurrent_writes(rift: &TestRift) {
                 .expect("DeleteTask");
         }
     })
-    .await;
+    .await
+    .tasks;
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for task in &listed {
         *seen.entry(task.task_id.as_str()).or_default() += 1;
@@ -338,7 +303,7 @@ async fn get_task_and_list_tasks_write_nothing() {
     populate(&mut client, 6).await;
     // Scripts loaded and connections open before counting.
     get_task(&mut client, "t00").await;
-    page(&mut client, 2, "", pb::TaskStatus::Unspecified).await;
+    list_page(&mut client, 2, "", pb::TaskStatus::Unspecified).await;
     let mut ws = WsClient::connect(rift.http_addr).await;
     ws.command("Show task t00").await;
 
@@ -347,8 +312,8 @@ async fn get_task_and_list_tasks_write_nothing() {
     for id in ["t00", "t03", "t05", "missing"] {
         get_task(&mut client, id).await;
     }
-    list_all(&mut client, 2, pb::TaskStatus::Unspecified, async |_| {}).await;
-    list_all(&mut client, 1, pb::TaskStatus::Completed, async |_| {}).await;
+    list_every_page(&mut client, 2, pb::TaskStatus::Unspecified, async |_| {}).await;
+    list_every_page(&mut client, 1, pb::TaskStatus::Completed, async |_| {}).await;
     assert!(
         ws.command("Show task t01.")
             .await

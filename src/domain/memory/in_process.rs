@@ -455,15 +455,7 @@ impl Memory for InProcessMemory {
 
     async fn list_tasks(&self, query: &ListQuery) -> Result<TaskPage, MemoryError> {
         let state = self.state();
-        let snapshot = match &query.snapshot {
-            None => state.last,
-            Some(ListSnapshot::One(id)) => *id,
-            Some(ListSnapshot::Partitions(_)) => {
-                return Err(MemoryError::ListingExpired(
-                    "it began in a deployment with partitions".into(),
-                ));
-            }
-        };
+        let snapshot = query.one_history_snapshot()?.unwrap_or(state.last);
         let after_cursor = |ms: u64, id: &str| match &query.after {
             None => true,
             Some(after) => (ms, id) < (after.ms, after.task_id.as_str()),

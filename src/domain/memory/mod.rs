@@ -387,6 +387,20 @@ pub struct ListQuery {
     pub status: Option<&'static str>,
 }
 
+impl ListQuery {
+    /// The snapshot of a listing over one history: `None` to begin one now; a listing begun
+    /// over partitions cannot be continued here.
+    pub fn one_history_snapshot(&self) -> Result<Option<EventId>, MemoryError> {
+        match &self.snapshot {
+            None => Ok(None),
+            Some(ListSnapshot::One(id)) => Ok(Some(*id)),
+            Some(ListSnapshot::Partitions(_)) => Err(MemoryError::ListingExpired(
+                "it began in a deployment with partitions".into(),
+            )),
+        }
+    }
+}
+
 /// The most tasks one page looks at (whether or not they pass the status filter): a page may
 /// hold fewer than asked for and still have a next one.
 pub const LIST_SCAN_LIMIT: usize = 2_000;

@@ -1295,15 +1295,7 @@ impl Memory for RedisMemory {
 
     async fn list_tasks(&self, query: &ListQuery) -> Result<TaskPage, MemoryError> {
         let Servers::Cluster(_) = self.servers else {
-            let snapshot = match &query.snapshot {
-                None => None,
-                Some(ListSnapshot::One(id)) => Some(*id),
-                Some(ListSnapshot::Partitions(_)) => {
-                    return Err(MemoryError::ListingExpired(
-                        "it began in a deployment with partitions".into(),
-                    ));
-                }
-            };
+            let snapshot = query.one_history_snapshot()?;
             let page = self.list_partition(self.partition, snapshot, query).await?;
             return Ok(TaskPage {
                 snapshot: ListSnapshot::One(page.snapshot),

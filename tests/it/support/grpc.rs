@@ -134,3 +134,68 @@ pub(crate) fn version(notification: &pb::Notification) -> f64 {
         other => panic!("no version in {notification:?}: {other:?}"),
     }
 }
+
+/// One page of ListTasks, [`patient`].
+pub(crate) async fn list_page(
+    client: &mut RiftClient<Channel>,
+    page_size: i32,
+    page_token: &str,
+    status: pb::TaskStatus,
+) -> pb::ListTasksResponse {
+    client
+        .list_tasks(patient(pb::ListTasksRequest {
+            page_size,
+            page_token: page_token.into(),
+            status: status.into(),
+        }))
+        .await
+        .expect("ListTasks")
+        .into_inner()
+}
+
+/// A whole listing, page by page.
+pub(crate) struct Listing {
+    /// Every page's tasks, in order.
+    pub(crate) tasks: Vec<pb::TaskSummary>,
+    /// The first page's `as_of`.
+    pub(crate) as_of: String,
+    /// The page tokens the listing went on with, in order.
+    pub(crate) tokens: Vec<String>,
+}
+
+/// Every page of a listing, each checked to hold at most its page size (50 for 0, the
+/// default); `between` runs after each page but the last.
+pub(crate) async fn list_every_page(
+    client: &mut RiftClient<Channel>,
+    page_size: i32,
+    status: pb::TaskStatus,
+    mut between: impl AsyncFnMut(usize),
+) -> Listing {
+    let most = if page_size == 0 {
+        50
+    } else {
+        page_size as usize
+    };
+    let mut listing = Listing {
+        tasks: Vec::new(),
+        as_of: String::new(),
+        tokens: Vec::new(),
+    };
+    let mut token = String::new();
+    for pages in 1.. {
+        let page = list_page(client, page_size, &token, status).await;
+        assert!(page.tasks.len() <= most, "{} tasks", page.tasks.len());
+        if pages == 1 {
+            listing.as_of = page.as_of.clone();
+        }
+        listing.tasks.extend(page.tasks);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        listing.tokens.push(token.clone());
+        between(pages).await;
+        assert!(pages < 10_000, "the listing does not end");
+    }
+    listing
+}
